@@ -1,0 +1,351 @@
+//! [`HttpAuthenticatedClient`]: an [`HttpClient`] that carries credentials and
+//! signs every request.
+
+use std::fmt;
+use std::ops::Deref;
+use std::sync::Arc;
+use std::time::Duration;
+
+use http::header::HeaderName;
+use http::Method;
+use secrecy::{ExposeSecret, SecretBox};
+
+use crate::client::{Client, HttpClient};
+use crate::config::HttpClientBuilder;
+use crate::error::{Error, Result};
+use crate::request::RequestBuilder;
+use crate::resilience::Resilience;
+use crate::signing::{Auth, Credentials, Scheme};
+
+/// The header that carries the API key when none is configured.
+pub const DEFAULT_AUTH_HEADER_NAME: &str = "API-Key";
+
+/// An [`HttpClient`] authenticated for secured endpoints: it sends the API key
+/// and signs every request (every attempt, afresh) with the API secret.
+///
+/// It dereferences to [`HttpClient`] for everything else (requests,
+/// transports, lifecycle); its own `with_*` methods return an
+/// `HttpAuthenticatedClient`. Operations that need authentication take this
+/// type, so they cannot be called with a plain client.
+///
+/// ```
+/// let client = keel::HttpAuthenticatedClient::builder("https://api.example.com/v1")
+///     .api_key("k-123")
+///     .api_secret("s3cr3t")
+///     .build()?;
+/// assert!(!format!("{client:?}").contains("s3cr3t"));
+/// # Ok::<(), keel::Error>(())
+/// ```
+#[derive(Clone)]
+pub struct HttpAuthenticatedClient {
+    client: HttpClient,
+}
+
+impl fmt::Debug for HttpAuthenticatedClient {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("HttpAuthenticatedClient")
+            .field("client", &self.client)
+            .field("auth", &self.auth())
+            .finish()
+    }
+}
+
+impl Deref for HttpAuthenticatedClient {
+    type Target = HttpClient;
+    fn deref(&self) -> &HttpClient {
+        &self.client
+    }
+}
+
+impl Client for HttpAuthenticatedClient {
+    fn request(&self, method: Method, path: &str) -> RequestBuilder {
+        self.client.request(method, path)
+    }
+}
+
+impl HttpAuthenticatedClient {
+    /// Starts configuring an authenticated client for `base_url`.
+    pub fn builder(base_url: impl Into<String>) -> HttpAuthenticatedClientBuilder {
+        HttpAuthenticatedClientBuilder {
+            http: HttpClient::builder(base_url),
+            api_key: None,
+            api_secret: None,
+            auth_header_name: DEFAULT_AUTH_HEADER_NAME.to_owned(),
+            scheme: None,
+            clock_offset: (Duration::ZERO, true),
+        }
+    }
+
+    fn auth(&self) -> &Arc<Auth> {
+        // An HttpAuthenticatedClient is only ever built with auth set.
+        self.client
+            .inner
+            .auth
+            .as_ref()
+            .unwrap_or_else(|| unreachable_auth())
+    }
+
+    /// The plain client underneath (it still signs: it shares the credentials).
+    pub fn as_http_client(&self) -> &HttpClient {
+        &self.client
+    }
+
+    /// The header that carries the API key.
+    pub fn auth_header_name(&self) -> &HeaderName {
+        self.auth().credentials.auth_header_name()
+    }
+
+    /// The API key.
+    pub fn api_key(&self) -> &str {
+        self.auth().credentials.api_key()
+    }
+
+    /// The signing scheme.
+    pub fn scheme(&self) -> &Scheme {
+        &self.auth().scheme
+    }
+
+    /// Sets the difference between the server's clock and this machine's
+    /// (`server − local`, in milliseconds), applied to every timestamp this
+    /// client family signs. Use it when a server rejects timestamps "outside
+    /// the receive window".
+    pub fn set_clock_offset_ms(&self, offset_ms: i64) {
+        self.auth()
+            .clock_offset_ms
+            .store(offset_ms, std::sync::atomic::Ordering::Relaxed);
+    }
+
+    /// The current clock offset in milliseconds (`server − local`).
+    pub fn clock_offset_ms(&self) -> i64 {
+        self.auth()
+            .clock_offset_ms
+            .load(std::sync::atomic::Ordering::Relaxed)
+    }
+
+    /// Like [`HttpClient::with_headers`], keeping the credentials.
+    pub fn with_headers<I, K, V>(&self, headers: I) -> Result<Self>
+    where
+        I: IntoIterator<Item = (K, V)>,
+        K: AsRef<str>,
+        V: AsRef<str>,
+    {
+        Ok(Self {
+            client: self.client.with_headers(headers)?,
+        })
+    }
+
+    /// Like [`HttpClient::with_cookies`], keeping the credentials.
+    pub fn with_cookies<I, K, V>(&self, cookies: I) -> Result<Self>
+    where
+        I: IntoIterator<Item = (K, V)>,
+        K: Into<String>,
+        V: Into<String>,
+    {
+        Ok(Self {
+            client: self.client.with_cookies(cookies)?,
+        })
+    }
+
+    /// Like [`HttpClient::with_timeout`], keeping the credentials.
+    pub fn with_timeout(&self, timeout: Duration) -> Self {
+        Self {
+            client: self.client.with_timeout(timeout),
+        }
+    }
+
+    /// Like [`HttpClient::with_resilience`], keeping the credentials. Every
+    /// retry is signed afresh.
+    pub fn with_resilience(&self, resilience: Resilience) -> Self {
+        Self {
+            client: self.client.with_resilience(resilience),
+        }
+    }
+
+    /// Like [`HttpClient::with_raise_on_unexpected_status`], keeping the
+    /// credentials.
+    pub fn with_raise_on_unexpected_status(&self, raise: bool) -> Self {
+        Self {
+            client: self.client.with_raise_on_unexpected_status(raise),
+        }
+    }
+}
+
+#[cold]
+fn unreachable_auth() -> &'static Arc<Auth> {
+    // Never reached: the only constructor sets `auth`. Kept panic-free by
+    // returning a placeholder that fails every signature.
+    static PLACEHOLDER: std::sync::OnceLock<Arc<Auth>> = std::sync::OnceLock::new();
+    PLACEHOLDER.get_or_init(|| {
+        Arc::new(Auth::new(
+            Credentials::new("", None, HeaderName::from_static("api-key")),
+            Scheme::api_key_header(),
+            Duration::ZERO,
+            true,
+        ))
+    })
+}
+
+/// Builds an [`HttpAuthenticatedClient`]: every [`HttpClientBuilder`] option,
+/// plus the credentials and the signing scheme.
+#[must_use = "a builder does nothing until `build()` is called"]
+pub struct HttpAuthenticatedClientBuilder {
+    http: HttpClientBuilder,
+    api_key: Option<String>,
+    api_secret: Option<SecretBox<[u8]>>,
+    auth_header_name: String,
+    scheme: Option<Scheme>,
+    clock_offset: (Duration, bool),
+}
+
+impl fmt::Debug for HttpAuthenticatedClientBuilder {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("HttpAuthenticatedClientBuilder")
+            .field("http", &self.http)
+            .field("api_key", &self.api_key.as_ref().map(|_| "[redacted]"))
+            .field(
+                "api_secret",
+                &self.api_secret.as_ref().map(|_| "[redacted]"),
+            )
+            .field("auth_header_name", &self.auth_header_name)
+            .field("scheme", &self.scheme)
+            .finish()
+    }
+}
+
+macro_rules! forward {
+    ($( $(#[$m:meta])* fn $name:ident($($arg:ident : $ty:ty),*) $(where $($w:tt)*)? ; )*) => {
+        $(
+            $(#[$m])*
+            pub fn $name(mut self, $($arg: $ty),*) -> Self $(where $($w)*)? {
+                self.http = self.http.$name($($arg),*);
+                self
+            }
+        )*
+    };
+}
+
+impl HttpAuthenticatedClientBuilder {
+    /// The API key (sent in `auth_header_name`, or where the scheme puts it).
+    pub fn api_key(mut self, key: impl Into<String>) -> Self {
+        self.api_key = Some(key.into());
+        self
+    }
+
+    /// The API secret used to sign requests, as text (its UTF-8 bytes are the
+    /// key). Kept in a zeroizing secret type; never printed.
+    pub fn api_secret(mut self, secret: impl Into<String>) -> Self {
+        let s: String = secret.into();
+        self.api_secret = Some(SecretBox::new(s.into_bytes().into_boxed_slice()));
+        self
+    }
+
+    /// The API secret as raw bytes (for example already base64-decoded).
+    pub fn api_secret_bytes(mut self, secret: impl Into<Vec<u8>>) -> Self {
+        self.api_secret = Some(SecretBox::new(secret.into().into_boxed_slice()));
+        self
+    }
+
+    /// The name of the header that carries the API key (default `API-Key`).
+    pub fn auth_header_name(mut self, name: impl Into<String>) -> Self {
+        self.auth_header_name = name.into();
+        self
+    }
+
+    /// The signing scheme (default: [`Scheme::default_hmac`]).
+    pub fn scheme(mut self, scheme: Scheme) -> Self {
+        self.scheme = Some(scheme);
+        self
+    }
+
+    /// The server's clock is `offset` ahead of this machine's: timestamps are
+    /// moved forward by it (see
+    /// [`HttpAuthenticatedClient::set_clock_offset_ms`]).
+    pub fn clock_offset(mut self, offset: Duration, server_ahead: bool) -> Self {
+        self.clock_offset = (offset, server_ahead);
+        self
+    }
+
+    forward! {
+        /// See [`HttpClientBuilder::header`].
+        fn header(name: impl Into<String>, value: impl Into<String>);
+        /// See [`HttpClientBuilder::cookie`].
+        fn cookie(name: impl Into<String>, value: impl Into<String>);
+        /// See [`HttpClientBuilder::timeout`].
+        fn timeout(timeout: Duration);
+        /// See [`HttpClientBuilder::no_timeout`].
+        fn no_timeout();
+        /// See [`HttpClientBuilder::connect_timeout`].
+        fn connect_timeout(timeout: Duration);
+        /// See [`HttpClientBuilder::verify_ssl`].
+        fn verify_ssl(verify: bool);
+        /// See [`HttpClientBuilder::ca_pem`].
+        fn ca_pem(pem: impl AsRef<[u8]>);
+        /// See [`HttpClientBuilder::ca_file`].
+        fn ca_file(path: impl Into<std::path::PathBuf>);
+        /// See [`HttpClientBuilder::follow_redirects`].
+        fn follow_redirects(follow: bool);
+        /// See [`HttpClientBuilder::max_redirects`].
+        fn max_redirects(max: usize);
+        /// See [`HttpClientBuilder::raise_on_unexpected_status`].
+        fn raise_on_unexpected_status(raise: bool);
+        /// See [`HttpClientBuilder::allow_insecure_credentials`].
+        fn allow_insecure_credentials(allow: bool);
+    }
+
+    /// See [`HttpClientBuilder::configure_async`].
+    pub fn configure_async<F>(mut self, f: F) -> Self
+    where
+        F: Fn(reqwest::ClientBuilder) -> reqwest::ClientBuilder + Send + Sync + 'static,
+    {
+        self.http = self.http.configure_async(f);
+        self
+    }
+
+    /// See [`HttpClientBuilder::configure_blocking`].
+    pub fn configure_blocking<F>(mut self, f: F) -> Self
+    where
+        F: Fn(reqwest::blocking::ClientBuilder) -> reqwest::blocking::ClientBuilder
+            + Send
+            + Sync
+            + 'static,
+    {
+        self.http = self.http.configure_blocking(f);
+        self
+    }
+
+    /// Validates everything and builds the client.
+    pub fn build(self) -> Result<HttpAuthenticatedClient> {
+        let client = self.http.build()?;
+        let header = HeaderName::from_bytes(self.auth_header_name.as_bytes()).map_err(|_| {
+            Error::config(format!(
+                "auth_header_name {:?} is not a valid header name",
+                self.auth_header_name
+            ))
+        })?;
+        let key = self.api_key.ok_or_else(|| {
+            Error::config("an authenticated client needs an API key; set it with `api_key(...)`")
+        })?;
+        if key.is_empty() || !key.bytes().all(|b| b.is_ascii_graphic() || b == b' ') {
+            return Err(Error::config(
+                "the API key must be non-empty visible ASCII (it is sent in a header or query)",
+            ));
+        }
+        let scheme = self.scheme.unwrap_or_default();
+        let secret = self.api_secret.map(|s| s.expose_secret().to_vec());
+        if scheme.signer().requires_secret() && secret.as_ref().is_none_or(|s| s.is_empty()) {
+            return Err(Error::config(
+                "this signing scheme needs a non-empty API secret; set it with `api_secret(...)`",
+            ));
+        }
+        let credentials = Credentials::new(key, secret, header);
+        let auth = Auth::new(
+            credentials,
+            scheme,
+            self.clock_offset.0,
+            self.clock_offset.1,
+        );
+        Ok(HttpAuthenticatedClient {
+            client: client.with_auth(Arc::new(auth)),
+        })
+    }
+}

@@ -1,0 +1,514 @@
+//! A request about to be sent: method, path, query, headers, body, and the
+//! statuses it documents.
+
+use std::fmt::{self, Display};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use bytes::Bytes;
+use http::header::{HeaderMap, HeaderName, HeaderValue, CONTENT_TYPE};
+use http::{Method, StatusCode};
+use percent_encoding::{utf8_percent_encode, AsciiSet, NON_ALPHANUMERIC};
+use serde::Serialize;
+use url::Url;
+
+use crate::client::HttpClient;
+use crate::config::{cookie_header, validate_cookie};
+use crate::error::{body_excerpt, display_url, Error, Result};
+use crate::multipart::Multipart;
+use crate::pipeline::{self, Prepared};
+use crate::response::Response;
+
+/// Characters left as they are in a path segment: RFC 3986 unreserved.
+const PATH_SEGMENT: &AsciiSet = &NON_ALPHANUMERIC
+    .remove(b'-')
+    .remove(b'.')
+    .remove(b'_')
+    .remove(b'~');
+
+/// Percent-encodes `value` as one path segment (a `/` in it becomes `%2F`).
+///
+/// ```
+/// assert_eq!(keel::encode_path_segment("a b/c"), "a%20b%2Fc");
+/// ```
+pub fn encode_path_segment(value: &str) -> String {
+    utf8_percent_encode(value, PATH_SEGMENT).to_string()
+}
+
+/// Which response statuses a request documents (as in an OpenAPI document's
+/// `responses`): a status, a class such as `2XX`, or `default` (every
+/// status).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum StatusMatch {
+    /// Exactly this status code.
+    Code(u16),
+    /// Every status of this class: `2` for `2XX`, `4` for `4XX` …
+    Class(u16),
+    /// Every status (OpenAPI's `default`).
+    Default,
+}
+
+impl StatusMatch {
+    /// Whether `status` is matched.
+    pub fn matches(&self, status: StatusCode) -> bool {
+        match *self {
+            StatusMatch::Code(c) => status.as_u16() == c,
+            StatusMatch::Class(c) => status.as_u16() / 100 == c,
+            StatusMatch::Default => true,
+        }
+    }
+}
+
+impl From<u16> for StatusMatch {
+    fn from(code: u16) -> Self {
+        StatusMatch::Code(code)
+    }
+}
+
+impl From<StatusCode> for StatusMatch {
+    fn from(code: StatusCode) -> Self {
+        StatusMatch::Code(code.as_u16())
+    }
+}
+
+/// The body of a request.
+#[derive(Clone, Default)]
+pub(crate) enum Body {
+    #[default]
+    Empty,
+    /// Serialized once; re-sent as it is by every attempt.
+    Bytes(Bytes),
+    /// A stream: sent once, never replayed.
+    Stream(Arc<Mutex<Option<reqwest::Body>>>),
+}
+
+/// A request being described; send it with [`send`](Self::send) (async) or
+/// [`send_blocking`](Self::send_blocking).
+///
+/// Headers, query, cookies, timeout and body given here apply to this request
+/// only, over the client's own (a request header replaces a client header of
+/// the same name). Errors in what is given (an invalid header name, a body
+/// that fails to serialize) are reported by the send methods.
+///
+/// ```no_run
+/// # async fn run() -> keel::Result<()> {
+/// let client = keel::HttpClient::new("https://api.example.com/v1")?;
+/// let resp = client
+///     .get("/items/{id}")
+///     .path_param("id", 42)
+///     .query("expand", "owner")
+///     .header("X-Request-Id", "r-1")
+///     .send()
+///     .await?;
+/// println!("{} {}", resp.status, resp.text()?);
+/// # Ok(()) }
+/// ```
+#[must_use = "a request does nothing until it is sent"]
+pub struct RequestBuilder {
+    client: HttpClient,
+    method: Method,
+    path: String,
+    path_params: Vec<(String, String)>,
+    query: Vec<(String, String)>,
+    headers: HeaderMap,
+    cookies: Vec<(String, String)>,
+    body: Body,
+    timeout: Option<Duration>,
+    documented: Option<Vec<StatusMatch>>,
+    weight: u32,
+    error: Option<Error>,
+}
+
+impl fmt::Debug for RequestBuilder {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("RequestBuilder")
+            .field("method", &self.method)
+            .field("path", &self.path)
+            .field(
+                "query",
+                &self.query.iter().map(|(n, _)| n).collect::<Vec<_>>(),
+            )
+            .field("headers", &self.headers.keys().collect::<Vec<_>>())
+            .field("timeout", &self.timeout)
+            .field("documented", &self.documented)
+            .finish_non_exhaustive()
+    }
+}
+
+impl RequestBuilder {
+    pub(crate) fn new(client: HttpClient, method: Method, path: &str) -> Self {
+        RequestBuilder {
+            client,
+            method,
+            path: path.to_owned(),
+            path_params: Vec::new(),
+            query: Vec::new(),
+            headers: HeaderMap::new(),
+            cookies: Vec::new(),
+            body: Body::Empty,
+            timeout: None,
+            documented: None,
+            weight: 1,
+            error: None,
+        }
+    }
+
+    fn fail(mut self, e: Error) -> Self {
+        if self.error.is_none() {
+            self.error = Some(e);
+        }
+        self
+    }
+
+    /// Replaces `{name}` in the path with `value`, percent-encoded as one path
+    /// segment.
+    pub fn path_param(mut self, name: &str, value: impl Display) -> Self {
+        self.path_params
+            .push((name.to_owned(), encode_path_segment(&value.to_string())));
+        self
+    }
+
+    /// Appends one query parameter (call again with the same name for an
+    /// array).
+    pub fn query(mut self, name: &str, value: impl Display) -> Self {
+        self.query.push((name.to_owned(), value.to_string()));
+        self
+    }
+
+    /// Appends a query parameter when `value` is `Some`.
+    pub fn query_opt(self, name: &str, value: Option<impl Display>) -> Self {
+        match value {
+            Some(v) => self.query(name, v),
+            None => self,
+        }
+    }
+
+    /// Appends every pair as a query parameter.
+    pub fn query_pairs<I, K, V>(mut self, pairs: I) -> Self
+    where
+        I: IntoIterator<Item = (K, V)>,
+        K: Into<String>,
+        V: Into<String>,
+    {
+        self.query
+            .extend(pairs.into_iter().map(|(k, v)| (k.into(), v.into())));
+        self
+    }
+
+    /// Sets a header for this request (replacing the client's header of the
+    /// same name).
+    pub fn header(self, name: &str, value: impl Display) -> Self {
+        let parsed = HeaderName::from_bytes(name.as_bytes());
+        let Ok(name_parsed) = parsed else {
+            return self.fail(Error::request(format!(
+                "{name:?} is not a valid header name"
+            )));
+        };
+        match HeaderValue::from_str(&value.to_string()) {
+            Ok(v) => {
+                let mut s = self;
+                s.headers.insert(name_parsed, v);
+                s
+            }
+            Err(_) => self.fail(Error::request(format!(
+                "the value given for header {name:?} is not a valid header value (visible ASCII, no newlines)"
+            ))),
+        }
+    }
+
+    /// Adds a cookie for this request (replacing the client's cookie of the
+    /// same name).
+    pub fn cookie(mut self, name: &str, value: impl Display) -> Self {
+        let value = value.to_string();
+        if let Err(e) = validate_cookie(name, &value) {
+            return self.fail(e);
+        }
+        self.cookies.push((name.to_owned(), value));
+        self
+    }
+
+    /// The timeout of this request (of each attempt, when retrying).
+    pub fn timeout(mut self, timeout: Duration) -> Self {
+        self.timeout = Some(timeout);
+        self
+    }
+
+    /// How many rate-limit permits this request costs (default 1); for APIs
+    /// that count some endpoints as heavier.
+    pub fn weight(mut self, weight: u32) -> Self {
+        self.weight = weight;
+        self
+    }
+
+    /// Sets an `Idempotency-Key` header. With a resilience policy, a POST or
+    /// PATCH that carries one may be retried, always with the same key.
+    pub fn idempotency_key(self, key: impl Display) -> Self {
+        self.header("Idempotency-Key", key)
+    }
+
+    /// A JSON body (serialized once, now), with `Content-Type:
+    /// application/json`.
+    pub fn json<B: Serialize + ?Sized>(self, body: &B) -> Self {
+        match serde_json::to_vec(body) {
+            Ok(v) => self.body(v, "application/json"),
+            Err(e) => self.fail(Error::request(format!(
+                "the JSON body could not be serialized: {e}"
+            ))),
+        }
+    }
+
+    /// A form body (`application/x-www-form-urlencoded`).
+    pub fn form<B: Serialize + ?Sized>(self, body: &B) -> Self {
+        match serde_urlencoded::to_string(body) {
+            Ok(v) => self.body(v, "application/x-www-form-urlencoded"),
+            Err(e) => self.fail(Error::request(format!(
+                "the form body could not be serialized: {e}"
+            ))),
+        }
+    }
+
+    /// A `multipart/form-data` body (serialized once, now).
+    pub fn multipart(self, form: Multipart) -> Self {
+        let (content_type, bytes) = form.finish();
+        self.body(bytes, &content_type)
+    }
+
+    /// A raw body with its content type.
+    pub fn body(mut self, bytes: impl Into<Bytes>, content_type: &str) -> Self {
+        match HeaderValue::from_str(content_type) {
+            Ok(ct) => {
+                self.headers.insert(CONTENT_TYPE, ct);
+                self.body = Body::Bytes(bytes.into());
+                self
+            }
+            Err(_) => self.fail(Error::request(format!(
+                "{content_type:?} is not a valid content type"
+            ))),
+        }
+    }
+
+    /// A streaming body (async only). It is sent once: a request with a
+    /// stream body is never retried, and a retry that would need it fails
+    /// with [`Error::BodyNotReplayable`].
+    pub fn body_stream(mut self, body: reqwest::Body, content_type: &str) -> Self {
+        match HeaderValue::from_str(content_type) {
+            Ok(ct) => {
+                self.headers.insert(CONTENT_TYPE, ct);
+                self.body = Body::Stream(Arc::new(Mutex::new(Some(body))));
+                self
+            }
+            Err(_) => self.fail(Error::request(format!(
+                "{content_type:?} is not a valid content type"
+            ))),
+        }
+    }
+
+    /// The statuses this request documents. A status outside them is
+    /// "unexpected": the call fails with [`Error::UnexpectedStatus`] when the
+    /// client raises on unexpected statuses, and otherwise returns the
+    /// response with `parsed` empty.
+    pub fn documented<I, S>(mut self, statuses: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<StatusMatch>,
+    {
+        self.documented = Some(statuses.into_iter().map(Into::into).collect());
+        self
+    }
+
+    /// Builds the request once: the URL, the merged headers and the body.
+    pub(crate) fn prepare(self) -> Result<(HttpClient, Prepared, Option<Vec<StatusMatch>>)> {
+        if let Some(e) = self.error {
+            return Err(e);
+        }
+        self.client.ensure_open()?;
+        let config = &self.client.inner.config;
+        let url = build_url(
+            &config.base,
+            config.base_query.as_deref(),
+            &self.path,
+            &self.path_params,
+            &self.query,
+        )?;
+        let mut headers = config.headers.clone();
+        if !self.headers.is_empty() {
+            for (name, value) in self.headers {
+                if let Some(name) = name {
+                    headers.insert(name, value);
+                }
+            }
+        }
+        if self.cookies.is_empty() {
+            if let Some(c) = &config.cookie_header {
+                headers.insert(http::header::COOKIE, c.clone());
+            }
+        } else {
+            let mut all = config.cookies.clone();
+            for (n, v) in self.cookies {
+                all.retain(|(m, _)| m != &n);
+                all.push((n, v));
+            }
+            if let Some(c) = cookie_header(&all)? {
+                headers.insert(http::header::COOKIE, c);
+            }
+        }
+        let prepared = Prepared {
+            method: self.method,
+            url,
+            headers,
+            body: self.body,
+            timeout: self.timeout.or(config.timeout),
+            weight: self.weight,
+        };
+        Ok((self.client, prepared, self.documented))
+    }
+
+    /// Sends the request and waits for the whole response.
+    pub async fn send(self) -> Result<Response> {
+        self.send_with(|_| Ok(())).await
+    }
+
+    /// Sends the request from a blocking (non-async) caller.
+    ///
+    /// Fails with [`Error::BlockingInAsync`] when called inside an async
+    /// runtime.
+    pub fn send_blocking(self) -> Result<Response> {
+        self.send_with_blocking(|_| Ok(()))
+    }
+
+    /// Sends the request and parses the body as JSON into `T` when the status
+    /// is documented (or, with no documented statuses, when it is a success).
+    pub async fn send_json<T: serde::de::DeserializeOwned>(self) -> Result<Response<T>> {
+        let undocumented = self.documented.is_none();
+        self.send_with(move |r| parse_json_if(r, undocumented))
+            .await
+            .map(flatten)
+    }
+
+    /// [`send_json`](Self::send_json) for blocking callers.
+    pub fn send_json_blocking<T: serde::de::DeserializeOwned>(self) -> Result<Response<T>> {
+        let undocumented = self.documented.is_none();
+        self.send_with_blocking(move |r| parse_json_if(r, undocumented))
+            .map(flatten)
+    }
+
+    /// Sends the request; `parse` turns a response with a documented status
+    /// (every status, when none are documented) into `T`.
+    pub async fn send_with<T, F>(self, parse: F) -> Result<Response<T>>
+    where
+        F: FnOnce(&Response) -> Result<T>,
+    {
+        let (client, prepared, documented) = self.prepare()?;
+        let raw = pipeline::run_async(&client, prepared).await?;
+        finish(&client, raw, documented.as_deref(), parse)
+    }
+
+    /// [`send_with`](Self::send_with) for blocking callers.
+    pub fn send_with_blocking<T, F>(self, parse: F) -> Result<Response<T>>
+    where
+        F: FnOnce(&Response) -> Result<T>,
+    {
+        let (client, prepared, documented) = self.prepare()?;
+        let raw = pipeline::run_blocking(&client, prepared)?;
+        finish(&client, raw, documented.as_deref(), parse)
+    }
+}
+
+fn parse_json_if<T: serde::de::DeserializeOwned>(r: &Response, all: bool) -> Result<Option<T>> {
+    if all && !r.status.is_success() {
+        return Ok(None);
+    }
+    r.json().map(Some)
+}
+
+fn flatten<T>(r: Response<Option<T>>) -> Response<T> {
+    r.map(|p| p.flatten())
+}
+
+/// Applies the documented statuses and the parser to a raw response.
+fn finish<T, F>(
+    client: &HttpClient,
+    raw: Response,
+    documented: Option<&[StatusMatch]>,
+    parse: F,
+) -> Result<Response<T>>
+where
+    F: FnOnce(&Response) -> Result<T>,
+{
+    let expected = documented.is_none_or(|d| d.iter().any(|m| m.matches(raw.status)));
+    if !expected {
+        if client.inner.config.raise_on_unexpected_status {
+            return Err(Error::UnexpectedStatus {
+                status: raw.status,
+                url: display_url(raw.url()),
+                body_excerpt: body_excerpt(&raw.content),
+            });
+        }
+        return Ok(raw.map(|_| None));
+    }
+    let parsed = parse(&raw)?;
+    Ok(raw.map(|_| Some(parsed)))
+}
+
+/// Joins the base URL and a path (template), then appends the query.
+pub(crate) fn build_url(
+    base: &str,
+    base_query: Option<&str>,
+    path: &str,
+    path_params: &[(String, String)],
+    query: &[(String, String)],
+) -> Result<Url> {
+    let mut path = std::borrow::Cow::Borrowed(path);
+    for (name, value) in path_params {
+        let token = format!("{{{name}}}");
+        if !path.contains(&token) {
+            return Err(Error::request(format!(
+                "path parameter {name:?} does not appear as {token} in the path {path:?}"
+            )));
+        }
+        path = std::borrow::Cow::Owned(path.replace(&token, value));
+    }
+    if let (Some(open), Some(_)) = (path.find('{'), path.find('}')) {
+        let rest = &path[open..];
+        let end = rest.find('}').map(|i| i + 1).unwrap_or(rest.len());
+        return Err(Error::request(format!(
+            "path parameter {} was not given; call .path_param(\"{}\", value)",
+            &rest[..end],
+            rest[1..end].trim_end_matches('}')
+        )));
+    }
+    let mut url = if path.starts_with("http://") || path.starts_with("https://") {
+        Url::parse(&path)
+            .map_err(|e| Error::request(format!("{path:?} is not a valid URL: {e}")))?
+    } else {
+        let mut s = String::with_capacity(base.len() + path.len() + 1);
+        s.push_str(base);
+        if !path.is_empty() && !path.starts_with('/') && !path.starts_with('?') {
+            s.push('/');
+        }
+        s.push_str(&path);
+        let mut url = Url::parse(&s).map_err(|e| {
+            Error::request(format!(
+                "{path:?} does not make a valid URL with the base URL: {e}"
+            ))
+        })?;
+        if let Some(bq) = base_query {
+            let merged = match url.query() {
+                Some(q) if !q.is_empty() => format!("{bq}&{q}"),
+                _ => bq.to_owned(),
+            };
+            url.set_query(Some(&merged));
+        }
+        url
+    };
+    if url.fragment().is_some() {
+        url.set_fragment(None);
+    }
+    if !query.is_empty() {
+        let mut pairs = url.query_pairs_mut();
+        for (k, v) in query {
+            pairs.append_pair(k, v);
+        }
+    }
+    Ok(url)
+}
