@@ -126,7 +126,10 @@ pub fn resilient_policy() -> (keel::Resilience, &'static str) {
     // `resilience` branch and is not on main yet. Until it lands, this
     // contender runs with `Resilience::none()`; switch to
     // `(keel::Resilience::standard(), "standard")` once it is merged.
-    (keel::Resilience::none(), "none (fallback: standard() not on main yet)")
+    (
+        keel::Resilience::none(),
+        "none (fallback: standard() not on main yet)",
+    )
 }
 
 impl Clients {

@@ -104,9 +104,7 @@ fn parse_args(args: &[String]) -> Result<Options> {
                 o.only = value(&mut it, a)?
                     .split(',')
                     .filter(|s| !s.is_empty())
-                    .map(|s| {
-                        Kind::from_name(s).with_context(|| format!("unknown contender {s:?}"))
-                    })
+                    .map(|s| Kind::from_name(s).with_context(|| format!("unknown contender {s:?}")))
                     .collect::<Result<_>>()?;
             }
             "--shapes" => {

@@ -74,7 +74,10 @@ pub fn run(
 /// The httpx version in `python`'s environment, if it can be imported.
 pub fn httpx_version(python: &Path) -> Option<String> {
     let out = Command::new(python)
-        .args(["-c", "import httpx, sys; print(httpx.__version__, sys.version.split()[0])"])
+        .args([
+            "-c",
+            "import httpx, sys; print(httpx.__version__, sys.version.split()[0])",
+        ])
         .stdin(Stdio::null())
         .stderr(Stdio::null())
         .output()

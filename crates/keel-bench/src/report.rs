@@ -152,11 +152,7 @@ impl Report {
         if reference.is_empty() {
             return None;
         }
-        let ratios: Vec<f64> = ms
-            .iter()
-            .zip(reference)
-            .map(|(m, r)| m.rps / r)
-            .collect();
+        let ratios: Vec<f64> = ms.iter().zip(reference).map(|(m, r)| m.rps / r).collect();
         (!ratios.is_empty()).then(|| median(ratios))
     }
 
@@ -240,7 +236,14 @@ impl Report {
             let _ = writeln!(
                 out,
                 "{:<22} {:>10} {:>19} {:>9} {:>9} {:>9} {:>8} {:>8}",
-                "contender", "req/s", "min - max", "p50 us", "p99 us", "x reqwest", "x hyper", "x httpx"
+                "contender",
+                "req/s",
+                "min - max",
+                "p50 us",
+                "p99 us",
+                "x reqwest",
+                "x hyper",
+                "x httpx"
             );
             for r in self.rows(shape) {
                 let _ = writeln!(

@@ -74,7 +74,9 @@ impl ServerProcess {
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit());
-        let mut child = cmd.spawn().context("cannot start the demo server process")?;
+        let mut child = cmd
+            .spawn()
+            .context("cannot start the demo server process")?;
         let stdin = child.stdin.take();
         let Some(stdout) = child.stdout.take() else {
             let _ = child.kill();
