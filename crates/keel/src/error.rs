@@ -137,7 +137,7 @@ pub enum Error {
 
     /// A blocking call was made from inside an async runtime, where it would
     /// block a runtime thread (reqwest would panic).
-    #[error("blocking call made from inside an async runtime; use `.send().await` there, or run the blocking call in `tokio::task::spawn_blocking`")]
+    #[error("blocking call made from inside an async runtime; use `.send().await` there, or make the blocking call from a thread the runtime does not own (e.g. `std::thread::spawn`)")]
     BlockingInAsync,
 
     /// A request could not be signed, or a signature could not be verified.
