@@ -498,6 +498,9 @@ fn substitute_path_params<'p>(
         }
         path = std::borrow::Cow::Owned(path.replace(&token, value));
     }
+    if !path.bytes().any(|b| b == b'{') {
+        return Ok(path);
+    }
     if let (Some(open), Some(_)) = (path.find('{'), path.find('}')) {
         let rest = &path[open..];
         let end = rest.find('}').map(|i| i + 1).unwrap_or(rest.len());
@@ -518,10 +521,22 @@ fn join_base(base_url: &Url, base_query: Option<&str>, path: &str) -> Url {
     let sep = !path.is_empty() && !path.starts_with('/') && !path.starts_with('?');
     // A full parse trims C0 controls and spaces from the end of its input.
     let path = path.trim_end_matches(|c: char| c <= ' ');
-    let path = path.split('#').next().unwrap_or_default();
-    let (path, query) = match path.split_once('?') {
-        Some((p, q)) => (p, Some(q)),
-        None => (path, None),
+    // One pass for the first '?' and the first '#' (request paths are short).
+    let mut question = None;
+    let mut end = path.len();
+    for (i, b) in path.bytes().enumerate() {
+        match b {
+            b'?' if question.is_none() => question = Some(i),
+            b'#' => {
+                end = i;
+                break;
+            }
+            _ => {}
+        }
+    }
+    let (path, query) = match question {
+        Some(q) => (&path[..q], Some(&path[q + 1..end])),
+        None => (&path[..end], None),
     };
     let base_path = base_url.path().trim_end_matches('/');
     let mut url = base_url.clone();

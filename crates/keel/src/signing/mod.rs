@@ -311,7 +311,12 @@ pub const SIGNATURE_HEADER: &str = "API-Signature";
 struct DefaultHmac;
 impl Signer for DefaultHmac {
     fn sign(&self, req: &mut SigningRequest<'_>, c: &Credentials) -> Result<()> {
-        let ts = req.unix_millis().to_string();
+        // Formatted into stack buffers: no String per request.
+        let mut ts_buf = [0u8; 20];
+        let ts = decimal(
+            u64::try_from(req.unix_millis()).unwrap_or(u64::MAX),
+            &mut ts_buf,
+        );
         let mut mac = Hmac::<Sha256>::new_from_slice(c.api_secret()?)
             .map_err(|_| Error::Signing("the API secret cannot key HMAC-SHA256".into()))?;
         mac.update(ts.as_bytes());
@@ -322,10 +327,11 @@ impl Signer for DefaultHmac {
             mac.update(q.as_bytes());
         }
         mac.update(req.body);
-        let sig = hex::encode(mac.finalize().into_bytes());
+        let mut sig_buf = [0u8; 64];
+        let sig = hex_lower(&mac.finalize().into_bytes(), &mut sig_buf);
         req.set_secret_header(c.auth_header_name().clone(), c.api_key())?;
-        req.set_header(HeaderName::from_static("api-timestamp"), &ts)?;
-        req.set_header(HeaderName::from_static("api-signature"), &sig)
+        req.set_header(HeaderName::from_static("api-timestamp"), ts)?;
+        req.set_header(HeaderName::from_static("api-signature"), sig)
     }
     fn requires_secret(&self) -> bool {
         true
@@ -336,6 +342,32 @@ impl Signer for DefaultHmac {
             HeaderName::from_static("api-signature"),
         ]
     }
+}
+
+/// `n` in decimal, written into the end of `buf` (20 digits hold any u64).
+fn decimal(mut n: u64, buf: &mut [u8; 20]) -> &str {
+    let mut start = buf.len();
+    for slot in buf.iter_mut().rev() {
+        *slot = b'0' + (n % 10) as u8;
+        start -= 1;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    std::str::from_utf8(&buf[start..]).unwrap_or("0")
+}
+
+/// Lowercase hex of up to 32 bytes (an HMAC-SHA256), into `buf`.
+fn hex_lower<'b>(bytes: &[u8], buf: &'b mut [u8; 64]) -> &'b str {
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    let mut len = 0;
+    for (pair, b) in buf.chunks_exact_mut(2).zip(bytes) {
+        pair[0] = DIGITS[usize::from(b >> 4)];
+        pair[1] = DIGITS[usize::from(b & 0x0f)];
+        len += 2;
+    }
+    std::str::from_utf8(&buf[..len]).unwrap_or_default()
 }
 
 /// A strictly increasing nonce shared by a client family.
@@ -460,5 +492,29 @@ impl Auth {
 
     pub(crate) fn signs_body(&self) -> bool {
         self.scheme.signer.signs_body()
+    }
+}
+
+#[cfg(test)]
+mod format_tests {
+    use super::{decimal, hex_lower};
+
+    #[test]
+    fn decimal_matches_to_string() {
+        for n in [0u64, 7, 10, 99, 1_700_000_000_123, u64::MAX] {
+            let mut buf = [0u8; 20];
+            assert_eq!(decimal(n, &mut buf), n.to_string());
+        }
+    }
+
+    #[test]
+    fn hex_lower_matches_the_hex_crate() {
+        let bytes: Vec<u8> = (0u8..32)
+            .map(|i| i.wrapping_mul(37).wrapping_add(3))
+            .collect();
+        let mut buf = [0u8; 64];
+        assert_eq!(hex_lower(&bytes, &mut buf), hex::encode(&bytes));
+        let mut buf = [0u8; 64];
+        assert_eq!(hex_lower(&[0x00, 0xff, 0x0a], &mut buf), "00ff0a");
     }
 }
