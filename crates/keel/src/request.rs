@@ -232,7 +232,8 @@ impl RequestBuilder {
         self
     }
 
-    /// The timeout of this request (of each attempt, when retrying).
+    /// The timeout of this request (of each attempt, when retrying),
+    /// replacing the client's. Zero is refused when the request is sent.
     pub fn timeout(mut self, timeout: Duration) -> Self {
         self.timeout = Some(timeout);
         self
@@ -389,6 +390,9 @@ impl RequestBuilder {
 
     /// Sends the request and parses the body as JSON into `T` when the status
     /// is documented (or, with no documented statuses, when it is a success).
+    /// An empty body parses as JSON `null`: `()`, `Option<_>` and
+    /// `serde_json::Value` accept it, other types fail with
+    /// [`Error::Decode`].
     pub async fn send_json<T: serde::de::DeserializeOwned>(self) -> Result<Response<T>> {
         let undocumented = self.documented.is_none();
         self.send_with(move |r| parse_json_if(r, undocumented))

@@ -245,3 +245,45 @@ fn blocking_requests_raise_the_same_way() {
     assert_eq!(resp.status.as_u16(), 520);
     assert!(resp.parsed.is_none());
 }
+
+#[tokio::test]
+async fn a_long_body_is_cut_to_a_short_excerpt() {
+    let server = DemoServer::start().await.unwrap();
+    let (_, strict) = clients(&server.url());
+    let long = "x".repeat(5_000);
+    let err = strict
+        .post("/echo")
+        .body(long, "text/plain")
+        .documented([201])
+        .send()
+        .await
+        .unwrap_err();
+    match err {
+        Error::UnexpectedStatus {
+            status,
+            body_excerpt,
+            ..
+        } => {
+            assert_eq!(status, 200);
+            assert!(body_excerpt.ends_with('…'), "{body_excerpt}");
+            assert!(
+                body_excerpt.len() <= 512 + '…'.len_utf8(),
+                "{}",
+                body_excerpt.len()
+            );
+            assert!(body_excerpt.starts_with('{'), "{body_excerpt}");
+        }
+        other => panic!("expected UnexpectedStatus, got {other:?}"),
+    }
+    // An empty body says so.
+    let err = strict
+        .get("/status/204")
+        .documented([200])
+        .send()
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&err, Error::UnexpectedStatus { body_excerpt, .. } if body_excerpt == "(empty body)"),
+        "{err:?}"
+    );
+}
