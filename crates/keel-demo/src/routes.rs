@@ -214,7 +214,9 @@ async fn update_item(
 ) -> Result<Response, ApiError> {
     let id = parse_id(&id)?;
     let new = parse_new_item(&body)?;
-    let item = state.update_item(id, new).ok_or_else(|| not_found_item(id))?;
+    let item = state
+        .update_item(id, new)
+        .ok_or_else(|| not_found_item(id))?;
     Ok(json_response(StatusCode::OK, &item))
 }
 
@@ -334,7 +336,10 @@ async fn redirect(RawQuery(q): RawQuery) -> Result<Response, ApiError> {
     redirect_response(status, to)
 }
 
-async fn redirect_chain(Path(n): Path<String>, RawQuery(q): RawQuery) -> Result<Response, ApiError> {
+async fn redirect_chain(
+    Path(n): Path<String>,
+    RawQuery(q): RawQuery,
+) -> Result<Response, ApiError> {
     let n: u64 = n
         .parse()
         .map_err(|_| ApiError::bad_request(format!("hop count must be an integer, got `{n}`")))?;
@@ -393,12 +398,17 @@ async fn undocumented() -> Response {
     )
 }
 
-async fn openapi_json(State(state): State<DemoState>, headers: HeaderMap) -> Response {
+async fn openapi_json(State(state): State<DemoState>, uri: Uri, headers: HeaderMap) -> Response {
     let mut doc = openapi::document();
     if let Some(ext) = state.openapi_extension() {
         openapi::merge(&mut doc, ext);
     }
-    if let Some(host) = headers.get(header::HOST).and_then(|h| h.to_str().ok()) {
+    // HTTP/1.1 has a Host header; HTTP/2 has the authority in the URI.
+    let host = headers
+        .get(header::HOST)
+        .and_then(|h| h.to_str().ok())
+        .or_else(|| uri.authority().map(|a| a.as_str()));
+    if let Some(host) = host {
         let scheme = if state.is_tls() { "https" } else { "http" };
         doc["servers"] = json!([{ "url": format!("{scheme}://{host}") }]);
     }

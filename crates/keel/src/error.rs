@@ -151,7 +151,7 @@ pub enum Error {
     /// block a runtime thread (reqwest would panic). Any thread that has
     /// entered a tokio runtime counts, `spawn_blocking`'s threads included:
     /// tokio offers no way to tell them apart from its workers.
-    #[error("blocking call made from inside an async runtime; use `.send().await` there, or make the blocking call on a thread outside the runtime (std::thread::spawn)")]
+    #[error("blocking call made from inside an async runtime; use `.send().await` there, or make the blocking call from a thread the runtime does not own (e.g. `std::thread::spawn`)")]
     BlockingInAsync,
 
     /// A request could not be signed, or a signature could not be verified.

@@ -64,3 +64,8 @@ pub use http::{HeaderMap, HeaderValue, Method, StatusCode};
 /// ([`HttpClientBuilder::configure_async`], [`HttpClient::set_async_client`]).
 pub use reqwest;
 pub use url::Url;
+
+/// The README's examples, compiled as doc tests so they stay true.
+#[cfg(doctest)]
+#[doc = include_str!("../../../README.md")]
+struct ReadmeDoctests;
