@@ -71,6 +71,7 @@ impl<'c, 'a> Emitter<'c, 'a> {
             _ => false,
         };
         visiting.remove(&id);
+        self.defaults.insert(id, d);
         d
     }
 
@@ -576,14 +577,27 @@ impl<'c, 'a> Emitter<'c, 'a> {
         let pdoc = if param_docs.is_empty() {
             quote!()
         } else {
-            let text = format!("\nArguments:\n{}", param_docs.join("\n"));
-            doc_attrs(Some(&text))
+            let text = format!("Arguments:\n{}", param_docs.join("\n"));
+            let attrs = doc_attrs(Some(&text));
+            quote!(#[doc = ""] #attrs)
         };
         let method = format_ident!("{}", op.method);
         let path = &op.path;
-        let detailed_doc = " Like the function without `_detailed`, but returns the whole response (status, headers, raw body) with the body parsed into the response enum (`parsed` is `None` for an undocumented status when the client does not raise on them).";
-        let blocking_doc = " The blocking variant (for callers outside an async runtime).";
-
+        let plain = name.trim_start_matches("r#");
+        let summary = op
+            .doc
+            .as_deref()
+            .and_then(|d| d.lines().next())
+            .unwrap_or("")
+            .trim()
+            .to_string();
+        let summary = format!(" {summary}");
+        let detailed_doc = format!(" Like [`{plain}`], but returns the whole response (status, headers, raw body) with the body parsed into [`{}`] (`parsed` is `None` for an undocumented status when the client does not raise on them).", op.response_type);
+        let blocking_doc =
+            format!(" The blocking variant of [`{plain}`] (for callers outside an async runtime).");
+        let blocking_detailed_doc = format!(
+            " The blocking variant of [`{plain}_detailed`] (for callers outside an async runtime)."
+        );
         quote! {
             #response_enum
             #extra_items
@@ -593,17 +607,17 @@ impl<'c, 'a> Emitter<'c, 'a> {
                 crate::support::finish(#f_detailed(client, #(#args),*).await?, #resp_ty::split)
             }
 
-            #doc #[doc = ""] #[doc = #detailed_doc] #deprecated
+            #[doc = #summary] #[doc = ""] #[doc = #detailed_doc] #deprecated
             pub async fn #f_detailed(client: #client_ty, #(#sig),*) -> keel::Result<keel::Response<#resp_ty>> {
                 #f_request(client, #(#args),*).send_with(#resp_ty::parse).await
             }
 
-            #doc #[doc = ""] #[doc = #blocking_doc] #deprecated
+            #[doc = #summary] #[doc = ""] #[doc = #blocking_doc] #deprecated
             pub fn #f_blocking(client: #client_ty, #(#sig),*) -> Result<#t_ty, keel::ApiError<#e_ty>> {
                 crate::support::finish(#f_blocking_detailed(client, #(#args),*)?, #resp_ty::split)
             }
 
-            #doc #[doc = ""] #[doc = #blocking_doc] #[doc = #detailed_doc] #deprecated
+            #[doc = #summary] #[doc = ""] #[doc = #blocking_detailed_doc] #deprecated
             pub fn #f_blocking_detailed(client: #client_ty, #(#sig),*) -> keel::Result<keel::Response<#resp_ty>> {
                 #f_request(client, #(#args),*).send_with_blocking(#resp_ty::parse)
             }
@@ -786,7 +800,7 @@ impl<'c, 'a> Emitter<'c, 'a> {
                 AuthKind::Unsupported(_) => continue,
             };
             let builder_fn = ident(&format!("{}_builder", s.ident));
-            let client_fn = ident(&s.ident);
+            let client_fn = ident(&format!("{}_client", s.ident));
             let arg_names: Vec<TokenStream> = match &s.kind {
                 AuthKind::Basic => vec![quote!(username), quote!(password)],
                 AuthKind::Bearer => vec![quote!(token)],
@@ -798,10 +812,15 @@ impl<'c, 'a> Emitter<'c, 'a> {
                 s.wire
             );
             let d2 = format!(" A client for the `{}` security scheme: {what}.", s.wire);
-            let sdoc = doc_attrs(s.doc.as_deref());
+            let sdoc = match s.doc.as_deref().map(str::trim).filter(|d| !d.is_empty()) {
+                Some(d) => {
+                    let a = doc_attrs(Some(d));
+                    quote!(#[doc = ""] #a)
+                }
+                None => quote!(),
+            };
             items.extend(quote! {
                 #[doc = #d1]
-                #[doc = ""]
                 #sdoc
                 pub fn #builder_fn(base_url: &str, #args) -> keel::HttpAuthenticatedClientBuilder {
                     keel::HttpAuthenticatedClient::builder(base_url) #setup

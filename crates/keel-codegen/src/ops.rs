@@ -396,7 +396,18 @@ impl Ctx<'_> {
             }
         }
         let mut scope = Scope::new();
-        scope.reserve(&["client", "body", "rb", "resp"]);
+        scope.reserve(&["client", "body", "rb", "resp", "v"]);
+        let derived: Vec<String> = [
+            "",
+            "_detailed",
+            "_blocking",
+            "_blocking_detailed",
+            "_request",
+        ]
+        .iter()
+        .map(|s| format!("{name}{s}"))
+        .collect();
+        scope.reserve(&derived.iter().map(String::as_str).collect::<Vec<_>>());
         let mut params = Vec::new();
         for (p, pp) in raw {
             let Some(wire) = p.str_of("name").map(str::to_string) else {

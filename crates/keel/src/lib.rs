@@ -51,6 +51,13 @@ pub use request::{encode_path_segment, RequestBuilder, StatusMatch};
 pub use resilience::Resilience;
 pub use response::Response;
 
+/// Internals exposed for Keel's own benchmarks; not part of the public API
+/// and exempt from semver.
+#[doc(hidden)]
+pub mod __private {
+    pub use crate::request::build_url;
+}
+
 pub use bytes::Bytes;
 pub use http::{HeaderMap, HeaderValue, Method, StatusCode};
 /// The transport Keel is built on, for the escape hatches

@@ -123,7 +123,7 @@ impl fmt::Debug for RequestBuilder {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("RequestBuilder")
             .field("method", &self.method)
-            .field("path", &self.path)
+            .field("path", &shown_path(&self.path))
             .field(
                 "query",
                 &self.query.iter().map(|(n, _)| n).collect::<Vec<_>>(),
@@ -204,6 +204,11 @@ impl RequestBuilder {
                 "{name:?} is not a valid header name"
             )));
         };
+        if name_parsed == http::header::COOKIE {
+            return self.fail(Error::request(
+                "set cookies with `cookie(name, value)` rather than a Cookie header, so they merge with the client's",
+            ));
+        }
         match HeaderValue::from_str(&value.to_string()) {
             Ok(v) => {
                 let mut s = self;
@@ -227,7 +232,8 @@ impl RequestBuilder {
         self
     }
 
-    /// The timeout of this request (of each attempt, when retrying).
+    /// The timeout of this request (of each attempt, when retrying),
+    /// replacing the client's. Zero is refused when the request is sent.
     pub fn timeout(mut self, timeout: Duration) -> Self {
         self.timeout = Some(timeout);
         self
@@ -352,12 +358,18 @@ impl RequestBuilder {
                 headers.insert(http::header::COOKIE, c);
             }
         }
+        let timeout = self.timeout.or(config.timeout);
+        if timeout == Some(Duration::ZERO) {
+            return Err(Error::request(
+                "a zero timeout would fail every request; use a positive duration",
+            ));
+        }
         let prepared = Prepared {
             method: self.method,
             url,
             headers,
             body: self.body,
-            timeout: self.timeout.or(config.timeout),
+            timeout,
             weight: self.weight,
         };
         Ok((self.client, prepared, self.documented))
@@ -378,6 +390,9 @@ impl RequestBuilder {
 
     /// Sends the request and parses the body as JSON into `T` when the status
     /// is documented (or, with no documented statuses, when it is a success).
+    /// An empty body parses as JSON `null`: `()`, `Option<_>` and
+    /// `serde_json::Value` accept it, other types fail with
+    /// [`Error::Decode`].
     pub async fn send_json<T: serde::de::DeserializeOwned>(self) -> Result<Response<T>> {
         let undocumented = self.documented.is_none();
         self.send_with(move |r| parse_json_if(r, undocumented))
@@ -418,6 +433,17 @@ fn parse_json_if<T: serde::de::DeserializeOwned>(r: &Response, all: bool) -> Res
     if all && !r.status.is_success() {
         return Ok(None);
     }
+    if r.content.iter().all(u8::is_ascii_whitespace) {
+        // No body (204, or a 200 without content): parse it as JSON `null`,
+        // so `()`, `Option<_>` and `serde_json::Value` work, and a type
+        // that needs content still fails to decode.
+        return serde_json::from_slice(b"null")
+            .map(Some)
+            .map_err(|e| Error::Decode {
+                status: r.status,
+                message: format!("the response has no body: {e}"),
+            });
+    }
     r.json().map(Some)
 }
 
@@ -450,13 +476,36 @@ where
     Ok(raw.map(|_| Some(parsed)))
 }
 
+/// `path` as it may be shown in an error message: without its query string
+/// (which may hold keys or signatures) or fragment.
+fn shown_path(path: &str) -> &str {
+    path.split(['?', '#']).next().unwrap_or_default()
+}
+
+/// Whether `path` is an absolute `http(s)://` URL (scheme in any case).
+fn is_absolute(path: &str) -> bool {
+    // Compared in place: this runs on every request.
+    path.get(..7)
+        .is_some_and(|p| p.eq_ignore_ascii_case("http://"))
+        || path
+            .get(..8)
+            .is_some_and(|p| p.eq_ignore_ascii_case("https://"))
+}
+
 /// Joins the base URL and a path (template), then appends the query.
 ///
-/// The result is the URL that parsing the text `base + "/" + path` would give
-/// (the `/` only when `path` starts with neither `/` nor `?`), without the
-/// fragment; but the base is not parsed again: the path and query are set on
-/// a clone of the base parsed when the client was built.
-pub(crate) fn build_url(
+/// The base has no trailing slash (see `config::parse_base_url`); the path
+/// gets exactly one leading slash, so neither doubled nor lost slashes reach
+/// the server. Path parameters are already percent-encoded; a parameter that
+/// is a dot segment (`.` or `..`) is refused, since URL normalisation would
+/// resolve it and the request would go to another resource.
+///
+/// `base_url` is the base URL parsed once, when the client was built: the
+/// result is the URL a full parse of the joined text gives (fragment
+/// dropped), but the base's scheme and host are not parsed again on every
+/// request; the path and query are set on a clone of it.
+#[doc(hidden)]
+pub fn build_url(
     base_url: &Url,
     base_query: Option<&str>,
     path: &str,
@@ -464,9 +513,10 @@ pub(crate) fn build_url(
     query: &[(String, String)],
 ) -> Result<Url> {
     let path = substitute_path_params(path, path_params)?;
-    let mut url = if path.starts_with("http://") || path.starts_with("https://") {
-        Url::parse(&path)
-            .map_err(|e| Error::request(format!("{path:?} is not a valid URL: {e}")))?
+    let mut url = if is_absolute(&path) {
+        Url::parse(&path).map_err(|e| {
+            Error::request(format!("{:?} is not a valid URL: {e}", shown_path(&path)))
+        })?
     } else {
         join_base(base_url, base_query, &path)
     };
@@ -483,7 +533,8 @@ pub(crate) fn build_url(
 }
 
 /// Replaces every `{name}` with its (already encoded) value, and fails on a
-/// parameter that is not in the template or a placeholder left unfilled.
+/// parameter that is not in the template, is a dot segment, or a placeholder
+/// left unfilled.
 fn substitute_path_params<'p>(
     path: &'p str,
     path_params: &[(String, String)],
@@ -493,22 +544,30 @@ fn substitute_path_params<'p>(
         let token = format!("{{{name}}}");
         if !path.contains(&token) {
             return Err(Error::request(format!(
-                "path parameter {name:?} does not appear as {token} in the path {path:?}"
+                "path parameter {name:?} does not appear as {token} in the path {:?}",
+                shown_path(&path)
+            )));
+        }
+        if value == "." || value == ".." {
+            return Err(Error::request(format!(
+                "path parameter {name:?} is the dot segment {value:?}, which URL normalisation would resolve to another path; refusing to send it"
             )));
         }
         path = std::borrow::Cow::Owned(path.replace(&token, value));
     }
-    if !path.bytes().any(|b| b == b'{') {
+    if !path.as_bytes().contains(&b'{') {
         return Ok(path);
     }
-    if let (Some(open), Some(_)) = (path.find('{'), path.find('}')) {
-        let rest = &path[open..];
-        let end = rest.find('}').map(|i| i + 1).unwrap_or(rest.len());
-        return Err(Error::request(format!(
-            "path parameter {} was not given; call .path_param(\"{}\", value)",
-            &rest[..end],
-            rest[1..end].trim_end_matches('}')
-        )));
+    let template = shown_path(&path);
+    if let Some(open) = template.find('{') {
+        let rest = &template[open..];
+        if let Some(close) = rest.find('}') {
+            return Err(Error::request(format!(
+                "path parameter {} was not given; call .path_param(\"{}\", value)",
+                &rest[..=close],
+                &rest[1..close]
+            )));
+        }
     }
     Ok(path)
 }
@@ -518,7 +577,10 @@ fn substitute_path_params<'p>(
 /// gives, fragment dropped. The setters run the same path and query parsers
 /// (percent-encoding, dot segments, tab/newline removal) as a full parse.
 fn join_base(base_url: &Url, base_query: Option<&str>, path: &str) -> Url {
-    let sep = !path.is_empty() && !path.starts_with('/') && !path.starts_with('?');
+    // Exactly one slash between the base and the path (none before a bare
+    // query or fragment).
+    let path = path.trim_start_matches('/');
+    let sep = !path.is_empty() && !path.starts_with(['?', '#']);
     // A full parse trims C0 controls and spaces from the end of its input.
     let path = path.trim_end_matches(|c: char| c <= ' ');
     // One pass for the first '?' and the first '#' (request paths are short).
@@ -579,12 +641,13 @@ mod tests {
         base_query: Option<&str>,
         path: &str,
     ) -> std::result::Result<Url, url::ParseError> {
+        let rel = path.trim_start_matches('/');
         let mut s = String::new();
         s.push_str(base);
-        if !path.is_empty() && !path.starts_with('/') && !path.starts_with('?') {
+        if !rel.is_empty() && !rel.starts_with(['?', '#']) {
             s.push('/');
         }
-        s.push_str(path);
+        s.push_str(rel);
         let mut url = Url::parse(&s)?;
         if let Some(bq) = base_query {
             let merged = match url.query() {
@@ -624,6 +687,9 @@ mod tests {
             "..",
             "/a\\b",
             "//double//slash",
+            "///triple",
+            "//?q",
+            "/#f",
             "/tab\tin\npath",
             "/frag#ment",
             "/q?x=1#frag?y",
@@ -677,6 +743,8 @@ mod tests {
         );
         let abs = build_url(&base, Some("k=v"), "http://other.test/p#f", &[], &[]).unwrap();
         assert_eq!(abs.as_str(), "http://other.test/p");
+        let upper = build_url(&base, None, "HTTPS://Other.test/x", &[], &[]).unwrap();
+        assert_eq!(upper.as_str(), "https://other.test/x");
         let err = build_url(&base, None, "/items/{id}", &[], &[]).unwrap_err();
         assert!(err.to_string().contains("{id}"), "{err}");
     }
