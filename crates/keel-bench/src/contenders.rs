@@ -15,6 +15,7 @@ use hyper_util::rt::TokioExecutor;
 pub enum Kind {
     Hyper,
     Reqwest,
+    ReqwestTimeout,
     ReqwestBlocking,
     Keel,
     KeelBlocking,
@@ -25,9 +26,10 @@ pub enum Kind {
 }
 
 impl Kind {
-    pub const ALL: [Kind; 9] = [
+    pub const ALL: [Kind; 10] = [
         Kind::Hyper,
         Kind::Reqwest,
+        Kind::ReqwestTimeout,
         Kind::ReqwestBlocking,
         Kind::Keel,
         Kind::KeelBlocking,
@@ -41,6 +43,7 @@ impl Kind {
         match self {
             Kind::Hyper => "hyper",
             Kind::Reqwest => "reqwest",
+            Kind::ReqwestTimeout => "reqwest-timeout",
             Kind::ReqwestBlocking => "reqwest-blocking",
             Kind::Keel => "keel",
             Kind::KeelBlocking => "keel-blocking",
@@ -55,6 +58,9 @@ impl Kind {
         match self {
             Kind::Hyper => "raw hyper-util legacy client, HTTP/1 (async)",
             Kind::Reqwest => "raw reqwest::Client (async)",
+            Kind::ReqwestTimeout => {
+                "raw reqwest::Client (async) with a 30 s per-request timeout, Keel's default"
+            }
             Kind::ReqwestBlocking => "raw reqwest::blocking::Client",
             Kind::Keel => "keel::HttpClient, send().await",
             Kind::KeelBlocking => "keel::HttpClient, send_blocking()",
@@ -111,6 +117,7 @@ pub struct Clients {
     hyper: HyperClient,
     hyper_uri: hyper::Uri,
     reqwest: reqwest::Client,
+    reqwest_timeout: reqwest::Client,
     reqwest_blocking: reqwest::blocking::Client,
     url: String,
     keel: keel::HttpClient,
@@ -150,6 +157,7 @@ impl Clients {
             hyper,
             hyper_uri: url.parse().context("bad bench URL")?,
             reqwest: reqwest::Client::new(),
+            reqwest_timeout: reqwest::Client::new(),
             reqwest_blocking: reqwest::blocking::Client::new(),
             url,
             keel,
@@ -178,6 +186,16 @@ impl Clients {
             }
             Kind::Reqwest => {
                 let resp = self.reqwest.get(&self.url).send().await?;
+                ensure!(resp.status() == 200, "status {}", resp.status());
+                resp.bytes().await?.len()
+            }
+            Kind::ReqwestTimeout => {
+                let resp = self
+                    .reqwest_timeout
+                    .get(&self.url)
+                    .timeout(keel::DEFAULT_TIMEOUT)
+                    .send()
+                    .await?;
                 ensure!(resp.status() == 200, "status {}", resp.status());
                 resp.bytes().await?.len()
             }

@@ -37,12 +37,14 @@ options:
   --rounds R                 rounds (default 5)
   --concurrency C            requests in flight in the concurrent shape (default 64)
   --warmup N                 warm-up requests before each measurement (default 200)
-  --only a,b,..              contenders: hyper reqwest reqwest-blocking keel keel-blocking
+  --only a,b,..              contenders: hyper reqwest reqwest-timeout reqwest-blocking
+                             keel keel-blocking
                              keel-signed keel-signed-resilient httpx httpx-async
   --shapes s,..              sequential, concurrent (default both)
   --python PATH              the Python with httpx (default <workspace>/.venv-bench/bin/python)
   --no-python                skip the httpx contenders
-  --httpx-fraction F         httpx runs F x the request count (default 1.0)
+  --httpx-fraction F         httpx runs F x the request count (default 0.1: httpx is
+                             ~10-50x slower; its req/s does not depend on the count)
   --server-cpu LIST          taskset CPU list for the server (default 0 when >= 2 CPUs)
   --no-pin                   do not pin the server
   --out DIR                  where latest.json / latest.md go (default bench-results)
@@ -75,7 +77,7 @@ fn parse_args(args: &[String]) -> Result<Options> {
         only: Kind::ALL.to_vec(),
         shapes: vec![Shape::Sequential, Shape::Concurrent],
         python: Some(default_python()),
-        httpx_fraction: 1.0,
+        httpx_fraction: 0.1,
         server_cpu: default_server_cpu(),
         out: PathBuf::from("bench-results"),
         quick: false,
