@@ -336,14 +336,21 @@ impl RequestBuilder {
             &self.path_params,
             &self.query,
         )?;
-        let mut headers = config.headers.clone();
-        if !self.headers.is_empty() {
+        // Merge client < request headers; with one side empty, no map is
+        // rebuilt (the request's own map is moved, not copied).
+        let mut headers = if self.headers.is_empty() {
+            config.headers.clone()
+        } else if config.headers.is_empty() {
+            self.headers
+        } else {
+            let mut merged = config.headers.clone();
             for (name, value) in self.headers {
                 if let Some(name) = name {
-                    headers.insert(name, value);
+                    merged.insert(name, value);
                 }
             }
-        }
+            merged
+        };
         if self.cookies.is_empty() {
             if let Some(c) = &config.cookie_header {
                 headers.insert(http::header::COOKIE, c.clone());
