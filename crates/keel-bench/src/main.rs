@@ -240,8 +240,8 @@ fn bench(o: &Options, args: &[String]) -> Result<()> {
 
     let mut report = Report::new(o, args, &server, contenders::resilient_policy().1);
     eprintln!(
-        "server pid-pinned to {:?}, client affinity {}; {} round(s), {} sequential / {} concurrent (x{}) requests",
-        server.pinned_to,
+        "server pinned to CPU {}, client affinity {}; {} round(s), {} sequential / {} concurrent (x{}) requests",
+        server.pinned_to.as_deref().unwrap_or("(not pinned)"),
         report::own_affinity(),
         o.rounds,
         o.sequential,
