@@ -579,6 +579,62 @@ impl fmt::Display for ResilienceEvent {
     }
 }
 
+/// The decision path of one attempt, without a network, for the benchmarks
+/// in `benches/resilience.rs`. Not a stable API.
+#[doc(hidden)]
+#[derive(Debug)]
+pub struct BenchDecider {
+    state: ResilienceState,
+    url: url::Url,
+}
+
+#[doc(hidden)]
+impl BenchDecider {
+    /// A decider for `policy` and requests to `url`.
+    pub fn new(policy: Resilience, url: &str) -> Result<Self> {
+        Ok(BenchDecider {
+            state: ResilienceState::new(policy),
+            url: url::Url::parse(url).map_err(|e| Error::config(e.to_string()))?,
+        })
+    }
+
+    /// Admits one GET attempt and records `status` (with an optional
+    /// `Retry-After`): the work the pipeline asks of the resilience layer per
+    /// attempt. Returns the retry wait, if a retry was decided.
+    pub fn attempt(&self, status: StatusCode, retry_after: Option<&str>) -> Option<Duration> {
+        let mut call = CallState::default();
+        if !matches!(self.state.admit(&self.url, 1, &mut call), Ok(None)) {
+            return None;
+        }
+        let mut headers = http::HeaderMap::new();
+        if let Some(v) = retry_after.and_then(|v| http::HeaderValue::from_str(v).ok()) {
+            headers.insert(http::header::RETRY_AFTER, v);
+        }
+        let resp = crate::response::Response::<()>::raw(
+            status,
+            headers,
+            bytes::Bytes::new(),
+            self.url.clone(),
+        );
+        match self.state.record(
+            &AttemptInfo {
+                attempt: 1,
+                method: &Method::GET,
+                url: &self.url,
+                outcome: Outcome::Response(&resp),
+                idempotent: true,
+                replayable: true,
+                elapsed: Duration::ZERO,
+                remaining: None,
+            },
+            &mut call,
+        ) {
+            Decision::Retry(d) => Some(d),
+            _ => None,
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
