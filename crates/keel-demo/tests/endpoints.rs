@@ -453,3 +453,39 @@ fn background_server_with_blocking_client() {
     drop(server);
     assert!(c.get(format!("{url}/health")).send().is_err());
 }
+
+#[tokio::test]
+async fn every_documented_operation_is_routed() {
+    let server = DemoServer::start().await.unwrap();
+    let c = client();
+    let doc = keel_demo::openapi::document();
+    let mut checked = 0;
+    for (path, item) in doc["paths"].as_object().unwrap() {
+        let concrete = path
+            .replace("{id}", "2")
+            .replace("{rest}", "x")
+            .replace("{n}", "1")
+            .replace("{code}", "200");
+        // times=0 keeps the connection faults from firing.
+        let url = format!("{}{concrete}?times=0&key=doc-check", server.url());
+        for m in ["get", "post", "put", "patch", "delete"] {
+            if item.get(m).is_none() {
+                continue;
+            }
+            let method = reqwest::Method::from_bytes(m.to_uppercase().as_bytes()).unwrap();
+            let resp = c
+                .request(method, &url)
+                .json_body(&json!({"name": "n", "price": 1}))
+                .send()
+                .await
+                .unwrap();
+            let status = resp.status().as_u16();
+            assert!(
+                status != 404 && status != 405,
+                "{m} {path} answered {status}"
+            );
+            checked += 1;
+        }
+    }
+    assert!(checked >= 30, "{checked}");
+}

@@ -392,12 +392,9 @@ impl<'c> Call<'c> {
             return Ok(None);
         };
         if self.hops >= max {
-            return Err(Error::Transport {
+            return Err(Error::TooManyRedirects {
                 url: display_url(resp.url()),
-                message: format!(
-                    "too many redirects (more than {max}); raise max_redirects if this is expected"
-                ),
-                maybe_sent: true,
+                max,
             });
         }
         let url = resp.url().join(location).map_err(|e| Error::Transport {
@@ -506,6 +503,12 @@ fn transport_error(e: reqwest::Error, url: &Url, timeout: Option<Duration>) -> E
         };
     }
     if e.is_connect() {
+        let mut message = message;
+        if message.contains("certificate") {
+            message.push_str(
+                "; if the server uses a private CA, trust it with `ca_pem` or `ca_file` (or, for tests only, `verify_ssl(false)`)",
+            );
+        }
         return Error::Connect {
             url: shown,
             message,
