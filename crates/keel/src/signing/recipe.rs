@@ -136,7 +136,7 @@ pub enum Placement {
     /// the API key.
     AuthHeader,
     /// As this query parameter (appended; a timestamp or nonce the caller
-    /// already put there is used as it is).
+    /// already put in the query or in a form body is used as it is).
     Query(String),
     /// As this field of an `application/x-www-form-urlencoded` body (a
     /// timestamp or nonce the caller already put there is used as it is).
@@ -748,7 +748,12 @@ fn place_param(
             "only the API key can be placed in the auth header".into(),
         )),
         Placement::Query(name) => {
-            if let Some(existing) = req.url.query().and_then(|q| query_value(q, name)) {
+            let existing = req
+                .url
+                .query()
+                .and_then(|q| query_value(q, name))
+                .or_else(|| form_value(req.body(), name));
+            if let Some(existing) = existing {
                 return Ok(existing);
             }
             req.url.query_pairs_mut().append_pair(name, &value);
