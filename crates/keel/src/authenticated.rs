@@ -159,9 +159,7 @@ impl HttpAuthenticatedClient {
     /// client family signs. Use it when a server rejects timestamps "outside
     /// the receive window".
     pub fn set_clock_offset_ms(&self, offset_ms: i64) {
-        self.auth()
-            .clock_offset_ms
-            .store(offset_ms, std::sync::atomic::Ordering::Relaxed);
+        self.auth().set_clock_offset_ms(offset_ms);
     }
 
     /// The current clock offset in milliseconds (`server − local`).

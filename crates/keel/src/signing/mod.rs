@@ -583,6 +583,13 @@ impl Auth {
         UNIX_EPOCH + Duration::from_millis(ms)
     }
 
+    /// Sets the clock offset. The uniqueness floor restarts from the new
+    /// clock, so moving the clock back takes effect at once.
+    pub(crate) fn set_clock_offset_ms(&self, offset_ms: i64) {
+        self.clock_offset_ms.store(offset_ms, Ordering::Relaxed);
+        self.last_ms.store(0, Ordering::Relaxed);
+    }
+
     /// Signs one attempt; returns the new body when the signer replaced it.
     pub(crate) fn sign(
         &self,
