@@ -325,7 +325,9 @@ fn sign(args: &SignArgs) -> Result<(), String> {
 fn printable(bytes: &[u8]) -> String {
     let mut s = String::with_capacity(bytes.len());
     for &b in bytes {
-        if b == b'\n' || (0x20..0x7f).contains(&b) {
+        if b == b'\\' {
+            s.push_str("\\\\");
+        } else if b == b'\n' || (0x20..0x7f).contains(&b) {
             s.push(b as char);
         } else {
             s.push_str(&format!("\\x{b:02x}"));
