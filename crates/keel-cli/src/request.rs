@@ -91,7 +91,9 @@ fn configure_auth(
 
 fn send(args: &RequestArgs) -> Result<keel::Response, Failure> {
     if !(args.timeout.is_finite() && args.timeout > 0.0) {
-        return Err(Failure("--timeout must be a positive number of seconds".into()));
+        return Err(Failure(
+            "--timeout must be a positive number of seconds".into(),
+        ));
     }
     args.scheme.warn_about_command_line_secrets();
     let method = Method::from_bytes(args.method.to_ascii_uppercase().as_bytes())
@@ -99,7 +101,9 @@ fn send(args: &RequestArgs) -> Result<keel::Response, Failure> {
     let url = Url::parse(&args.url).map_err(|e| format!("{:?} is not a URL: {e}", args.url))?;
     let base = origin(&url);
     let request = match args.scheme.client_builder(&base)? {
-        Some(b) => configure_auth(args, b).build()?.request(method, url.as_str()),
+        Some(b) => configure_auth(args, b)
+            .build()?
+            .request(method, url.as_str()),
         None => configure_http(args, keel::HttpClient::builder(&base))
             .build()?
             .request(method, url.as_str()),
@@ -114,8 +118,8 @@ fn send(args: &RequestArgs) -> Result<keel::Response, Failure> {
         request = request.header(name.as_str(), value);
     }
     if let Some(json) = &args.json {
-        let v: serde_json::Value = serde_json::from_str(json)
-            .map_err(|e| format!("--json is not valid JSON: {e}"))?;
+        let v: serde_json::Value =
+            serde_json::from_str(json).map_err(|e| format!("--json is not valid JSON: {e}"))?;
         request = request.json(&v);
     } else if let Some(data) = &args.data {
         let ct = if has_content_type {

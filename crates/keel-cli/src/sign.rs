@@ -241,8 +241,12 @@ pub fn parse_headers(lines: &[String]) -> Result<HeaderMap, String> {
             .ok_or_else(|| format!("header {line:?} is not 'Name: value'"))?;
         let name = keel::reqwest::header::HeaderName::from_bytes(n.trim().as_bytes())
             .map_err(|_| format!("{:?} is not a valid header name", n.trim()))?;
-        let value = keel::HeaderValue::from_str(v.trim())
-            .map_err(|_| format!("the value of header {:?} is not a valid header value", n.trim()))?;
+        let value = keel::HeaderValue::from_str(v.trim()).map_err(|_| {
+            format!(
+                "the value of header {:?} is not a valid header value",
+                n.trim()
+            )
+        })?;
         map.append(name, value);
     }
     Ok(map)
@@ -280,7 +284,12 @@ fn sign(args: &SignArgs) -> Result<(), String> {
         .ok_or("an API key is needed: --api-key or KEEL_API_KEY")?;
     let header_name =
         keel::reqwest::header::HeaderName::from_bytes(args.scheme.auth_header_name.as_bytes())
-            .map_err(|_| format!("{:?} is not a valid header name", args.scheme.auth_header_name))?;
+            .map_err(|_| {
+                format!(
+                    "{:?} is not a valid header name",
+                    args.scheme.auth_header_name
+                )
+            })?;
     let mut creds = Credentials::new(
         key,
         args.scheme.api_secret.clone().map(String::into_bytes),
@@ -310,14 +319,24 @@ fn sign(args: &SignArgs) -> Result<(), String> {
     let mut out = std::io::stdout().lock();
     let mut text = format!("{method} {url}\n");
     for (n, v) in &headers {
-        text.push_str(&format!("{}: {}\n", n, String::from_utf8_lossy(v.as_bytes())));
+        text.push_str(&format!(
+            "{}: {}\n",
+            n,
+            String::from_utf8_lossy(v.as_bytes())
+        ));
     }
     if !body.is_empty() {
         text.push('\n');
     }
     out.write_all(text.as_bytes())
         .and_then(|_| out.write_all(&body))
-        .and_then(|_| if body.is_empty() { Ok(()) } else { out.write_all(b"\n") })
+        .and_then(|_| {
+            if body.is_empty() {
+                Ok(())
+            } else {
+                out.write_all(b"\n")
+            }
+        })
         .map_err(|e| format!("cannot write the output: {e}"))
 }
 

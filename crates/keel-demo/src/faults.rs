@@ -72,10 +72,7 @@ fn injected(status: StatusCode, n: u64) -> Response {
         *resp.status_mut() = status;
         return resp;
     }
-    json_response(
-        status,
-        &json!({ "error": "injected fault", "arrival": n }),
-    )
+    json_response(status, &json!({ "error": "injected fault", "arrival": n }))
 }
 
 async fn fail(

@@ -65,8 +65,8 @@ mod signed;
 mod state;
 mod tls;
 
-pub use signed::{DEMO_API_KEY, DEMO_API_SECRET, DEMO_WINDOW};
 pub use server::{serve, serve_router, serve_router_tls, DemoServer, DemoServerBuilder};
+pub use signed::{DEMO_API_KEY, DEMO_API_SECRET, DEMO_WINDOW};
 pub use state::{Arrivals, DemoState, Item, NewItem};
 pub use tls::DemoTls;
 

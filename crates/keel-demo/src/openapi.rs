@@ -49,7 +49,11 @@ fn fault_params(extra: Vec<Value>) -> Value {
             "X-Fault-Key",
             "Groups requests for counting; wins over the `key` query parameter.",
         ),
-        query("key", "Fault key (when no X-Fault-Key header).", json!({ "type": "string" })),
+        query(
+            "key",
+            "Fault key (when no X-Fault-Key header).",
+            json!({ "type": "string" }),
+        ),
         header_param(
             "Idempotency-Key",
             "Counted per value and recorded in /fault/arrivals.",
@@ -265,12 +269,15 @@ fn paths() -> Value {
     let id_param = path_param("id", "Item id.", int(1, None));
     let location = json!({ "Location": { "description": "Where to go next.", "schema": { "type": "string" } } });
     let mut paths = Map::new();
-    paths.insert("/health".into(), json!({
-        "get": {
-            "operationId": "getHealth", "tags": ["meta"], "summary": "Liveness check",
-            "responses": { "200": resp("The server is up", "Health") }
-        }
-    }));
+    paths.insert(
+        "/health".into(),
+        json!({
+            "get": {
+                "operationId": "getHealth", "tags": ["meta"], "summary": "Liveness check",
+                "responses": { "200": resp("The server is up", "Health") }
+            }
+        }),
+    );
     paths.insert("/bench".into(), json!({
         "get": {
             "operationId": "getBench", "tags": ["meta"], "summary": "A small fixed JSON body, as cheap as possible",
@@ -323,19 +330,26 @@ fn paths() -> Value {
             "responses": { "204": { "description": "Deleted" }, "400": error("Malformed id"), "404": error("No such item") }
         }
     }));
-    paths.insert("/echo".into(), json!({
-        "get": echo_op("echoGet", false),
-        "post": echo_op("echoPost", true),
-        "put": echo_op("echoPut", true),
-        "patch": echo_op("echoPatch", true),
-        "delete": echo_op("echoDelete", false),
-    }));
+    paths.insert(
+        "/echo".into(),
+        json!({
+            "get": echo_op("echoGet", false),
+            "post": echo_op("echoPost", true),
+            "put": echo_op("echoPut", true),
+            "patch": echo_op("echoPatch", true),
+            "delete": echo_op("echoDelete", false),
+        }),
+    );
     paths.insert("/echo/{rest}".into(), json!({
         "parameters": [path_param("rest", "Any path (the server accepts several segments).", json!({ "type": "string" }))],
         "get": echo_op("echoPathGet", false),
         "post": echo_op("echoPathPost", true),
     }));
-    let redirect_status = query("status", "Redirect status, 300..=399; default 302.", int(300, Some(399)));
+    let redirect_status = query(
+        "status",
+        "Redirect status, 300..=399; default 302.",
+        int(300, Some(399)),
+    );
     paths.insert("/redirect".into(), json!({
         "get": {
             "operationId": "redirect", "tags": ["redirects"], "summary": "Redirect to `to`",
@@ -373,25 +387,38 @@ fn paths() -> Value {
             "responses": { "default": resp("The requested status (no body for 204, 205 and 304)", "StatusBody") }
         }
     }));
-    paths.insert("/undocumented".into(), json!({
-        "get": {
-            "operationId": "getUndocumented", "tags": ["status"],
-            "summary": "Documented as 200 only; really answers another status",
-            "responses": { "200": resp("A message", "Message") }
-        }
-    }));
+    paths.insert(
+        "/undocumented".into(),
+        json!({
+            "get": {
+                "operationId": "getUndocumented", "tags": ["status"],
+                "summary": "Documented as 200 only; really answers another status",
+                "responses": { "200": resp("A message", "Message") }
+            }
+        }),
+    );
 
     let ok = |d: &str| json!({ "200": resp(d, "FaultOk") });
-    paths.insert("/fault/fail".into(), fault_path(
-        "faultFail",
-        "The first `times` arrivals answer `status`, later ones 200",
-        vec![times_param("1"), query("status", "Status of the failures; default 503.", int(200, Some(999)))],
-        json!({
-            "200": resp("Past the failures", "FaultOk"),
-            "503": resp("Injected failure", "FaultError"),
-            "default": resp("Injected failure with the requested status", "FaultError")
-        }),
-    ));
+    paths.insert(
+        "/fault/fail".into(),
+        fault_path(
+            "faultFail",
+            "The first `times` arrivals answer `status`, later ones 200",
+            vec![
+                times_param("1"),
+                query(
+                    "status",
+                    "Status of the failures; default 503.",
+                    int(200, Some(999)),
+                ),
+            ],
+            json!({
+                "200": resp("Past the failures", "FaultOk"),
+                "503": resp("Injected failure", "FaultError"),
+                "default": resp("Injected failure with the requested status", "FaultError")
+            }),
+        ),
+    );
     paths.insert("/fault/retry-after".into(), fault_path(
         "faultRetryAfter",
         "The first `times` arrivals answer 429 with Retry-After, later ones 200",
@@ -409,41 +436,64 @@ fn paths() -> Value {
             }
         }),
     ));
-    paths.insert("/fault/delay".into(), fault_path(
-        "faultDelay",
-        "The first `times` arrivals (default all) wait `ms` before answering",
-        vec![times_param("all"), query("ms", "Milliseconds to wait (capped at 60000).", int(0, Some(60_000)))],
-        json!({ "200": resp("Answered, perhaps late", "FaultDelayed") }),
-    ));
-    paths.insert("/fault/close".into(), fault_path(
-        "faultClose",
-        "The first `times` arrivals get the connection closed without any response",
-        vec![times_param("1")],
-        ok("Past the closed connections"),
-    ));
+    paths.insert(
+        "/fault/delay".into(),
+        fault_path(
+            "faultDelay",
+            "The first `times` arrivals (default all) wait `ms` before answering",
+            vec![
+                times_param("all"),
+                query(
+                    "ms",
+                    "Milliseconds to wait (capped at 60000).",
+                    int(0, Some(60_000)),
+                ),
+            ],
+            json!({ "200": resp("Answered, perhaps late", "FaultDelayed") }),
+        ),
+    );
+    paths.insert(
+        "/fault/close".into(),
+        fault_path(
+            "faultClose",
+            "The first `times` arrivals get the connection closed without any response",
+            vec![times_param("1")],
+            ok("Past the closed connections"),
+        ),
+    );
     paths.insert("/fault/reset-mid-body".into(), fault_path(
         "faultResetMidBody",
         "The first `times` arrivals get a 200 head and half the body, then the connection is dropped",
         vec![times_param("1")],
         ok("Past the truncated bodies"),
     ));
-    paths.insert("/fault/flap".into(), fault_path(
-        "faultFlap",
-        "Alternates `period` failures (503) and `period` successes, failures first",
-        vec![query("period", "Length of each run; default 1.", int(1, None))],
-        json!({ "200": resp("A success", "FaultOk"), "503": resp("A failure", "FaultError") }),
-    ));
-    paths.insert("/fault/arrivals".into(), json!({
-        "get": {
-            "operationId": "getFaultArrivals", "tags": ["faults"],
-            "summary": "What arrived under /fault/ for a key (this request is not counted)",
-            "parameters": [
-                header_param("X-Fault-Key", "Fault key; wins over the `key` query parameter."),
-                query("key", "Fault key.", json!({ "type": "string" }))
-            ],
-            "responses": { "200": resp("The counters", "Arrivals") }
-        }
-    }));
+    paths.insert(
+        "/fault/flap".into(),
+        fault_path(
+            "faultFlap",
+            "Alternates `period` failures (503) and `period` successes, failures first",
+            vec![query(
+                "period",
+                "Length of each run; default 1.",
+                int(1, None),
+            )],
+            json!({ "200": resp("A success", "FaultOk"), "503": resp("A failure", "FaultError") }),
+        ),
+    );
+    paths.insert(
+        "/fault/arrivals".into(),
+        json!({
+            "get": {
+                "operationId": "getFaultArrivals", "tags": ["faults"],
+                "summary": "What arrived under /fault/ for a key (this request is not counted)",
+                "parameters": [
+                    header_param("X-Fault-Key", "Fault key; wins over the `key` query parameter."),
+                    query("key", "Fault key.", json!({ "type": "string" }))
+                ],
+                "responses": { "200": resp("The counters", "Arrivals") }
+            }
+        }),
+    );
     paths.insert("/fault/reset".into(), json!({
         "post": {
             "operationId": "resetFault", "tags": ["faults"], "summary": "Forget a key's counters",

@@ -215,7 +215,9 @@ async fn update_item(
 ) -> Result<Response, ApiError> {
     let id = parse_id(&id)?;
     let new = parse_new_item(&body)?;
-    let item = state.update_item(id, new).ok_or_else(|| not_found_item(id))?;
+    let item = state
+        .update_item(id, new)
+        .ok_or_else(|| not_found_item(id))?;
     Ok(json_response(StatusCode::OK, &item))
 }
 
@@ -335,7 +337,10 @@ async fn redirect(RawQuery(q): RawQuery) -> Result<Response, ApiError> {
     redirect_response(status, to)
 }
 
-async fn redirect_chain(Path(n): Path<String>, RawQuery(q): RawQuery) -> Result<Response, ApiError> {
+async fn redirect_chain(
+    Path(n): Path<String>,
+    RawQuery(q): RawQuery,
+) -> Result<Response, ApiError> {
     let n: u64 = n
         .parse()
         .map_err(|_| ApiError::bad_request(format!("hop count must be an integer, got `{n}`")))?;

@@ -355,7 +355,9 @@ impl DemoServerBuilder {
             }
             Err(_) => {
                 let _ = thread.join();
-                return Err(io::Error::other("demo server thread exited before starting"));
+                return Err(io::Error::other(
+                    "demo server thread exited before starting",
+                ));
             }
         }
         Ok(DemoServer {

@@ -24,11 +24,17 @@ fn get_vanilla_matches_the_test_suite() {
     // 2015-08-30T12:36:00Z
     let t = UNIX_EPOCH + Duration::from_secs(1_440_938_160);
     let mut req = SigningRequest::new(&Method::GET, &mut url, &mut headers, b"", t, 1);
-    Scheme::aws_sigv4("us-east-1", "service").signer().sign(&mut req, &creds).unwrap();
+    Scheme::aws_sigv4("us-east-1", "service")
+        .signer()
+        .sign(&mut req, &creds)
+        .unwrap();
     assert_eq!(headers["x-amz-date"], "20150830T123600Z");
     assert_eq!(
         headers["authorization"],
         "AWS4-HMAC-SHA256 Credential=AKIDEXAMPLE/20150830/us-east-1/service/aws4_request, SignedHeaders=host;x-amz-date, Signature=5fa00fa31553b73ebf1942676e86291e8372ff2a2260956d9b8aae1d763fbf31"
     );
-    assert!(!format!("{headers:?}").contains("5fa00fa3"), "the Authorization value is marked sensitive");
+    assert!(
+        !format!("{headers:?}").contains("5fa00fa3"),
+        "the Authorization value is marked sensitive"
+    );
 }

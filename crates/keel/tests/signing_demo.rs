@@ -31,7 +31,10 @@ fn client_with(url: &str, scheme: Scheme) -> HttpAuthenticatedClient {
 
 async fn error_of(resp: keel::Response) -> (u16, String) {
     let v: Value = resp.json().unwrap();
-    (resp.status.as_u16(), v["error"].as_str().unwrap_or_default().to_owned())
+    (
+        resp.status.as_u16(),
+        v["error"].as_str().unwrap_or_default().to_owned(),
+    )
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -43,7 +46,13 @@ async fn signed_calls_succeed() {
     assert_eq!(r.json::<Value>().unwrap(), json!({"key": DEMO_API_KEY}));
 
     let order = json!({"symbol": "XBTUSD", "qty": 3, "price": "37500"});
-    let r = c.post("/signed/orders").query("client", "t1").json(&order).send().await.unwrap();
+    let r = c
+        .post("/signed/orders")
+        .query("client", "t1")
+        .json(&order)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status, 201, "{}", r.text().unwrap());
     assert_eq!(r.json::<Value>().unwrap(), order);
 
@@ -51,7 +60,9 @@ async fn signed_calls_succeed() {
     let mut tasks = Vec::new();
     for _ in 0..20 {
         let c = c.clone();
-        tasks.push(tokio::spawn(async move { c.get("/signed/whoami").send().await.unwrap().status }));
+        tasks.push(tokio::spawn(async move {
+            c.get("/signed/whoami").send().await.unwrap().status
+        }));
     }
     for t in tasks {
         assert_eq!(t.await.unwrap(), 200);
@@ -64,7 +75,11 @@ fn signed_calls_succeed_blocking() {
     let c = client(&server.url(), DEMO_API_SECRET);
     let r = c.get("/signed/whoami").send_blocking().unwrap();
     assert_eq!(r.status, 200);
-    let r = c.post("/signed/orders").json(&json!({"symbol": "A", "qty": 1})).send_blocking().unwrap();
+    let r = c
+        .post("/signed/orders")
+        .json(&json!({"symbol": "A", "qty": 1}))
+        .send_blocking()
+        .unwrap();
     assert_eq!(r.status, 201);
 }
 
@@ -107,7 +122,12 @@ async fn tampered_requests_are_rejected_with_the_right_reason() {
     assert_eq!(error_of(r).await, (401, "bad signature".into()));
 
     let tamper = client_with(&url, Scheme::custom(TamperBody));
-    let r = tamper.post("/signed/orders").json(&json!({"symbol": "XBTUSD", "qty": 3})).send().await.unwrap();
+    let r = tamper
+        .post("/signed/orders")
+        .json(&json!({"symbol": "XBTUSD", "qty": 3}))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(error_of(r).await, (401, "bad signature".into()));
 
     let stale = HttpAuthenticatedClient::builder(&url)
@@ -120,19 +140,34 @@ async fn tampered_requests_are_rejected_with_the_right_reason() {
     assert_eq!(error_of(r).await, (401, "stale timestamp".into()));
 
     let fixed = client_with(&url, Scheme::custom(FixedTime(SystemTime::now())));
-    assert_eq!(fixed.get("/signed/whoami").send().await.unwrap().status, 200);
+    assert_eq!(
+        fixed.get("/signed/whoami").send().await.unwrap().status,
+        200
+    );
     let r = fixed.get("/signed/whoami").send().await.unwrap();
     assert_eq!(error_of(r).await, (401, "replayed nonce".into()));
 
-    let stranger = HttpAuthenticatedClient::builder(&url).api_key("who-knows").api_secret("x").build().unwrap();
+    let stranger = HttpAuthenticatedClient::builder(&url)
+        .api_key("who-knows")
+        .api_secret("x")
+        .build()
+        .unwrap();
     let r = stranger.get("/signed/whoami").send().await.unwrap();
     assert_eq!(error_of(r).await, (401, "unknown key".into()));
 
     let plain = HttpClient::new(&url).unwrap();
     let r = plain.get("/signed/whoami").send().await.unwrap();
     assert_eq!(error_of(r).await, (401, "missing header API-Key".into()));
-    let r = plain.get("/signed/whoami").header("API-Key", DEMO_API_KEY).send().await.unwrap();
-    assert_eq!(error_of(r).await, (401, "missing header API-Timestamp".into()));
+    let r = plain
+        .get("/signed/whoami")
+        .header("API-Key", DEMO_API_KEY)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        error_of(r).await,
+        (401, "missing header API-Timestamp".into())
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -146,17 +181,29 @@ async fn clock_sync_fixes_a_skewed_clock() {
         .unwrap();
     let derived = c.with_headers([("X-Trace", "1")]).unwrap();
     assert_eq!(c.get("/signed/whoami").send().await.unwrap().status, 401);
-    let sync = c.sync_clock("/time", ServerTime::json_millis("epoch_ms")).await.unwrap();
+    let sync = c
+        .sync_clock("/time", ServerTime::json_millis("epoch_ms"))
+        .await
+        .unwrap();
     assert!(sync.offset_ms.abs() < 5_000, "{sync:?}");
     // The whole family (a derived client too) now signs with the server's clock.
     assert_eq!(derived.clock_offset_ms(), sync.offset_ms);
-    assert_eq!(derived.get("/signed/whoami").send().await.unwrap().status, 200);
+    assert_eq!(
+        derived.get("/signed/whoami").send().await.unwrap().status,
+        200
+    );
 
     // A server 90 s ahead: the measured offset follows it.
-    let sync = c.sync_clock("/time?skew_ms=90000", ServerTime::json_millis("epoch_ms")).await.unwrap();
+    let sync = c
+        .sync_clock("/time?skew_ms=90000", ServerTime::json_millis("epoch_ms"))
+        .await
+        .unwrap();
     assert!((85_000..95_000).contains(&sync.offset_ms), "{sync:?}");
     // An endpoint without the field is a clear error, and the offset is kept.
-    let err = c.sync_clock("/health", ServerTime::json_millis("epoch_ms")).await.unwrap_err();
+    let err = c
+        .sync_clock("/health", ServerTime::json_millis("epoch_ms"))
+        .await
+        .unwrap_err();
     assert!(err.to_string().contains("server time"), "{err}");
     assert_eq!(c.clock_offset_ms(), sync.offset_ms);
 }
@@ -171,7 +218,9 @@ fn clock_sync_blocking() {
         .build()
         .unwrap();
     assert_eq!(c.get("/signed/whoami").send_blocking().unwrap().status, 401);
-    let sync = c.sync_clock_blocking("/time", ServerTime::json_millis("epoch_ms")).unwrap();
+    let sync = c
+        .sync_clock_blocking("/time", ServerTime::json_millis("epoch_ms"))
+        .unwrap();
     assert!(sync.offset_ms.abs() < 5_000, "{sync:?}");
     assert_eq!(c.get("/signed/whoami").send_blocking().unwrap().status, 200);
 }
@@ -189,7 +238,12 @@ async fn a_same_origin_redirect_hop_is_signed_afresh() {
         .unwrap();
     // The hop to /signed/whoami carries its own signature: the first one
     // covered /redirect?to=..., so reusing it would be rejected.
-    let r = c.get("/redirect").query("to", "/signed/whoami").send().await.unwrap();
+    let r = c
+        .get("/redirect")
+        .query("to", "/signed/whoami")
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status, 200, "{}", r.text().unwrap());
     let seen = seen.lock().unwrap().clone();
     assert_eq!(seen.len(), 2, "{seen:?}");
@@ -231,7 +285,11 @@ fn nonce_never_repeats_across_clones_threads_and_tasks() {
     }
     let async_client = base.with_timeout(Duration::from_secs(20));
     handles.push(std::thread::spawn(move || {
-        let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
+        let rt = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+            .unwrap();
         rt.block_on(async move {
             let mut tasks = Vec::new();
             for _ in 0..TASKS {

@@ -33,23 +33,42 @@ fn sign(
     let mut url = Url::parse(url).unwrap();
     let mut map = HeaderMap::new();
     for (n, v) in headers {
-        map.insert(HeaderName::from_bytes(n.as_bytes()).unwrap(), v.parse().unwrap());
+        map.insert(
+            HeaderName::from_bytes(n.as_bytes()).unwrap(),
+            v.parse().unwrap(),
+        );
     }
     let t = UNIX_EPOCH + Duration::from_millis(ts_ms);
     let mut req = SigningRequest::new(&method, &mut url, &mut map, body, t, nonce)
         .capture_string_to_sign(true);
     scheme.signer().sign(&mut req, creds)?;
-    let body = req.replaced_body().map(<[u8]>::to_vec).unwrap_or(body.to_vec());
+    let body = req
+        .replaced_body()
+        .map(<[u8]>::to_vec)
+        .unwrap_or(body.to_vec());
     let string_to_sign = req.string_to_sign().unwrap_or_default().to_vec();
-    Ok(Signed { url, headers: map, body, string_to_sign })
+    Ok(Signed {
+        url,
+        headers: map,
+        body,
+        string_to_sign,
+    })
 }
 
 fn creds(key: &str, secret: &str) -> Credentials {
-    Credentials::new(key, Some(secret.as_bytes().to_vec()), HeaderName::from_static("api-key"))
+    Credentials::new(
+        key,
+        Some(secret.as_bytes().to_vec()),
+        HeaderName::from_static("api-key"),
+    )
 }
 
 fn header<'a>(s: &'a Signed, name: &str) -> &'a str {
-    s.headers.get(name).unwrap_or_else(|| panic!("no {name}")).to_str().unwrap()
+    s.headers
+        .get(name)
+        .unwrap_or_else(|| panic!("no {name}"))
+        .to_str()
+        .unwrap()
 }
 
 // Source: Kraken, "Spot REST Authentication" (docs.kraken.com/api/docs/guides/spot-rest-auth),
@@ -76,7 +95,11 @@ fn kraken_matches_the_published_example() {
     .unwrap();
     assert_eq!(header(&s, "api-sign"), KRAKEN_SIGN);
     assert_eq!(header(&s, "api-key"), "kraken-public-key");
-    assert_eq!(s.body, KRAKEN_PAYLOAD.as_bytes(), "body unchanged when it has a nonce");
+    assert_eq!(
+        s.body,
+        KRAKEN_PAYLOAD.as_bytes(),
+        "body unchanged when it has a nonce"
+    );
 }
 
 #[test]
@@ -95,7 +118,10 @@ fn kraken_adds_the_nonce_first_when_the_body_has_none() {
     .unwrap();
     assert_eq!(s.body, KRAKEN_PAYLOAD.as_bytes());
     assert_eq!(header(&s, "api-sign"), KRAKEN_SIGN);
-    assert_eq!(header(&s, "content-type"), "application/x-www-form-urlencoded");
+    assert_eq!(
+        header(&s, "content-type"),
+        "application/x-www-form-urlencoded"
+    );
 }
 
 // Source: Binance, spot API docs "SIGNED Endpoint Examples for POST /api/v3/order - HMAC Keys"
@@ -190,7 +216,10 @@ fn bybit_string_to_sign_matches_the_guide() {
     assert_eq!(header(&s, "x-bapi-api-key"), "XXXXXXXXXX");
     let mut mac = Hmac::<sha2::Sha256>::new_from_slice(b"bybit-secret").unwrap();
     mac.update(expected.as_bytes());
-    assert_eq!(header(&s, "x-bapi-sign"), hex::encode(mac.finalize().into_bytes()));
+    assert_eq!(
+        header(&s, "x-bapi-sign"),
+        hex::encode(mac.finalize().into_bytes())
+    );
 }
 
 // Source: OKX API v5 docs, "REST Authentication → Signature": example
@@ -214,9 +243,13 @@ fn okx_prehash_matches_the_docs() {
     .unwrap();
     let expected = "2020-12-08T09:08:57.715ZGET/api/v5/account/balance?ccy=BTC";
     assert_eq!(s.string_to_sign, expected.as_bytes());
-    assert_eq!(header(&s, "ok-access-timestamp"), "2020-12-08T09:08:57.715Z");
+    assert_eq!(
+        header(&s, "ok-access-timestamp"),
+        "2020-12-08T09:08:57.715Z"
+    );
     assert_eq!(header(&s, "ok-access-passphrase"), "okx-pass");
-    let mut mac = Hmac::<sha2::Sha256>::new_from_slice(b"22582BD0CFF14C41EDBF1AB98506286D").unwrap();
+    let mut mac =
+        Hmac::<sha2::Sha256>::new_from_slice(b"22582BD0CFF14C41EDBF1AB98506286D").unwrap();
     mac.update(expected.as_bytes());
     let b64 = base64::engine::general_purpose::STANDARD.encode(mac.finalize().into_bytes());
     assert_eq!(header(&s, "ok-access-sign"), b64);
@@ -232,8 +265,17 @@ fn coinbase_prehash_and_signature() {
     let secret_b64 = base64::engine::general_purpose::STANDARD.encode(b"coinbase-secret-bytes");
     let c = creds("cb-key", &secret_b64).with_passphrase("cb-pass");
     let body = br#"{"price":"1.0","size":"1.0","side":"buy","product_id":"BTC-USD"}"#;
-    let s = sign(&Scheme::coinbase(), &c, Method::POST, "https://api.exchange.coinbase.com/orders", &[], body, 1_618_884_473_000, 1)
-        .unwrap();
+    let s = sign(
+        &Scheme::coinbase(),
+        &c,
+        Method::POST,
+        "https://api.exchange.coinbase.com/orders",
+        &[],
+        body,
+        1_618_884_473_000,
+        1,
+    )
+    .unwrap();
     let mut expected = b"1618884473POST/orders".to_vec();
     expected.extend_from_slice(body);
     assert_eq!(s.string_to_sign, expected);
@@ -263,7 +305,10 @@ fn default_scheme_is_exactly_as_documented() {
     assert_eq!(s.string_to_sign, expected);
     let mut mac = Hmac::<sha2::Sha256>::new_from_slice(b"s3cr3t").unwrap();
     mac.update(expected);
-    assert_eq!(header(&s, "api-signature"), hex::encode(mac.finalize().into_bytes()));
+    assert_eq!(
+        header(&s, "api-signature"),
+        hex::encode(mac.finalize().into_bytes())
+    );
     assert_eq!(header(&s, "api-timestamp"), "1700000000123");
     assert_eq!(header(&s, "api-key"), "k-123");
 }
@@ -271,19 +316,54 @@ fn default_scheme_is_exactly_as_documented() {
 #[test]
 fn recipe_secret_encodings_and_errors() {
     // A base64 recipe refuses a secret that is not base64, with a clear message.
-    let err = sign(&Scheme::kraken(), &creds("k", "not base64!!"), Method::POST, "https://x.test/0/private/A", &[], b"", 0, 1)
-        .unwrap_err();
+    let err = sign(
+        &Scheme::kraken(),
+        &creds("k", "not base64!!"),
+        Method::POST,
+        "https://x.test/0/private/A",
+        &[],
+        b"",
+        0,
+        1,
+    )
+    .unwrap_err();
     assert!(err.to_string().contains("not valid base64"), "{err}");
     // Hex secrets decode before keying the HMAC.
     let recipe = HmacRecipe::new("hex")
         .parts([Part::Method, Part::Path])
         .secret_encoding(keel::signing::recipe::SecretEncoding::Hex)
-        .timestamp(keel::signing::recipe::Placement::Omit, TimestampFormat::UnixSeconds);
-    let s = sign(&Scheme::hmac(recipe), &creds("k", "00ff10"), Method::GET, "https://x.test/a", &[], b"", 0, 1).unwrap();
+        .timestamp(
+            keel::signing::recipe::Placement::Omit,
+            TimestampFormat::UnixSeconds,
+        );
+    let s = sign(
+        &Scheme::hmac(recipe),
+        &creds("k", "00ff10"),
+        Method::GET,
+        "https://x.test/a",
+        &[],
+        b"",
+        0,
+        1,
+    )
+    .unwrap();
     let mut mac = Hmac::<sha2::Sha256>::new_from_slice(&[0x00, 0xff, 0x10]).unwrap();
     mac.update(b"GET/a");
-    assert_eq!(header(&s, "api-signature"), hex::encode(mac.finalize().into_bytes()));
+    assert_eq!(
+        header(&s, "api-signature"),
+        hex::encode(mac.finalize().into_bytes())
+    );
     // A passphrase scheme without one fails with a clear error.
-    let err = sign(&Scheme::okx(), &creds("k", "s"), Method::GET, "https://x.test/a", &[], b"", 0, 1).unwrap_err();
+    let err = sign(
+        &Scheme::okx(),
+        &creds("k", "s"),
+        Method::GET,
+        "https://x.test/a",
+        &[],
+        b"",
+        0,
+        1,
+    )
+    .unwrap_err();
     assert!(err.to_string().contains("passphrase"), "{err}");
 }

@@ -40,7 +40,11 @@ fn test_request_headers() -> HeaderMap {
 fn sign(signer: &Rfc9421, secret: &[u8]) -> (HeaderMap, String, Url) {
     let mut url = Url::parse("https://example.com/foo?param=Value&Pet=dog").unwrap();
     let mut headers = test_request_headers();
-    let creds = Credentials::new("unused", Some(secret.to_vec()), HeaderName::from_static("api-key"));
+    let creds = Credentials::new(
+        "unused",
+        Some(secret.to_vec()),
+        HeaderName::from_static("api-key"),
+    );
     let scheme = Scheme::rfc9421(signer.clone());
     let t = UNIX_EPOCH + Duration::from_secs(1618884473);
     let mut req = SigningRequest::new(&Method::POST, &mut url, &mut headers, BODY, t, 7)
@@ -52,7 +56,10 @@ fn sign(signer: &Rfc9421, secret: &[u8]) -> (HeaderMap, String, Url) {
 
 #[test]
 fn content_digest_of_the_test_request() {
-    assert_eq!(rfc9421::content_digest(Digest::Sha512, BODY), CONTENT_DIGEST);
+    assert_eq!(
+        rfc9421::content_digest(Digest::Sha512, BODY),
+        CONTENT_DIGEST
+    );
 }
 
 #[test]
@@ -74,17 +81,34 @@ fn b25_hmac_sha256() {
         headers["signature-input"],
         "sig-b25=(\"date\" \"@authority\" \"content-type\");created=1618884473;keyid=\"test-shared-secret\""
     );
-    assert_eq!(headers["signature"], "sig-b25=:pxcQw6G3AjtMBQjwo8XzkZf/bws5LelbaMk5rGIGtE8=:");
+    assert_eq!(
+        headers["signature"],
+        "sig-b25=:pxcQw6G3AjtMBQjwo8XzkZf/bws5LelbaMk5rGIGtE8=:"
+    );
 
     // And the verifier accepts it, and rejects a tampered message.
     let key = base64_decode(SHARED_SECRET_B64);
-    let v = rfc9421::verify("sig-b25", &Method::POST, &url, &headers, VerifyKey::HmacSha256(&key)).unwrap();
+    let v = rfc9421::verify(
+        "sig-b25",
+        &Method::POST,
+        &url,
+        &headers,
+        VerifyKey::HmacSha256(&key),
+    )
+    .unwrap();
     assert_eq!(v.created, Some(1618884473));
     assert_eq!(v.key_id.as_deref(), Some("test-shared-secret"));
     let mut tampered = headers.clone();
     tampered.insert("content-type", "text/plain".parse().unwrap());
     assert_eq!(
-        rfc9421::verify("sig-b25", &Method::POST, &url, &tampered, VerifyKey::HmacSha256(&key)).unwrap_err(),
+        rfc9421::verify(
+            "sig-b25",
+            &Method::POST,
+            &url,
+            &tampered,
+            VerifyKey::HmacSha256(&key)
+        )
+        .unwrap_err(),
         "bad signature"
     );
 }
@@ -116,8 +140,22 @@ fn b26_ed25519() {
         headers["signature"],
         "sig-b26=:wqcAqbmYJ2ji2glfAMaRy4gruYYnx2nEFN2HN6jrnDnQCK1u02Gb04v9EDgwUPiu4A0w6vuQv5lIp5WPpBKRCw==:"
     );
-    rfc9421::verify("sig-b26", &Method::POST, &url, &headers, VerifyKey::Ed25519PublicPem(ED25519_PUBLIC)).unwrap();
-    assert!(rfc9421::verify("sig-b26", &Method::PUT, &url, &headers, VerifyKey::Ed25519PublicPem(ED25519_PUBLIC)).is_err());
+    rfc9421::verify(
+        "sig-b26",
+        &Method::POST,
+        &url,
+        &headers,
+        VerifyKey::Ed25519PublicPem(ED25519_PUBLIC),
+    )
+    .unwrap();
+    assert!(rfc9421::verify(
+        "sig-b26",
+        &Method::PUT,
+        &url,
+        &headers,
+        VerifyKey::Ed25519PublicPem(ED25519_PUBLIC)
+    )
+    .is_err());
 }
 
 #[test]
@@ -141,7 +179,10 @@ fn all_parameters_and_derived_components() {
          \"content-digest\": sha-256=:X48E9qOokqqrvdts8nOJRJN3OWDUoyWxBf7kbu9DBPE=:\n\
          \"@signature-params\": (\"@method\" \"@target-uri\" \"@query\" \"@path\" \"content-digest\");created=100;expires=200;keyid=\"k\";nonce=\"n-1\";alg=\"hmac-sha256\";tag=\"app\""
     );
-    assert_eq!(headers["content-digest"], "sha-256=:X48E9qOokqqrvdts8nOJRJN3OWDUoyWxBf7kbu9DBPE=:");
+    assert_eq!(
+        headers["content-digest"],
+        "sha-256=:X48E9qOokqqrvdts8nOJRJN3OWDUoyWxBf7kbu9DBPE=:"
+    );
 }
 
 #[test]
@@ -151,8 +192,14 @@ fn a_missing_covered_header_is_a_clear_error() {
     let mut headers = HeaderMap::new();
     let creds = Credentials::new("k", Some(b"s".to_vec()), HeaderName::from_static("api-key"));
     let mut req = SigningRequest::new(&Method::GET, &mut url, &mut headers, b"", UNIX_EPOCH, 1);
-    let err = Scheme::rfc9421(signer).signer().sign(&mut req, &creds).unwrap_err();
-    assert!(err.to_string().contains("\"x-missing\" is not a header"), "{err}");
+    let err = Scheme::rfc9421(signer)
+        .signer()
+        .sign(&mut req, &creds)
+        .unwrap_err();
+    assert!(
+        err.to_string().contains("\"x-missing\" is not a header"),
+        "{err}"
+    );
 }
 
 fn base64_decode(s: &str) -> Vec<u8> {

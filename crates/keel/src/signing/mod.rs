@@ -598,7 +598,8 @@ impl Auth {
         headers: &mut HeaderMap,
         body: &[u8],
     ) -> Result<Option<bytes::Bytes>> {
-        let mut req = SigningRequest::new(method, url, headers, body, self.now(), self.nonce.next());
+        let mut req =
+            SigningRequest::new(method, url, headers, body, self.now(), self.nonce.next());
         self.scheme.signer.sign(&mut req, &self.credentials)?;
         Ok(req
             .replaced_body()

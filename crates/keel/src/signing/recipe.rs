@@ -439,10 +439,7 @@ impl HmacRecipe {
     /// The HMAC key: the secret decoded as the recipe says.
     pub(crate) fn key_bytes<'s>(&self, secret: &'s [u8]) -> Result<Cow<'s, [u8]>> {
         decode_secret(self.secret_encoding, secret).map_err(|why| {
-            Error::Signing(format!(
-                "the API secret for the {} scheme {why}",
-                self.name
-            ))
+            Error::Signing(format!("the API secret for the {} scheme {why}", self.name))
         })
     }
 
@@ -874,7 +871,12 @@ impl Signer for HmacRecipe {
 
     fn sensitive_headers(&self) -> Vec<HeaderName> {
         let mut v = Vec::new();
-        for p in [&self.key, &self.signature, &self.passphrase, &self.timestamp] {
+        for p in [
+            &self.key,
+            &self.signature,
+            &self.passphrase,
+            &self.timestamp,
+        ] {
             if let Placement::Header(h) = p {
                 v.push(h.clone());
             }

@@ -227,10 +227,7 @@ impl Rfc9421 {
             out.push_str(&sf_string(c)?);
         }
         out.push(')');
-        let now_s = now
-            .duration_since(UNIX_EPOCH)
-            .unwrap_or_default()
-            .as_secs();
+        let now_s = now.duration_since(UNIX_EPOCH).unwrap_or_default().as_secs();
         match self.created {
             Created::Now => out.push_str(&format!(";created={now_s}")),
             Created::At(t) => out.push_str(&format!(";created={t}")),
@@ -280,12 +277,7 @@ fn sf_string(s: &str) -> Result<String> {
 }
 
 /// The value of one covered component.
-fn component_value(
-    name: &str,
-    method: &Method,
-    url: &Url,
-    headers: &HeaderMap,
-) -> Result<String> {
+fn component_value(name: &str, method: &Method, url: &Url, headers: &HeaderMap) -> Result<String> {
     Ok(match name {
         "@method" => method.as_str().to_owned(),
         "@authority" => {
@@ -360,7 +352,9 @@ pub fn content_digest(digest: Digest, body: &[u8]) -> String {
 
 fn ed25519_key(pem: &[u8]) -> Result<ed25519_dalek::SigningKey> {
     let text = std::str::from_utf8(pem).map_err(|_| {
-        Error::Signing("the ed25519 key must be a PKCS#8 PEM text (-----BEGIN PRIVATE KEY-----)".into())
+        Error::Signing(
+            "the ed25519 key must be a PKCS#8 PEM text (-----BEGIN PRIVATE KEY-----)".into(),
+        )
     })?;
     ed25519_dalek::SigningKey::from_pkcs8_pem(text.trim()).map_err(|_| {
         Error::Signing(
@@ -550,7 +544,8 @@ pub fn verify(
             _ => {}
         }
     }
-    let base = signature_base(&components, params, method, url, headers).map_err(|e| e.to_string())?;
+    let base =
+        signature_base(&components, params, method, url, headers).map_err(|e| e.to_string())?;
     let ok = match key {
         VerifyKey::HmacSha256(k) => recipe::hmac_verify(Digest::Sha256, k, base.as_bytes(), &sig),
         VerifyKey::Ed25519PublicPem(pem) => {

@@ -264,7 +264,11 @@ impl Verifier {
     }
 
     /// Verifies one request as of `now` (for tests).
-    pub fn verify_at(&self, req: &VerifyRequest<'_>, now: SystemTime) -> Result<Verified, Rejection> {
+    pub fn verify_at(
+        &self,
+        req: &VerifyRequest<'_>,
+        now: SystemTime,
+    ) -> Result<Verified, Rejection> {
         let v = &self.inner;
         let r = &v.recipe;
         let (path, query) = req
@@ -304,7 +308,9 @@ impl Verifier {
         let sig_text = read(&r.signature, req, query, &v.auth_header)?;
         let (query_signed, body_signed): (Vec<u8>, Vec<u8>) = match &r.signature {
             Placement::Query(q) => (recipe::without_pair(query.as_bytes(), q), req.body.to_vec()),
-            Placement::FormField(f) => (query.as_bytes().to_vec(), recipe::without_pair(req.body, f)),
+            Placement::FormField(f) => {
+                (query.as_bytes().to_vec(), recipe::without_pair(req.body, f))
+            }
             _ => (query.as_bytes().to_vec(), req.body.to_vec()),
         };
         let query_signed = String::from_utf8_lossy(&query_signed);
@@ -352,7 +358,11 @@ fn read(
 ) -> Result<String, Rejection> {
     let missing = || Rejection::Missing(placement.describe(auth_header));
     let value = match placement {
-        Placement::Header(h) => req.headers.get(h).and_then(|v| v.to_str().ok()).map(str::to_owned),
+        Placement::Header(h) => req
+            .headers
+            .get(h)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned),
         Placement::AuthHeader => req
             .headers
             .get(auth_header)
