@@ -53,7 +53,7 @@ fn check(
     uri: &Uri,
     headers: &HeaderMap,
     body: &[u8],
-) -> Result<String, Response> {
+) -> Result<String, Rejection> {
     let pq = uri
         .path_and_query()
         .map(|p| p.as_str())
@@ -61,9 +61,10 @@ fn check(
     verifier
         .verify(&VerifyRequest::new(method, pq, headers, body))
         .map(|v| v.api_key)
-        .map_err(|r: Rejection| {
-            json_response(StatusCode::UNAUTHORIZED, &json!({ "error": r.reason() }))
-        })
+}
+
+fn unauthorized(r: Rejection) -> Response {
+    json_response(StatusCode::UNAUTHORIZED, &json!({ "error": r.reason() }))
 }
 
 async fn whoami(
@@ -75,7 +76,7 @@ async fn whoami(
 ) -> Response {
     match check(&v, &method, &uri, &headers, &body) {
         Ok(key) => json_response(StatusCode::OK, &json!({ "key": key })),
-        Err(r) => r,
+        Err(r) => unauthorized(r),
     }
 }
 
@@ -87,7 +88,7 @@ async fn create_order(
     body: Bytes,
 ) -> Response {
     if let Err(r) = check(&v, &method, &uri, &headers, &body) {
-        return r;
+        return unauthorized(r);
     }
     match serde_json::from_slice::<Value>(&body) {
         Ok(order) if order.is_object() => json_response(StatusCode::CREATED, &order),

@@ -20,6 +20,7 @@ struct Signed {
     string_to_sign: Vec<u8>,
 }
 
+#[allow(clippy::too_many_arguments)]
 fn sign(
     scheme: &Scheme,
     creds: &Credentials,

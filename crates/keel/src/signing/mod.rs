@@ -601,9 +601,7 @@ impl Auth {
         let mut req =
             SigningRequest::new(method, url, headers, body, self.now(), self.nonce.next());
         self.scheme.signer.sign(&mut req, &self.credentials)?;
-        Ok(req
-            .replaced_body()
-            .map(|b| bytes::Bytes::copy_from_slice(b)))
+        Ok(req.replaced_body().map(bytes::Bytes::copy_from_slice))
     }
 
     pub(crate) fn sensitive_headers(&self) -> &[HeaderName] {
