@@ -399,12 +399,17 @@ async fn undocumented() -> Response {
     )
 }
 
-async fn openapi_json(State(state): State<DemoState>, headers: HeaderMap) -> Response {
+async fn openapi_json(State(state): State<DemoState>, uri: Uri, headers: HeaderMap) -> Response {
     let mut doc = openapi::document();
     if let Some(ext) = state.openapi_extension() {
         openapi::merge(&mut doc, ext);
     }
-    if let Some(host) = headers.get(header::HOST).and_then(|h| h.to_str().ok()) {
+    // HTTP/1.1 has a Host header; HTTP/2 has the authority in the URI.
+    let host = headers
+        .get(header::HOST)
+        .and_then(|h| h.to_str().ok())
+        .or_else(|| uri.authority().map(|a| a.as_str()));
+    if let Some(host) = host {
         let scheme = if state.is_tls() { "https" } else { "http" };
         doc["servers"] = json!([{ "url": format!("{scheme}://{host}") }]);
     }

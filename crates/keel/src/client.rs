@@ -110,6 +110,11 @@ impl HttpClient {
     pub(crate) fn derive(&self, f: impl FnOnce(&mut RequestConfig)) -> Self {
         let mut config = self.inner.config.clone();
         f(&mut config);
+        self.with_config(config)
+    }
+
+    /// A new client sharing this one's pool and state, with `config`.
+    fn with_config(&self, config: RequestConfig) -> Self {
         HttpClient {
             inner: Arc::new(Inner {
                 config,
@@ -179,11 +184,13 @@ impl HttpClient {
                 .map(|(k, v)| (k.into(), v.into()))
                 .collect(),
         )?;
-        Ok(self.derive(|c| *c = config))
+        Ok(self.with_config(config))
     }
 
     /// A new client matching this one with a new request timeout. The
-    /// original is unchanged; the pool is shared.
+    /// original is unchanged; the pool is shared. A zero timeout would fail
+    /// every request, so requests of such a client fail with
+    /// [`Error::InvalidRequest`] before anything is sent.
     pub fn with_timeout(&self, timeout: Duration) -> Self {
         self.derive(|c| c.timeout = Some(timeout))
     }

@@ -129,31 +129,52 @@ pub(crate) fn parse_header(name: &str, value: &str) -> Result<(HeaderName, Heade
     Ok((n, v))
 }
 
+/// A URL as the caller wrote it, fit for a message or `Debug`: without the
+/// query string or fragment, and with any `user:password@` replaced by `…@`.
+/// Works on text that does not parse as a URL too.
+pub(crate) fn shown_raw_url(raw: &str) -> String {
+    let raw = raw.trim();
+    let cut = raw.split(['?', '#']).next().unwrap_or_default();
+    let mut shown = cut.to_owned();
+    if let Some(scheme_end) = cut.find("://") {
+        let rest = &cut[scheme_end + 3..];
+        let authority = rest.split('/').next().unwrap_or_default();
+        if let Some(at) = authority.rfind('@') {
+            shown = format!("{}…{}", &cut[..scheme_end + 3], &rest[at..]);
+        }
+    }
+    if cut.len() < raw.len() {
+        shown.push_str("?…");
+    }
+    shown
+}
+
 /// Parses and normalises a base URL.
 pub(crate) fn parse_base_url(raw: &str) -> Result<(String, Option<String>)> {
+    let shown = shown_raw_url(raw);
     let url = Url::parse(raw.trim()).map_err(|e| {
         Error::config(format!(
-            "base URL {raw:?} is not a valid absolute URL ({e}); write it like https://api.example.com/v1"
+            "base URL {shown:?} is not a valid absolute URL ({e}); write it like https://api.example.com/v1"
         ))
     })?;
     if !matches!(url.scheme(), "http" | "https") {
         return Err(Error::config(format!(
-            "base URL {raw:?} must use http or https, not {:?}",
+            "base URL {shown:?} must use http or https, not {:?}",
             url.scheme()
         )));
     }
     if url.host_str().is_none_or(str::is_empty) {
-        return Err(Error::config(format!("base URL {raw:?} has no host")));
+        return Err(Error::config(format!("base URL {shown:?} has no host")));
     }
     if url.fragment().is_some() {
         return Err(Error::config(format!(
-            "base URL {raw:?} has a #fragment, which is never sent; remove it"
+            "base URL {shown:?} has a #fragment, which is never sent; remove it"
         )));
     }
     let mut base = String::with_capacity(raw.len());
     base.push_str(url.scheme());
     base.push_str("://");
-    if !url.username().is_empty() {
+    if !url.username().is_empty() || url.password().is_some() {
         return Err(Error::config(
             "base URL must not carry user:password; use HttpAuthenticatedClient with Scheme::basic()",
         ));
@@ -196,7 +217,7 @@ pub struct HttpClientBuilder {
 impl fmt::Debug for HttpClientBuilder {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("HttpClientBuilder")
-            .field("base_url", &self.base_url)
+            .field("base_url", &shown_raw_url(&self.base_url))
             .field(
                 "headers",
                 &self.headers.iter().map(|(n, _)| n).collect::<Vec<_>>(),
@@ -395,6 +416,11 @@ impl HttpClientBuilder {
                 "a zero timeout would fail every request; use a positive duration or no_timeout()",
             ));
         }
+        if self.connect_timeout.is_zero() {
+            return Err(Error::config(
+                "a zero connect timeout would fail every connection; use a positive duration",
+            ));
+        }
         let mut request = RequestConfig {
             base,
             base_query,
@@ -426,5 +452,22 @@ fn parse_ca(pem: &[u8], what: &str) -> Result<Vec<reqwest::Certificate>> {
             "{what} holds no certificate (expected -----BEGIN CERTIFICATE-----)"
         )));
     }
+    // Reading the PEM only decodes base64; the DER inside is parsed when a
+    // transport is built. Build a throw-away one (no built-in roots, no
+    // connection) so a bad certificate fails here, not at the first request.
+    let probe = certs.iter().fold(
+        reqwest::Client::builder().tls_built_in_root_certs(false),
+        |b, c| b.add_root_certificate(c.clone()),
+    );
+    probe.build().map_err(|e| {
+        let mut m = e.to_string();
+        let mut source = std::error::Error::source(&e);
+        while let Some(s) = source {
+            m.push_str(": ");
+            m.push_str(&s.to_string());
+            source = s.source();
+        }
+        Error::config(format!("{what} is not a valid CA certificate: {m}"))
+    })?;
     Ok(certs)
 }

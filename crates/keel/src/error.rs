@@ -59,6 +59,18 @@ pub enum Error {
         maybe_sent: bool,
     },
 
+    /// Redirects are followed and the server sent more of them in a row than
+    /// the client allows (`max_redirects`). Never retried: the chain would be
+    /// the same again.
+    #[error("stopped at {url} after more than {max} redirects; raise `max_redirects` if the chain is expected, or look for a redirect loop")]
+    TooManyRedirects {
+        /// The URL that answered with one redirect too many, without its
+        /// query string.
+        url: String,
+        /// The configured limit.
+        max: usize,
+    },
+
     /// The server answered with a status the request did not document, and
     /// the client was built with `raise_on_unexpected_status(true)`.
     #[error("unexpected status {status} from {url}: {body_excerpt}")]
@@ -136,8 +148,10 @@ pub enum Error {
     AlreadyEntered,
 
     /// A blocking call was made from inside an async runtime, where it would
-    /// block a runtime thread (reqwest would panic).
-    #[error("blocking call made from inside an async runtime; use `.send().await` there, or run the blocking call in `tokio::task::spawn_blocking`")]
+    /// block a runtime thread (reqwest would panic). Any thread that has
+    /// entered a tokio runtime counts, `spawn_blocking`'s threads included:
+    /// tokio offers no way to tell them apart from its workers.
+    #[error("blocking call made from inside an async runtime; use `.send().await` there, or make the blocking call from a thread the runtime does not own (e.g. `std::thread::spawn`)")]
     BlockingInAsync,
 
     /// A request could not be signed, or a signature could not be verified.

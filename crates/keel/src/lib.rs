@@ -52,9 +52,21 @@ pub use request::{encode_path_segment, RequestBuilder, StatusMatch};
 pub use resilience::Resilience;
 pub use response::Response;
 
+/// Internals exposed for Keel's own benchmarks; not part of the public API
+/// and exempt from semver.
+#[doc(hidden)]
+pub mod __private {
+    pub use crate::request::build_url;
+}
+
 pub use bytes::Bytes;
 pub use http::{HeaderMap, HeaderValue, Method, StatusCode};
 /// The transport Keel is built on, for the escape hatches
 /// ([`HttpClientBuilder::configure_async`], [`HttpClient::set_async_client`]).
 pub use reqwest;
 pub use url::Url;
+
+/// The README's examples, compiled as doc tests so they stay true.
+#[cfg(doctest)]
+#[doc = include_str!("../../../README.md")]
+struct ReadmeDoctests;

@@ -123,7 +123,7 @@ impl fmt::Debug for RequestBuilder {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("RequestBuilder")
             .field("method", &self.method)
-            .field("path", &self.path)
+            .field("path", &shown_path(&self.path))
             .field(
                 "query",
                 &self.query.iter().map(|(n, _)| n).collect::<Vec<_>>(),
@@ -204,6 +204,11 @@ impl RequestBuilder {
                 "{name:?} is not a valid header name"
             )));
         };
+        if name_parsed == http::header::COOKIE {
+            return self.fail(Error::request(
+                "set cookies with `cookie(name, value)` rather than a Cookie header, so they merge with the client's",
+            ));
+        }
         match HeaderValue::from_str(&value.to_string()) {
             Ok(v) => {
                 let mut s = self;
@@ -227,7 +232,8 @@ impl RequestBuilder {
         self
     }
 
-    /// The timeout of this request (of each attempt, when retrying).
+    /// The timeout of this request (of each attempt, when retrying),
+    /// replacing the client's. Zero is refused when the request is sent.
     pub fn timeout(mut self, timeout: Duration) -> Self {
         self.timeout = Some(timeout);
         self
@@ -352,12 +358,18 @@ impl RequestBuilder {
                 headers.insert(http::header::COOKIE, c);
             }
         }
+        let timeout = self.timeout.or(config.timeout);
+        if timeout == Some(Duration::ZERO) {
+            return Err(Error::request(
+                "a zero timeout would fail every request; use a positive duration",
+            ));
+        }
         let prepared = Prepared {
             method: self.method,
             url,
             headers,
             body: self.body,
-            timeout: self.timeout.or(config.timeout),
+            timeout,
             weight: self.weight,
         };
         Ok((self.client, prepared, self.documented))
@@ -378,6 +390,9 @@ impl RequestBuilder {
 
     /// Sends the request and parses the body as JSON into `T` when the status
     /// is documented (or, with no documented statuses, when it is a success).
+    /// An empty body parses as JSON `null`: `()`, `Option<_>` and
+    /// `serde_json::Value` accept it, other types fail with
+    /// [`Error::Decode`].
     pub async fn send_json<T: serde::de::DeserializeOwned>(self) -> Result<Response<T>> {
         let undocumented = self.documented.is_none();
         self.send_with(move |r| parse_json_if(r, undocumented))
@@ -418,6 +433,17 @@ fn parse_json_if<T: serde::de::DeserializeOwned>(r: &Response, all: bool) -> Res
     if all && !r.status.is_success() {
         return Ok(None);
     }
+    if r.content.iter().all(u8::is_ascii_whitespace) {
+        // No body (204, or a 200 without content): parse it as JSON `null`,
+        // so `()`, `Option<_>` and `serde_json::Value` work, and a type
+        // that needs content still fails to decode.
+        return serde_json::from_slice(b"null")
+            .map(Some)
+            .map_err(|e| Error::Decode {
+                status: r.status,
+                message: format!("the response has no body: {e}"),
+            });
+    }
     r.json().map(Some)
 }
 
@@ -450,8 +476,27 @@ where
     Ok(raw.map(|_| Some(parsed)))
 }
 
+/// `path` as it may be shown in an error message: without its query string
+/// (which may hold keys or signatures) or fragment.
+fn shown_path(path: &str) -> &str {
+    path.split(['?', '#']).next().unwrap_or_default()
+}
+
+/// Whether `path` is an absolute `http(s)://` URL (scheme in any case).
+fn is_absolute(path: &str) -> bool {
+    let lower = |n: usize| path.get(..n).map(str::to_ascii_lowercase);
+    lower(7).as_deref() == Some("http://") || lower(8).as_deref() == Some("https://")
+}
+
 /// Joins the base URL and a path (template), then appends the query.
-pub(crate) fn build_url(
+///
+/// The base has no trailing slash (see `config::parse_base_url`); the path
+/// gets exactly one leading slash, so neither doubled nor lost slashes reach
+/// the server. Path parameters are already percent-encoded; a parameter that
+/// is a dot segment (`.` or `..`) is refused, since URL normalisation would
+/// resolve it and the request would go to another resource.
+#[doc(hidden)]
+pub fn build_url(
     base: &str,
     base_query: Option<&str>,
     path: &str,
@@ -463,33 +508,44 @@ pub(crate) fn build_url(
         let token = format!("{{{name}}}");
         if !path.contains(&token) {
             return Err(Error::request(format!(
-                "path parameter {name:?} does not appear as {token} in the path {path:?}"
+                "path parameter {name:?} does not appear as {token} in the path {:?}",
+                shown_path(&path)
+            )));
+        }
+        if value == "." || value == ".." {
+            return Err(Error::request(format!(
+                "path parameter {name:?} is the dot segment {value:?}, which URL normalisation would resolve to another path; refusing to send it"
             )));
         }
         path = std::borrow::Cow::Owned(path.replace(&token, value));
     }
-    if let (Some(open), Some(_)) = (path.find('{'), path.find('}')) {
-        let rest = &path[open..];
-        let end = rest.find('}').map(|i| i + 1).unwrap_or(rest.len());
-        return Err(Error::request(format!(
-            "path parameter {} was not given; call .path_param(\"{}\", value)",
-            &rest[..end],
-            rest[1..end].trim_end_matches('}')
-        )));
+    let template = shown_path(&path);
+    if let Some(open) = template.find('{') {
+        let rest = &template[open..];
+        if let Some(close) = rest.find('}') {
+            return Err(Error::request(format!(
+                "path parameter {} was not given; call .path_param(\"{}\", value)",
+                &rest[..=close],
+                &rest[1..close]
+            )));
+        }
     }
-    let mut url = if path.starts_with("http://") || path.starts_with("https://") {
-        Url::parse(&path)
-            .map_err(|e| Error::request(format!("{path:?} is not a valid URL: {e}")))?
+    let mut url = if is_absolute(&path) {
+        Url::parse(&path).map_err(|e| {
+            Error::request(format!("{:?} is not a valid URL: {e}", shown_path(&path)))
+        })?
     } else {
-        let mut s = String::with_capacity(base.len() + path.len() + 1);
+        let rel = path.trim_start_matches('/');
+        let mut s = String::with_capacity(base.len() + rel.len() + 1);
         s.push_str(base);
-        if !path.is_empty() && !path.starts_with('/') && !path.starts_with('?') {
+        if !rel.is_empty() && !rel.starts_with(['?', '#']) {
             s.push('/');
         }
-        s.push_str(&path);
+        s.push_str(rel);
         let mut url = Url::parse(&s).map_err(|e| {
             Error::request(format!(
-                "{path:?} does not make a valid URL with the base URL: {e}"
+                "{:?} does not make a valid URL with the base URL: {e}",
+                shown_path(&path)
             ))
         })?;
         if let Some(bq) = base_query {

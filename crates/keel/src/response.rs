@@ -13,8 +13,12 @@ use crate::error::{display_url, Error, Result};
 /// body parsed into `T` when the status was documented.
 ///
 /// `parsed` is `None` for a status the request did not document (when the
-/// client does not raise on those), and always for a plain
-/// [`send`](crate::RequestBuilder::send).
+/// client does not raise on those). A plain
+/// [`send`](crate::RequestBuilder::send) parses nothing: its `parsed` is
+/// `Some(())` for a documented status.
+///
+/// `Debug` shows header names but not their values (a `Set-Cookie` or an
+/// echoed credential is not printed), and the URL without its query.
 #[non_exhaustive]
 pub struct Response<T = ()> {
     /// The status code (any code, including ones outside the IANA list).
@@ -34,7 +38,7 @@ impl<T: fmt::Debug> fmt::Debug for Response<T> {
         f.debug_struct("Response")
             .field("status", &self.status)
             .field("url", &display_url(&self.url))
-            .field("headers", &self.headers)
+            .field("headers", &self.headers.keys().collect::<Vec<_>>())
             .field("content_len", &self.content.len())
             .field("parsed", &self.parsed)
             .field("attempts", &self.attempts)

@@ -1,0 +1,498 @@
+//! OpenAPI 3.0/3.1 (and Swagger 2.0) → a typed Rust client crate built on Keel.
+//!
+//! ```no_run
+//! use keel_codegen::{generate, GenerateOptions, KeelDependency};
+//! use std::path::Path;
+//!
+//! let options = GenerateOptions::new("petstore-client")
+//!     .keel(KeelDependency::Version("0.1".into()));
+//! let generated = generate(Path::new("petstore.yaml"), &options)?;
+//! for w in &generated.warnings {
+//!     eprintln!("warning: {w}");
+//! }
+//! generated.write_to(Path::new("out/petstore-client"))?;
+//! # Ok::<(), keel_codegen::CodegenError>(())
+//! ```
+//!
+//! # Design
+//!
+//! * **Parser: an own IR over a generic document tree**, not the `openapiv3` crate. `openapiv3`
+//!   rejects OpenAPI 3.1 (type arrays, `const`, `webhooks`) and refuses real documents that break
+//!   the schema in harmless ways (binance's `description: null`, xero's `default: "false"` on a
+//!   boolean, deepl's mismatching defaults). Reading the document as a tree lets the generator
+//!   be lenient where the intent is clear and warn with a JSON pointer instead of failing.
+//! * **Loading**: JSON and YAML go through `serde_yaml::Value` (insertion-ordered, so generated
+//!   fields and operations follow the document). `serde_yaml` 0.9 implements YAML 1.2, so
+//!   unquoted dates (xero, spotify) stay strings; integer keys (deepl's `200:`) are turned into
+//!   their text. `$ref`s into other local files are resolved when loading: schemas under
+//!   `components/schemas` (or `definitions`) of another file are hoisted into this document's
+//!   components (so they keep their names and may be recursive), anything else is inlined.
+//! * **Swagger 2.0** is converted to the 3.0 shape on the tree (body/formData parameters become
+//!   request bodies, `collectionFormat` becomes style/explode, `securityDefinitions` become
+//!   security schemes, host + basePath become the server).
+//! * **Models** ([`model`](crate)): every schema becomes a `Ty`; objects, string enums and
+//!   oneOf/anyOf get named models. Cycles of direct containment are broken with `Box`,
+//!   self-referential aliases become newtypes.
+//! * **Output** is built with `quote` and printed with `prettyplease`, so it is always valid
+//!   syntax and deterministic (document order, no hash-map iteration).
+//!
+//! See the generated crate's docs for its shape: `models`, `api::<tag>` with
+//! `op` / `op_detailed` / `op_blocking` / `op_blocking_detailed`, and `auth`.
+#![deny(missing_docs)]
+#![forbid(unsafe_code)]
+
+mod emit;
+mod model;
+mod names;
+mod node;
+mod ops;
+mod swagger2;
+
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+use node::Node;
+
+/// Where the generated crate gets `keel` from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum KeelDependency {
+    /// `keel = { path = "..." }`
+    Path(PathBuf),
+    /// `keel = "..."` (a version requirement)
+    Version(String),
+}
+
+/// Options for [`generate`].
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct GenerateOptions {
+    /// The package name of the generated crate. Empty: derived from the document's title.
+    pub crate_name: String,
+    /// How the generated crate depends on `keel`.
+    pub keel: KeelDependency,
+    /// Add an empty `[workspace]` table so the crate builds on its own even inside another
+    /// workspace's directory tree.
+    pub standalone_workspace: bool,
+}
+
+impl Default for GenerateOptions {
+    fn default() -> Self {
+        GenerateOptions {
+            crate_name: String::new(),
+            keel: KeelDependency::Version("0.1".to_string()),
+            standalone_workspace: false,
+        }
+    }
+}
+
+impl GenerateOptions {
+    /// Options with a crate name and the default keel dependency (version `0.1`).
+    pub fn new(crate_name: impl Into<String>) -> Self {
+        GenerateOptions {
+            crate_name: crate_name.into(),
+            ..Default::default()
+        }
+    }
+    /// Set the keel dependency.
+    pub fn keel(mut self, keel: KeelDependency) -> Self {
+        self.keel = keel;
+        self
+    }
+    /// Set [`GenerateOptions::standalone_workspace`].
+    pub fn standalone_workspace(mut self, yes: bool) -> Self {
+        self.standalone_workspace = yes;
+        self
+    }
+}
+
+/// A problem in the document that generation worked around.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Warning {
+    /// JSON pointer to the construct (`/paths/~1pets/get/responses/200`).
+    pub pointer: String,
+    /// What was wrong and what the generator did instead.
+    pub message: String,
+}
+
+impl Warning {
+    pub(crate) fn new(pointer: impl Into<String>, message: impl Into<String>) -> Self {
+        let pointer = pointer.into();
+        Warning {
+            pointer: if pointer.is_empty() {
+                "/".to_string()
+            } else {
+                pointer
+            },
+            message: message.into(),
+        }
+    }
+}
+
+impl fmt::Display for Warning {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}: {}", self.pointer, self.message)
+    }
+}
+
+/// Why generation failed.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum CodegenError {
+    /// The spec (or an output file) could not be read or written.
+    #[error("{}: {message}", path.display())]
+    Io {
+        /// The file.
+        path: PathBuf,
+        /// What the OS said.
+        message: String,
+    },
+    /// The file is not JSON or YAML.
+    #[error("{file}: {message}")]
+    Parse {
+        /// The file.
+        file: String,
+        /// The parser's message (with line/column).
+        message: String,
+    },
+    /// The document is not an OpenAPI/Swagger document the generator can use.
+    #[error("invalid document at {pointer}: {message}")]
+    Invalid {
+        /// JSON pointer to the problem.
+        pointer: String,
+        /// What is wrong.
+        message: String,
+    },
+    /// A bug in the generator (the output did not parse as Rust).
+    #[error("internal error: {message}")]
+    Internal {
+        /// Details.
+        message: String,
+    },
+}
+
+/// One file of the generated crate.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GeneratedFile {
+    /// Path relative to the crate root (`src/models.rs`).
+    pub path: PathBuf,
+    /// The file's text.
+    pub contents: String,
+}
+
+/// A generated crate, ready to be written.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct Generated {
+    /// The package name used.
+    pub crate_name: String,
+    /// Files, in a fixed order.
+    pub files: Vec<GeneratedFile>,
+    /// Everything generation worked around.
+    pub warnings: Vec<Warning>,
+    /// Operations in the document (under `paths`).
+    pub spec_operations: usize,
+    /// Operations generated (always equal to `spec_operations`).
+    pub operations: usize,
+    /// Schemas in `components/schemas` (or `definitions`).
+    pub schemas: usize,
+    /// Models generated (schemas plus named inline schemas).
+    pub models: usize,
+}
+
+impl Generated {
+    /// Write the crate into `dir` (created if needed). Files are overwritten; other files in
+    /// `dir` are left alone.
+    pub fn write_to(&self, dir: &Path) -> Result<(), CodegenError> {
+        for f in &self.files {
+            let path = dir.join(&f.path);
+            if let Some(parent) = path.parent() {
+                std::fs::create_dir_all(parent).map_err(|e| CodegenError::Io {
+                    path: parent.to_path_buf(),
+                    message: e.to_string(),
+                })?;
+            }
+            std::fs::write(&path, &f.contents).map_err(|e| CodegenError::Io {
+                path: path.clone(),
+                message: e.to_string(),
+            })?;
+        }
+        Ok(())
+    }
+
+    /// The text of one generated file, by relative path.
+    pub fn file(&self, path: &str) -> Option<&str> {
+        self.files
+            .iter()
+            .find(|f| f.path == Path::new(path))
+            .map(|f| f.contents.as_str())
+    }
+}
+
+/// Generate a client crate from the document at `spec_path` (JSON or YAML; OpenAPI 3.0/3.1 or
+/// Swagger 2.0). `$ref`s into other local files are resolved relative to it.
+pub fn generate(spec_path: &Path, options: &GenerateOptions) -> Result<Generated, CodegenError> {
+    let mut warnings = Vec::new();
+    let doc = node::load_document(spec_path, &mut warnings)?;
+    generate_doc(doc, warnings, options)
+}
+
+/// Generate a client crate from a document's text (no external `$ref`s).
+pub fn generate_from_str(text: &str, options: &GenerateOptions) -> Result<Generated, CodegenError> {
+    let doc = node::parse_text(text, "<input>")?;
+    generate_doc(doc, Vec::new(), options)
+}
+
+fn generate_doc(
+    doc: Node,
+    mut warnings: Vec<Warning>,
+    options: &GenerateOptions,
+) -> Result<Generated, CodegenError> {
+    if doc.as_object().is_none() {
+        return Err(CodegenError::Invalid {
+            pointer: "/".into(),
+            message: "the document is not an object (expected `openapi: 3.x` or `swagger: \"2.0\"` at the top)".into(),
+        });
+    }
+    let version = match (doc.get("openapi"), doc.get("swagger")) {
+        (Some(v), _) => v
+            .as_str()
+            .map(str::to_string)
+            .unwrap_or_else(|| v.to_json()),
+        (None, Some(v)) => format!(
+            "swagger {}",
+            v.as_str()
+                .map(str::to_string)
+                .unwrap_or_else(|| v.to_json())
+        ),
+        (None, None) => {
+            return Err(CodegenError::Invalid {
+                pointer: "/".into(),
+                message: "neither `openapi` nor `swagger` is set: this is not an OpenAPI document"
+                    .into(),
+            })
+        }
+    };
+    let doc = if version.starts_with("swagger") {
+        if version != "swagger 2.0" {
+            warnings.push(Warning::new(
+                "/swagger",
+                format!("{version}: read as Swagger 2.0"),
+            ));
+        }
+        swagger2::convert(&doc, &mut warnings)
+    } else {
+        if !(version.starts_with("3.0") || version.starts_with("3.1")) {
+            if version.starts_with('3') {
+                warnings.push(Warning::new(
+                    "/openapi",
+                    format!("OpenAPI {version}: read as 3.1"),
+                ));
+            } else {
+                return Err(CodegenError::Invalid {
+                    pointer: "/openapi".into(),
+                    message: format!("unsupported OpenAPI version `{version}` (3.0.x, 3.1.x or Swagger 2.0 expected)"),
+                });
+            }
+        }
+        doc
+    };
+    if let Some(p) = doc.get("paths") {
+        if p.as_object().is_none() {
+            return Err(CodegenError::Invalid {
+                pointer: "/paths".into(),
+                message: "`paths` must be an object mapping paths to path items".into(),
+            });
+        }
+    }
+    if let Some(c) = doc.get("components") {
+        if c.as_object().is_none() {
+            return Err(CodegenError::Invalid {
+                pointer: "/components".into(),
+                message: "`components` must be an object".into(),
+            });
+        }
+    }
+
+    let spec_operations = ops::count_operations(&doc);
+    let schemas = node::lookup(&doc, "/components/schemas")
+        .and_then(Node::as_object)
+        .map(|m| m.len())
+        .unwrap_or(0);
+
+    let mut ctx = model::Ctx::new(&doc);
+    ctx.build_components();
+    let api = ctx.build_api();
+    ctx.finish();
+    let operations: usize = api.modules.values().map(Vec::len).sum();
+    if operations != spec_operations {
+        return Err(CodegenError::Internal {
+            message: format!(
+                "generated {operations} operations but the document has {spec_operations}"
+            ),
+        });
+    }
+
+    let title = doc
+        .get("info")
+        .and_then(|i| i.str_of("title"))
+        .unwrap_or("the API")
+        .to_string();
+    let api_version = doc
+        .get("info")
+        .and_then(|i| i.get("version"))
+        .map(|v| {
+            v.as_str()
+                .map(str::to_string)
+                .unwrap_or_else(|| v.to_json())
+        })
+        .unwrap_or_else(|| "unknown".into());
+    let description = doc
+        .get("info")
+        .and_then(|i| i.str_of("description"))
+        .map(str::to_string);
+    let base_url = base_url(&doc);
+    let crate_name = crate_name(&options.crate_name, &title);
+
+    let emitter = emit::Emitter::new(&ctx);
+    let module_names: Vec<String> = api.modules.keys().cloned().collect();
+    let has_auth = api
+        .schemes
+        .iter()
+        .any(|s| !matches!(s.kind, ops::AuthKind::Unsupported(_)));
+    let mut files = Vec::new();
+    files.push(GeneratedFile {
+        path: "Cargo.toml".into(),
+        contents: cargo_toml(&crate_name, &title, options),
+    });
+    files.push(GeneratedFile {
+        path: "src/lib.rs".into(),
+        contents: emit::render(
+            emitter.lib_file(
+                &title,
+                &api_version,
+                description.as_deref(),
+                &base_url,
+                has_auth,
+            ),
+            "src/lib.rs",
+        )?,
+    });
+    files.push(GeneratedFile {
+        path: "src/models.rs".into(),
+        contents: emit::render(emitter.models_file(), "src/models.rs")?,
+    });
+    files.push(GeneratedFile {
+        path: "src/support.rs".into(),
+        contents: emit::render(emit::support_file(), "src/support.rs")?,
+    });
+    if has_auth {
+        files.push(GeneratedFile {
+            path: "src/auth.rs".into(),
+            contents: emit::render(emitter.auth_file(&api), "src/auth.rs")?,
+        });
+    }
+    files.push(GeneratedFile {
+        path: "src/api/mod.rs".into(),
+        contents: emit::render(emitter.api_mod_file(&module_names), "src/api/mod.rs")?,
+    });
+    for (module, ops) in &api.modules {
+        let file = format!(
+            "src/api/{}.rs",
+            names::ident(module).to_string().trim_start_matches("r#")
+        );
+        let text = emit::render(emitter.module_file(module, ops), &file)?;
+        files.push(GeneratedFile {
+            path: file.into(),
+            contents: text,
+        });
+    }
+    warnings.extend(ctx.warnings.iter().cloned());
+    let models = ctx.models.len();
+    Ok(Generated {
+        crate_name,
+        files,
+        warnings,
+        spec_operations,
+        operations,
+        schemas,
+        models,
+    })
+}
+
+fn base_url(doc: &Node) -> String {
+    let Some(server) = doc
+        .get("servers")
+        .and_then(Node::as_array)
+        .and_then(|s| s.first())
+    else {
+        return "/".to_string();
+    };
+    let mut url = server.str_of("url").unwrap_or("/").to_string();
+    if let Some(Node::Object(vars)) = server.get("variables") {
+        for (k, v) in vars {
+            let def = v
+                .get("default")
+                .map(|d| {
+                    d.as_str()
+                        .map(str::to_string)
+                        .unwrap_or_else(|| d.to_json())
+                })
+                .unwrap_or_default();
+            url = url.replace(&format!("{{{k}}}"), &def);
+        }
+    }
+    url
+}
+
+fn crate_name(requested: &str, title: &str) -> String {
+    let raw = if requested.trim().is_empty() {
+        format!("{}-client", names::snake(title))
+    } else {
+        requested.trim().to_string()
+    };
+    let mut s: String = raw
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '-' || c == '_' {
+                c.to_ascii_lowercase()
+            } else {
+                '-'
+            }
+        })
+        .collect();
+    if !s.starts_with(|c: char| c.is_ascii_alphabetic()) {
+        s = format!("api-{s}");
+    }
+    s
+}
+
+fn toml_str(s: &str) -> String {
+    let mut out = String::from("\"");
+    for c in s.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            c if (c as u32) < 0x20 => out.push_str(&format!("\\u{:04x}", c as u32)),
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+    out
+}
+
+fn cargo_toml(name: &str, title: &str, options: &GenerateOptions) -> String {
+    let keel = match &options.keel {
+        KeelDependency::Path(p) => format!("{{ path = {} }}", toml_str(&p.display().to_string())),
+        KeelDependency::Version(v) => toml_str(v),
+    };
+    let desc = toml_str(&format!("Client for {title}, generated by keel-codegen."));
+    let workspace = if options.standalone_workspace {
+        "\n[workspace]\n"
+    } else {
+        ""
+    };
+    format!(
+        "# Generated by keel-codegen. Do not edit by hand.\n[package]\nname = {}\nversion = \"0.1.0\"\nedition = \"2021\"\npublish = false\ndescription = {desc}\n\n[lib]\n# descriptions from the API document are prose, not Rust examples\ndoctest = false\n\n[dependencies]\nkeel = {keel}\nserde = {{ version = \"1\", features = [\"derive\"] }}\nserde_json = \"1\"\n{workspace}",
+        toml_str(name)
+    )
+}

@@ -1,0 +1,429 @@
+//! The document model: an order-preserving JSON-like tree, loading from JSON or YAML,
+//! JSON pointers, and resolution of `$ref`s into other local files.
+
+use indexmap::IndexMap;
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+
+use crate::{CodegenError, Warning};
+
+/// One node of an OpenAPI document. Objects keep the document's key order, so the
+/// generated code follows the order a spec author chose (fields, operations).
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) enum Node {
+    Null,
+    Bool(bool),
+    Int(i64),
+    Float(f64),
+    Str(String),
+    Array(Vec<Node>),
+    Object(IndexMap<String, Node>),
+}
+
+impl Node {
+    pub(crate) fn get(&self, key: &str) -> Option<&Node> {
+        match self {
+            Node::Object(m) => m.get(key),
+            _ => None,
+        }
+    }
+    pub(crate) fn as_str(&self) -> Option<&str> {
+        match self {
+            Node::Str(s) => Some(s),
+            _ => None,
+        }
+    }
+    pub(crate) fn as_bool(&self) -> Option<bool> {
+        match self {
+            Node::Bool(b) => Some(*b),
+            Node::Str(s) if s == "true" => Some(true),
+            Node::Str(s) if s == "false" => Some(false),
+            _ => None,
+        }
+    }
+    pub(crate) fn as_object(&self) -> Option<&IndexMap<String, Node>> {
+        match self {
+            Node::Object(m) => Some(m),
+            _ => None,
+        }
+    }
+    pub(crate) fn as_array(&self) -> Option<&[Node]> {
+        match self {
+            Node::Array(a) => Some(a),
+            _ => None,
+        }
+    }
+    pub(crate) fn str_of(&self, key: &str) -> Option<&str> {
+        self.get(key).and_then(Node::as_str)
+    }
+    pub(crate) fn bool_of(&self, key: &str) -> bool {
+        self.get(key).and_then(Node::as_bool).unwrap_or(false)
+    }
+    /// A short rendering for doc comments (`default: ...`).
+    pub(crate) fn to_json(&self) -> String {
+        let mut out = String::new();
+        self.write_json(&mut out);
+        out
+    }
+    fn write_json(&self, out: &mut String) {
+        match self {
+            Node::Null => out.push_str("null"),
+            Node::Bool(b) => out.push_str(if *b { "true" } else { "false" }),
+            Node::Int(i) => out.push_str(&i.to_string()),
+            Node::Float(f) => out.push_str(&f.to_string()),
+            Node::Str(s) => out.push_str(&serde_json::Value::String(s.clone()).to_string()),
+            Node::Array(a) => {
+                out.push('[');
+                for (i, n) in a.iter().enumerate() {
+                    if i > 0 {
+                        out.push(',');
+                    }
+                    n.write_json(out);
+                }
+                out.push(']');
+            }
+            Node::Object(m) => {
+                out.push('{');
+                for (i, (k, v)) in m.iter().enumerate() {
+                    if i > 0 {
+                        out.push(',');
+                    }
+                    out.push_str(&serde_json::Value::String(k.clone()).to_string());
+                    out.push(':');
+                    v.write_json(out);
+                }
+                out.push('}');
+            }
+        }
+    }
+
+    fn from_yaml(v: serde_yaml::Value) -> Node {
+        use serde_yaml::Value as Y;
+        match v {
+            Y::Null => Node::Null,
+            Y::Bool(b) => Node::Bool(b),
+            Y::Number(n) => {
+                if let Some(i) = n.as_i64() {
+                    Node::Int(i)
+                } else if let Some(u) = n.as_u64() {
+                    Node::Float(u as f64)
+                } else {
+                    Node::Float(n.as_f64().unwrap_or(0.0))
+                }
+            }
+            Y::String(s) => Node::Str(s),
+            Y::Sequence(s) => Node::Array(s.into_iter().map(Node::from_yaml).collect()),
+            Y::Mapping(m) => {
+                let mut out = IndexMap::with_capacity(m.len());
+                for (k, v) in m {
+                    out.insert(yaml_key(&k), Node::from_yaml(v));
+                }
+                Node::Object(out)
+            }
+            Y::Tagged(t) => Node::from_yaml(t.value),
+        }
+    }
+}
+
+/// Keys that are not strings (deepl writes `200:` unquoted) become their text.
+fn yaml_key(k: &serde_yaml::Value) -> String {
+    use serde_yaml::Value as Y;
+    match k {
+        Y::String(s) => s.clone(),
+        Y::Number(n) => n.to_string(),
+        Y::Bool(b) => b.to_string(),
+        Y::Null => "null".to_string(),
+        Y::Tagged(t) => yaml_key(&t.value),
+        other => serde_yaml::to_string(other)
+            .unwrap_or_default()
+            .trim()
+            .to_string(),
+    }
+}
+
+/// Parse a document from text. JSON is tried when the text starts with `{`; YAML otherwise
+/// (serde_yaml 0.9 follows YAML 1.2, so unquoted dates stay strings). Merge keys (`<<`) are applied.
+pub(crate) fn parse_text(text: &str, origin: &str) -> Result<Node, CodegenError> {
+    let trimmed = text.trim_start_matches('\u{feff}').trim_start();
+    let value: serde_yaml::Value = if trimmed.starts_with('{') || trimmed.starts_with('[') {
+        serde_json::from_str(trimmed).map_err(|e| CodegenError::Parse {
+            file: origin.to_string(),
+            message: format!("invalid JSON: {e}"),
+        })?
+    } else {
+        let mut v: serde_yaml::Value =
+            serde_yaml::from_str(trimmed).map_err(|e| CodegenError::Parse {
+                file: origin.to_string(),
+                message: format!("invalid YAML: {e}"),
+            })?;
+        // merge keys are rare; errors here (e.g. merging a scalar) leave the value as written
+        let _ = v.apply_merge();
+        v
+    };
+    Ok(Node::from_yaml(value))
+}
+
+/// Decode one JSON pointer token (`~1` → `/`, `~0` → `~`, percent-escapes).
+pub(crate) fn unescape_token(tok: &str) -> String {
+    let decoded = percent_decode(tok);
+    decoded.replace("~1", "/").replace("~0", "~")
+}
+
+/// Encode a key as a JSON pointer token.
+pub(crate) fn escape_token(tok: &str) -> String {
+    tok.replace('~', "~0").replace('/', "~1")
+}
+
+fn percent_decode(s: &str) -> String {
+    if !s.contains('%') {
+        return s.to_string();
+    }
+    let bytes = s.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'%' && i + 2 < bytes.len() {
+            let hex = std::str::from_utf8(&bytes[i + 1..i + 3]).unwrap_or("");
+            if let Ok(b) = u8::from_str_radix(hex, 16) {
+                out.push(b);
+                i += 3;
+                continue;
+            }
+        }
+        out.push(bytes[i]);
+        i += 1;
+    }
+    String::from_utf8(out).unwrap_or_else(|_| s.to_string())
+}
+
+/// Look a pointer (`/a/b`, without `#`) up in a node.
+pub(crate) fn lookup<'a>(root: &'a Node, pointer: &str) -> Option<&'a Node> {
+    let mut cur = root;
+    if pointer.is_empty() || pointer == "/" && root.get("").is_none() {
+        return Some(root);
+    }
+    for raw in pointer.trim_start_matches('/').split('/') {
+        let tok = unescape_token(raw);
+        cur = match cur {
+            Node::Object(m) => m.get(&tok)?,
+            Node::Array(a) => a.get(tok.parse::<usize>().ok()?)?,
+            _ => return None,
+        };
+    }
+    Some(cur)
+}
+
+/// Load `path` and every local file it references, inlining external `$ref`s so that the
+/// rest of the generator sees one self-contained document whose `$ref`s all start with `#`.
+///
+/// A reference to `other.yaml#/components/schemas/X` (or `#/definitions/X`) is hoisted into
+/// this document's `components/schemas` (so recursion and names survive); anything else is
+/// inlined in place.
+pub(crate) fn load_document(
+    path: &Path,
+    warnings: &mut Vec<Warning>,
+) -> Result<Node, CodegenError> {
+    let text = std::fs::read_to_string(path).map_err(|e| CodegenError::Io {
+        path: path.to_path_buf(),
+        message: e.to_string(),
+    })?;
+    let root = parse_text(&text, &path.display().to_string())?;
+    let mut resolver = ExternalResolver {
+        files: HashMap::new(),
+        hoisted: IndexMap::new(),
+        warnings,
+    };
+    let base = path.to_path_buf();
+    let mut root = root;
+    if has_external_refs(&root) {
+        let mut r = root.clone();
+        resolver.rewrite(&mut r, &base, "", 0);
+        root = r;
+        let hoisted = std::mem::take(&mut resolver.hoisted);
+        if !hoisted.is_empty() {
+            let is_swagger = root.get("swagger").is_some();
+            if let Node::Object(top) = &mut root {
+                let schemas = if is_swagger {
+                    top.entry("definitions".to_string())
+                        .or_insert_with(|| Node::Object(IndexMap::new()))
+                } else {
+                    let comps = top
+                        .entry("components".to_string())
+                        .or_insert_with(|| Node::Object(IndexMap::new()));
+                    match comps {
+                        Node::Object(c) => c
+                            .entry("schemas".to_string())
+                            .or_insert_with(|| Node::Object(IndexMap::new())),
+                        other => other,
+                    }
+                };
+                if let Node::Object(s) = schemas {
+                    for (k, v) in hoisted {
+                        s.entry(k).or_insert(v);
+                    }
+                }
+            }
+        }
+    }
+    Ok(root)
+}
+
+fn has_external_refs(n: &Node) -> bool {
+    match n {
+        Node::Object(m) => m.iter().any(|(k, v)| {
+            (k == "$ref" && v.as_str().is_some_and(|s| !s.starts_with('#'))) || has_external_refs(v)
+        }),
+        Node::Array(a) => a.iter().any(has_external_refs),
+        _ => false,
+    }
+}
+
+struct ExternalResolver<'w> {
+    files: HashMap<PathBuf, Option<Node>>,
+    /// schemas hoisted from other files: name -> schema (already rewritten)
+    hoisted: IndexMap<String, Node>,
+    warnings: &'w mut Vec<Warning>,
+}
+
+impl ExternalResolver<'_> {
+    fn file(&mut self, path: &Path) -> Option<Node> {
+        if !self.files.contains_key(path) {
+            let loaded = std::fs::read_to_string(path)
+                .ok()
+                .and_then(|t| parse_text(&t, &path.display().to_string()).ok());
+            self.files.insert(path.to_path_buf(), loaded);
+        }
+        self.files.get(path).cloned().flatten()
+    }
+
+    /// Rewrite refs inside `node`, which lives in file `base`. Refs internal to `base`
+    /// (when `base` is not the root document) are turned into refs into the root.
+    fn rewrite(&mut self, node: &mut Node, base: &Path, ptr: &str, depth: usize) {
+        if depth > 64 {
+            return;
+        }
+        match node {
+            Node::Object(m) => {
+                if let Some(Node::Str(r)) = m.get("$ref") {
+                    let r = r.clone();
+                    if !r.starts_with('#') {
+                        if let Some(replacement) = self.resolve_external(&r, base, ptr, depth) {
+                            *node = replacement;
+                        }
+                        return;
+                    }
+                }
+                for (k, v) in m.iter_mut() {
+                    let child = format!("{ptr}/{}", escape_token(k));
+                    self.rewrite(v, base, &child, depth);
+                }
+            }
+            Node::Array(a) => {
+                for (i, v) in a.iter_mut().enumerate() {
+                    self.rewrite(v, base, &format!("{ptr}/{i}"), depth);
+                }
+            }
+            _ => {}
+        }
+    }
+
+    fn resolve_external(&mut self, r: &str, base: &Path, ptr: &str, depth: usize) -> Option<Node> {
+        let (file_part, frag) = match r.split_once('#') {
+            Some((f, p)) => (f, p),
+            None => (r, ""),
+        };
+        if file_part.starts_with("http://") || file_part.starts_with("https://") {
+            self.warnings.push(Warning::new(
+                ptr,
+                format!("remote $ref `{r}` is not fetched; using a free-form value"),
+            ));
+            return Some(Node::Object(IndexMap::new()));
+        }
+        let target = base.parent().unwrap_or(Path::new(".")).join(file_part);
+        let Some(doc) = self.file(&target) else {
+            self.warnings.push(Warning::new(
+                ptr,
+                format!(
+                    "cannot read $ref target `{}`; using a free-form value",
+                    target.display()
+                ),
+            ));
+            return Some(Node::Object(IndexMap::new()));
+        };
+        let Some(found) = lookup(&doc, frag) else {
+            self.warnings.push(Warning::new(
+                ptr,
+                format!("$ref `{r}` points at nothing; using a free-form value"),
+            ));
+            return Some(Node::Object(IndexMap::new()));
+        };
+        let mut found = found.clone();
+        // refs local to the external file become refs to that file, then get resolved
+        make_refs_external(&mut found, file_part);
+        let segs: Vec<&str> = frag.trim_start_matches('/').split('/').collect();
+        let schema_name = match segs.as_slice() {
+            ["components", "schemas", name] | ["definitions", name] => Some(unescape_token(name)),
+            _ => None,
+        };
+        if let Some(name) = schema_name {
+            let key = name.clone();
+            if !self.hoisted.contains_key(&key) {
+                // placeholder first so recursive refs terminate
+                self.hoisted.insert(key.clone(), Node::Null);
+                self.rewrite(&mut found, &target, ptr, depth + 1);
+                self.hoisted.insert(key.clone(), found);
+            }
+            let mut m = IndexMap::new();
+            m.insert(
+                "$ref".to_string(),
+                Node::Str(format!("#/components/schemas/{}", escape_token(&key))),
+            );
+            return Some(Node::Object(m));
+        }
+        self.rewrite(&mut found, &target, ptr, depth + 1);
+        Some(found)
+    }
+}
+
+fn make_refs_external(node: &mut Node, file: &str) {
+    match node {
+        Node::Object(m) => {
+            for (k, v) in m.iter_mut() {
+                if k == "$ref" {
+                    if let Node::Str(s) = v {
+                        if s.starts_with('#') {
+                            *s = format!("{file}{s}");
+                        }
+                    }
+                } else {
+                    make_refs_external(v, file);
+                }
+            }
+        }
+        Node::Array(a) => a.iter_mut().for_each(|v| make_refs_external(v, file)),
+        _ => {}
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn yaml_int_keys_and_dates_are_strings() {
+        let n = parse_text(
+            "responses:\n  200:\n    description: ok\nd: 2020-01-01\n",
+            "t",
+        )
+        .unwrap();
+        assert!(lookup(&n, "/responses/200/description").is_some());
+        assert_eq!(n.str_of("d"), Some("2020-01-01"));
+    }
+
+    #[test]
+    fn pointer_tokens() {
+        let n = parse_text(r#"{"a/b": {"c~d": [1, 2]}}"#, "t").unwrap();
+        assert_eq!(lookup(&n, "/a~1b/c~0d/1"), Some(&Node::Int(2)));
+        assert_eq!(lookup(&n, "/a%7E1b"), None);
+    }
+}

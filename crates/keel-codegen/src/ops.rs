@@ -1,0 +1,859 @@
+//! Paths and operations → an intermediate representation of client functions.
+
+use indexmap::IndexMap;
+
+use crate::model::{schema_doc, Ctx, Ty};
+use crate::names::{self, Scope};
+use crate::node::{escape_token, Node};
+
+pub(crate) const METHODS: &[&str] = &[
+    "get", "put", "post", "delete", "options", "head", "patch", "trace",
+];
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Loc {
+    Path,
+    Query,
+    Header,
+    Cookie,
+}
+
+#[derive(Debug, Clone)]
+pub(crate) struct Param {
+    pub wire: String,
+    pub ident: String,
+    pub loc: Loc,
+    /// the value type, without the `Option` of an optional parameter
+    pub ty: Ty,
+    pub required: bool,
+    pub style: String,
+    pub explode: bool,
+    pub doc: Option<String>,
+}
+
+#[derive(Debug, Clone)]
+pub(crate) enum MpKind {
+    /// one file part (`FilePart`)
+    File,
+    /// several file parts under one name
+    Files,
+    /// a text part from a `Display` value
+    Text,
+    /// a JSON-encoded part
+    Json,
+}
+
+#[derive(Debug, Clone)]
+pub(crate) struct MpField {
+    pub ident: String,
+    pub wire: String,
+    pub kind: MpKind,
+    pub ty: Ty,
+    pub required: bool,
+    pub doc: Option<String>,
+}
+
+#[derive(Debug, Clone)]
+pub(crate) enum BodyKind {
+    Json(Ty),
+    Form(Ty),
+    /// fields + the name of the generated struct
+    Multipart(Vec<MpField>, String),
+    Bytes,
+    Text,
+}
+
+#[derive(Debug, Clone)]
+pub(crate) struct Body {
+    pub kind: BodyKind,
+    pub content_type: String,
+    pub required: bool,
+    pub doc: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum StatusKey {
+    Code(u16),
+    Class(u16),
+    Default,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) enum RespBody {
+    None,
+    Json(Ty),
+    Text,
+    Bytes,
+}
+
+#[derive(Debug, Clone)]
+pub(crate) struct Resp {
+    pub key: StatusKey,
+    pub variant: String,
+    pub body: RespBody,
+    pub is_error: bool,
+    pub doc: Option<String>,
+}
+
+#[derive(Debug, Clone)]
+pub(crate) struct Operation {
+    pub name: String,
+    pub method: String,
+    pub path: String,
+    pub doc: Option<String>,
+    pub deprecated: bool,
+    pub params: Vec<Param>,
+    pub body: Option<Body>,
+    pub responses: Vec<Resp>,
+    /// the response enum's type name
+    pub response_type: String,
+    /// security scheme names this operation accepts (empty = public)
+    pub security: Vec<String>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) enum AuthKind {
+    ApiKeyHeader(String),
+    ApiKeyQuery(String),
+    ApiKeyCookie(String),
+    Bearer,
+    Basic,
+    /// oauth2 / openIdConnect: the caller supplies an access token, sent as a bearer token
+    OAuthBearer,
+    Unsupported(String),
+}
+
+#[derive(Debug, Clone)]
+pub(crate) struct SecurityScheme {
+    pub wire: String,
+    pub ident: String,
+    pub kind: AuthKind,
+    pub doc: Option<String>,
+}
+
+/// Modules (by tag, in first-seen order) with their operations.
+pub(crate) struct Api {
+    pub modules: IndexMap<String, Vec<Operation>>,
+    pub schemes: Vec<SecurityScheme>,
+    /// the scheme used by `authenticated_client`: the most used one
+    pub primary_scheme: Option<usize>,
+}
+
+/// Count operations the way the generator must cover them.
+pub(crate) fn count_operations(doc: &Node) -> usize {
+    let Some(Node::Object(paths)) = doc.get("paths") else {
+        return 0;
+    };
+    paths
+        .values()
+        .map(|item| match item {
+            Node::Object(m) => m.keys().filter(|k| METHODS.contains(&k.as_str())).count(),
+            _ => 0,
+        })
+        .sum()
+}
+
+fn reason(code: u16) -> Option<&'static str> {
+    Some(match code {
+        200 => "Ok",
+        201 => "Created",
+        202 => "Accepted",
+        204 => "NoContent",
+        301 => "MovedPermanently",
+        302 => "Found",
+        304 => "NotModified",
+        400 => "BadRequest",
+        401 => "Unauthorized",
+        403 => "Forbidden",
+        404 => "NotFound",
+        405 => "MethodNotAllowed",
+        409 => "Conflict",
+        410 => "Gone",
+        413 => "PayloadTooLarge",
+        415 => "UnsupportedMediaType",
+        422 => "UnprocessableEntity",
+        429 => "TooManyRequests",
+        500 => "InternalServerError",
+        502 => "BadGateway",
+        503 => "ServiceUnavailable",
+        504 => "GatewayTimeout",
+        _ => return None,
+    })
+}
+
+fn is_json(ct: &str) -> bool {
+    let ct = ct
+        .split(';')
+        .next()
+        .unwrap_or("")
+        .trim()
+        .to_ascii_lowercase();
+    ct == "application/json" || ct.ends_with("+json") || ct == "text/json"
+}
+
+fn is_text(ct: &str) -> bool {
+    let ct = ct.to_ascii_lowercase();
+    ct.starts_with("text/") || ct.contains("xml")
+}
+
+fn is_binary_schema(s: &Node) -> bool {
+    matches!(s.str_of("format"), Some("binary") | Some("byte"))
+        || s.get("contentMediaType").is_some()
+        || s.get("contentEncoding").is_some()
+        || s.str_of("type") == Some("file")
+}
+
+impl Ctx<'_> {
+    pub(crate) fn build_api(&mut self) -> Api {
+        let schemes = self.security_schemes();
+        let global_security = self.doc.get("security").cloned();
+        let mut modules: IndexMap<String, Vec<Operation>> = IndexMap::new();
+        let mut module_scope = Scope::new();
+        module_scope.reserve(&["mod", "super", "self", "crate"]);
+        let mut module_names: IndexMap<String, String> = IndexMap::new();
+        let mut op_scope = Scope::new();
+        let mut type_scopes: IndexMap<String, Scope> = IndexMap::new();
+        let mut uses: Vec<usize> = vec![0; schemes.len()];
+        let paths: Vec<(String, Node)> = match self.doc.get("paths") {
+            Some(Node::Object(p)) => p.iter().map(|(k, v)| (k.clone(), v.clone())).collect(),
+            Some(_) => {
+                self.warn("/paths", "`paths` is not an object: no operations");
+                vec![]
+            }
+            None => vec![],
+        };
+        for (path, item) in paths {
+            let item_ptr = format!("/paths/{}", escape_token(&path));
+            let (item, _) = self.resolve(&item, &item_ptr);
+            let Node::Object(item_map) = &item else {
+                self.warn(&item_ptr, "path item is not an object: skipped");
+                continue;
+            };
+            let path_params = item_map.get("parameters").cloned();
+            for (method, op) in item_map {
+                if !METHODS.contains(&method.as_str()) {
+                    continue;
+                }
+                let ptr = format!("{item_ptr}/{method}");
+                let empty = Node::Object(IndexMap::new());
+                let op = if matches!(op, Node::Object(_)) {
+                    op
+                } else {
+                    self.warn(
+                        &ptr,
+                        "operation is not an object: generated without parameters",
+                    );
+                    &empty
+                };
+                let tag = op
+                    .get("tags")
+                    .and_then(Node::as_array)
+                    .and_then(|t| t.first())
+                    .and_then(Node::as_str)
+                    .unwrap_or("default")
+                    .to_string();
+                let module = module_names
+                    .entry(tag.clone())
+                    .or_insert_with(|| module_scope.snake(&tag))
+                    .clone();
+                let base = match op.str_of("operationId") {
+                    Some(id) if !names::snake(id).is_empty() => names::snake(id),
+                    _ => names::snake(&format!("{method} {path}")),
+                };
+                let name = claim_op_name(&mut op_scope, &base);
+                let mut type_scope = type_scopes.shift_remove(&module).unwrap_or_default();
+                let response_type = type_scope.type_name(&format!("{name}_response"));
+                let security = op_security(op, global_security.as_ref(), &schemes);
+                for s in &security {
+                    if let Some(i) = schemes.iter().position(|x| &x.wire == s) {
+                        uses[i] += 1;
+                    }
+                }
+                let o = self.operation(
+                    op,
+                    &ptr,
+                    method,
+                    &path,
+                    path_params.as_ref(),
+                    name,
+                    response_type,
+                    security,
+                    &mut type_scope,
+                );
+                type_scopes.insert(module.clone(), type_scope);
+                modules.entry(module).or_default().push(o);
+            }
+        }
+        let primary_scheme = uses
+            .iter()
+            .enumerate()
+            .filter(|(_, n)| **n > 0)
+            .max_by_key(|(i, n)| (**n, usize::MAX - i))
+            .map(|(i, _)| i)
+            .or(if schemes.is_empty() { None } else { Some(0) });
+        Api {
+            modules,
+            schemes,
+            primary_scheme,
+        }
+    }
+
+    fn security_schemes(&mut self) -> Vec<SecurityScheme> {
+        let Some(Node::Object(defs)) = crate::node::lookup(self.doc, "/components/securitySchemes")
+        else {
+            return vec![];
+        };
+        let defs = defs.clone();
+        let mut scope = Scope::new();
+        let mut out = Vec::new();
+        for (name, d) in defs {
+            let ptr = format!("/components/securitySchemes/{}", escape_token(&name));
+            let (d, _) = self.resolve(&d, &ptr);
+            let kind = match d.str_of("type") {
+                Some("apiKey") => {
+                    let param = d.str_of("name").unwrap_or("X-API-Key").to_string();
+                    match d.str_of("in") {
+                        Some("query") => AuthKind::ApiKeyQuery(param),
+                        Some("cookie") => AuthKind::ApiKeyCookie(param),
+                        _ => AuthKind::ApiKeyHeader(param),
+                    }
+                }
+                Some("http") => match d.str_of("scheme").map(str::to_ascii_lowercase).as_deref() {
+                    Some("basic") => AuthKind::Basic,
+                    Some("bearer") => AuthKind::Bearer,
+                    other => AuthKind::Unsupported(format!("http scheme {other:?}")),
+                },
+                Some("oauth2") | Some("openIdConnect") => AuthKind::OAuthBearer,
+                other => AuthKind::Unsupported(format!("type {other:?}")),
+            };
+            match &kind {
+                AuthKind::Unsupported(what) => self.warn(&ptr, format!("unsupported security scheme ({what}): no constructor generated; build a keel::HttpAuthenticatedClient yourself")),
+                AuthKind::ApiKeyCookie(_) => self.warn(&ptr, "apiKey in a cookie: the generated constructor sets the cookie on the client"),
+                _ => {}
+            }
+            out.push(SecurityScheme {
+                ident: scope.snake(&name),
+                wire: name,
+                kind,
+                doc: d.str_of("description").map(str::to_string),
+            });
+        }
+        out
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn operation(
+        &mut self,
+        op: &Node,
+        ptr: &str,
+        method: &str,
+        path: &str,
+        path_params: Option<&Node>,
+        name: String,
+        response_type: String,
+        security: Vec<String>,
+        type_scope: &mut Scope,
+    ) -> Operation {
+        let op_camel = names::camel(&name);
+        let mut doc_parts = Vec::new();
+        if let Some(s) = op.str_of("summary") {
+            doc_parts.push(s.trim().to_string());
+        }
+        if let Some(d) = op.str_of("description") {
+            if Some(d.trim()) != op.str_of("summary").map(str::trim) {
+                doc_parts.push(d.trim().to_string());
+            }
+        }
+        doc_parts.push(format!("`{} {}`", method.to_ascii_uppercase(), path));
+
+        // parameters: path-level, overridden by operation-level (same name + in)
+        let mut raw: Vec<(Node, String)> = Vec::new();
+        for (list, lptr) in [
+            (
+                path_params,
+                ptr.rsplit_once('/').map(|x| x.0).unwrap_or("").to_string() + "/parameters",
+            ),
+            (op.get("parameters"), format!("{ptr}/parameters")),
+        ] {
+            let Some(list) = list else { continue };
+            let Some(items) = list.as_array() else {
+                self.warn(&lptr, "`parameters` is not an array: ignored");
+                continue;
+            };
+            for (i, p) in items.iter().enumerate() {
+                let (p, pp) = self.resolve(p, &format!("{lptr}/{i}"));
+                let key = (
+                    p.str_of("name").map(str::to_string),
+                    p.str_of("in").map(str::to_string),
+                );
+                raw.retain(|(q, _)| {
+                    (
+                        q.str_of("name").map(str::to_string),
+                        q.str_of("in").map(str::to_string),
+                    ) != key
+                });
+                raw.push((p, pp));
+            }
+        }
+        let mut scope = Scope::new();
+        scope.reserve(&["client", "body", "rb", "resp", "v"]);
+        let derived: Vec<String> = [
+            "",
+            "_detailed",
+            "_blocking",
+            "_blocking_detailed",
+            "_request",
+        ]
+        .iter()
+        .map(|s| format!("{name}{s}"))
+        .collect();
+        scope.reserve(&derived.iter().map(String::as_str).collect::<Vec<_>>());
+        let mut params = Vec::new();
+        for (p, pp) in raw {
+            let Some(wire) = p.str_of("name").map(str::to_string) else {
+                self.warn(&pp, "parameter without a name: skipped");
+                continue;
+            };
+            let loc = match p.str_of("in") {
+                Some("path") => Loc::Path,
+                Some("query") => Loc::Query,
+                Some("header") => Loc::Header,
+                Some("cookie") => Loc::Cookie,
+                other => {
+                    self.warn(
+                        &pp,
+                        format!("parameter location {other:?} not supported: skipped"),
+                    );
+                    continue;
+                }
+            };
+            let schema = match p.get("schema") {
+                Some(s) => Some((s.clone(), format!("{pp}/schema"))),
+                None => p
+                    .get("content")
+                    .and_then(Node::as_object)
+                    .and_then(|c| c.iter().next())
+                    .and_then(|(ct, m)| {
+                        m.get("schema").map(|s| {
+                            (
+                                s.clone(),
+                                format!("{pp}/content/{}/schema", escape_token(ct)),
+                            )
+                        })
+                    }),
+            };
+            let mut ty = match schema {
+                Some((s, sp)) => {
+                    self.schema_ty(&s, &sp, &format!("{op_camel}{}", names::camel(&wire)))
+                }
+                None => {
+                    self.warn(&pp, "parameter without schema: typed as String");
+                    Ty::Prim("String")
+                }
+            };
+            if let Ty::Option(inner) = ty {
+                ty = *inner;
+            }
+            let required = loc == Loc::Path || p.bool_of("required");
+            let style = p.str_of("style").unwrap_or(match loc {
+                Loc::Query | Loc::Cookie => "form",
+                _ => "simple",
+            });
+            let explode = p
+                .get("explode")
+                .and_then(Node::as_bool)
+                .unwrap_or(style == "form");
+            let mut doc = p.str_of("description").map(str::to_string);
+            if let Some(sd) = p.get("schema").and_then(schema_doc) {
+                doc = Some(match doc {
+                    Some(d) => format!("{d}\n\n{sd}"),
+                    None => sd,
+                });
+            }
+            params.push(Param {
+                ident: scope.snake(&wire),
+                wire,
+                loc,
+                ty,
+                required,
+                style: style.to_string(),
+                explode,
+                doc,
+            });
+        }
+        // template placeholders must all be parameters
+        for placeholder in template_names(path) {
+            if !params
+                .iter()
+                .any(|p| p.loc == Loc::Path && p.wire == placeholder)
+            {
+                self.warn(ptr, format!("path placeholder `{{{placeholder}}}` is not a declared path parameter: added as a string parameter"));
+                params.push(Param {
+                    ident: scope.snake(&placeholder),
+                    wire: placeholder,
+                    loc: Loc::Path,
+                    ty: Ty::Prim("String"),
+                    required: true,
+                    style: "simple".into(),
+                    explode: false,
+                    doc: None,
+                });
+            }
+        }
+        let tpl = template_names(path);
+        params.retain(|p| {
+            if p.loc == Loc::Path && !tpl.contains(&p.wire) {
+                false
+            } else {
+                true
+            }
+        });
+        // order: path (template order), then required, then optional
+        params.sort_by_key(|p| match p.loc {
+            Loc::Path => (0, tpl.iter().position(|t| *t == p.wire).unwrap_or(0)),
+            _ if p.required => (1, 0),
+            _ => (2, 0),
+        });
+
+        let body = match op.get("requestBody") {
+            Some(rb) => self.request_body(rb, &format!("{ptr}/requestBody"), &op_camel, type_scope),
+            None => None,
+        };
+
+        let mut responses = Vec::new();
+        let mut vscope = Scope::new();
+        match op.get("responses") {
+            Some(Node::Object(rs)) => {
+                let rs = rs.clone();
+                let any_success = rs.keys().any(|k| k.starts_with(['1', '2', '3']));
+                for (code, r) in rs {
+                    let rptr = format!("{ptr}/responses/{}", escape_token(&code));
+                    let key = match parse_status(&code) {
+                        Some(k) => k,
+                        None => {
+                            if !code.starts_with("x-") {
+                                self.warn(
+                                    &rptr,
+                                    format!("response key `{code}` is not a status code: ignored"),
+                                );
+                            }
+                            continue;
+                        }
+                    };
+                    let (r, rp) = self.resolve(&r, &rptr);
+                    let is_error = match key {
+                        StatusKey::Code(c) => c >= 400,
+                        StatusKey::Class(c) => c >= 4,
+                        StatusKey::Default => any_success,
+                    };
+                    let variant = match key {
+                        StatusKey::Code(c) => reason(c)
+                            .map(str::to_string)
+                            .unwrap_or_else(|| format!("Status{c}")),
+                        StatusKey::Class(c) => format!("Status{c}xx"),
+                        StatusKey::Default => "Default".to_string(),
+                    };
+                    if responses.iter().any(|r: &Resp| r.key == key) {
+                        self.warn(&rptr, format!("duplicate response key `{code}`: ignored"));
+                        continue;
+                    }
+                    let variant = vscope.variant(&variant);
+                    let body = self.response_body(&r, &rp, &format!("{op_camel}{variant}"));
+                    let doc = r.str_of("description").map(str::to_string);
+                    responses.push(Resp {
+                        key,
+                        variant,
+                        body,
+                        is_error,
+                        doc,
+                    });
+                }
+            }
+            _ => self.warn(
+                ptr,
+                "operation has no `responses`: every status is accepted as raw bytes",
+            ),
+        }
+        if responses.is_empty() {
+            responses.push(Resp {
+                key: StatusKey::Default,
+                variant: "Default".into(),
+                body: RespBody::Bytes,
+                is_error: false,
+                doc: Some("No response documented: the raw body.".into()),
+            });
+        }
+
+        Operation {
+            name,
+            method: method.to_ascii_uppercase(),
+            path: path.to_string(),
+            doc: Some(doc_parts.join("\n\n")),
+            deprecated: op.bool_of("deprecated"),
+            params,
+            body,
+            responses,
+            response_type,
+            security,
+        }
+    }
+
+    fn response_body(&mut self, r: &Node, rp: &str, hint: &str) -> RespBody {
+        let Some(Node::Object(content)) = r.get("content") else {
+            return RespBody::None;
+        };
+        if content.is_empty() {
+            return RespBody::None;
+        }
+        if let Some((ct, m)) = content.iter().find(|(ct, _)| is_json(ct)) {
+            return match m.get("schema") {
+                Some(s) => {
+                    let s = s.clone();
+                    let t = self.schema_ty(
+                        &s,
+                        &format!("{rp}/content/{}/schema", escape_token(ct)),
+                        hint,
+                    );
+                    RespBody::Json(t)
+                }
+                None => RespBody::Json(Ty::Value),
+            };
+        }
+        if content.keys().any(|ct| is_text(ct)) {
+            return RespBody::Text;
+        }
+        RespBody::Bytes
+    }
+
+    fn request_body(
+        &mut self,
+        rb: &Node,
+        ptr: &str,
+        op_camel: &str,
+        type_scope: &mut Scope,
+    ) -> Option<Body> {
+        let (rb, bp) = self.resolve(rb, ptr);
+        let Some(Node::Object(content)) = rb.get("content") else {
+            self.warn(&bp, "request body without `content`: ignored");
+            return None;
+        };
+        let content = content.clone();
+        let required = rb.bool_of("required");
+        let doc = rb.str_of("description").map(str::to_string);
+        let pick = |pred: &dyn Fn(&str) -> bool| {
+            content
+                .iter()
+                .find(|(ct, _)| pred(ct))
+                .map(|(c, m)| (c.clone(), m.clone()))
+        };
+        let hint = format!("{op_camel}Body");
+        if let Some((ct, m)) = pick(&|c| is_json(c)) {
+            let ty = match m.get("schema") {
+                Some(s) => self.schema_ty(
+                    s,
+                    &format!("{bp}/content/{}/schema", escape_token(&ct)),
+                    &hint,
+                ),
+                None => Ty::Value,
+            };
+            return Some(Body {
+                kind: BodyKind::Json(ty),
+                content_type: ct,
+                required,
+                doc,
+            });
+        }
+        if let Some((ct, m)) = pick(&|c| c.starts_with("multipart/")) {
+            let sp = format!("{bp}/content/{}/schema", escape_token(&ct));
+            let schema = m
+                .get("schema")
+                .cloned()
+                .unwrap_or(Node::Object(IndexMap::new()));
+            let (schema, sp) = self.resolve(&schema, &sp);
+            let mut fields = Vec::new();
+            let mut scope = Scope::new();
+            let required_list: Vec<String> = schema
+                .get("required")
+                .and_then(Node::as_array)
+                .map(|a| {
+                    a.iter()
+                        .filter_map(Node::as_str)
+                        .map(str::to_string)
+                        .collect()
+                })
+                .unwrap_or_default();
+            let props = schema
+                .get("properties")
+                .and_then(Node::as_object)
+                .cloned()
+                .unwrap_or_default();
+            if props.is_empty() {
+                self.warn(&sp, "multipart body without properties: the struct has no fields; add parts with a raw keel::RequestBuilder");
+            }
+            for (wire, prop) in props {
+                let pptr = format!("{sp}/properties/{}", escape_token(&wire));
+                let (pnode, _) = self.resolve(&prop, &pptr);
+                let items_binary = pnode.str_of("type") == Some("array")
+                    && pnode
+                        .get("items")
+                        .is_some_and(|i| is_binary_schema(&self.resolve(i, &pptr).0));
+                let (kind, ty) = if is_binary_schema(&pnode) {
+                    (MpKind::File, Ty::Bytes)
+                } else if items_binary {
+                    (MpKind::Files, Ty::Vec(Box::new(Ty::Bytes)))
+                } else {
+                    let mut t =
+                        self.schema_ty(&prop, &pptr, &format!("{op_camel}{}", names::camel(&wire)));
+                    if let Ty::Option(inner) = t {
+                        t = *inner;
+                    }
+                    let display = match self.unalias(&t) {
+                        Ty::Prim(_) => true,
+                        Ty::Named(i) => self.is_string_enum(*i),
+                        _ => false,
+                    };
+                    (if display { MpKind::Text } else { MpKind::Json }, t)
+                };
+                fields.push(MpField {
+                    ident: scope.snake(&wire),
+                    required: required_list.contains(&wire),
+                    doc: schema_doc(&pnode),
+                    wire,
+                    kind,
+                    ty,
+                });
+            }
+            let name = type_scope.type_name(&format!("{op_camel}Multipart"));
+            return Some(Body {
+                kind: BodyKind::Multipart(fields, name),
+                content_type: ct,
+                required,
+                doc,
+            });
+        }
+        if let Some((ct, m)) = pick(&|c| c.starts_with("application/x-www-form-urlencoded")) {
+            let ty = match m.get("schema") {
+                Some(s) => self.schema_ty(
+                    s,
+                    &format!("{bp}/content/{}/schema", escape_token(&ct)),
+                    &hint,
+                ),
+                None => Ty::Map(Box::new(Ty::Value)),
+            };
+            return Some(Body {
+                kind: BodyKind::Form(ty),
+                content_type: ct,
+                required,
+                doc,
+            });
+        }
+        if let Some((ct, _)) = pick(&|c| c.starts_with("text/")) {
+            return Some(Body {
+                kind: BodyKind::Text,
+                content_type: ct,
+                required,
+                doc,
+            });
+        }
+        if let Some((ct, _)) = content.iter().next() {
+            let ct = if ct.contains('*') {
+                "application/octet-stream".to_string()
+            } else {
+                ct.clone()
+            };
+            return Some(Body {
+                kind: BodyKind::Bytes,
+                content_type: ct,
+                required,
+                doc,
+            });
+        }
+        self.warn(&bp, "request body with empty `content`: ignored");
+        None
+    }
+}
+
+fn claim_op_name(scope: &mut Scope, base: &str) -> String {
+    let suffixes = [
+        "",
+        "_detailed",
+        "_blocking",
+        "_blocking_detailed",
+        "_request",
+    ];
+    for i in 1.. {
+        let cand = if i == 1 {
+            base.to_string()
+        } else {
+            format!("{base}_{i}")
+        };
+        if suffixes
+            .iter()
+            .all(|s| !scope.contains(&format!("{cand}{s}")))
+        {
+            for s in suffixes {
+                scope.claim(format!("{cand}{s}"), "_");
+            }
+            return cand;
+        }
+    }
+    unreachable!("the loop above always returns")
+}
+
+fn parse_status(code: &str) -> Option<StatusKey> {
+    let c = code.trim();
+    if c.eq_ignore_ascii_case("default") {
+        return Some(StatusKey::Default);
+    }
+    if c.len() == 3 && c[1..].eq_ignore_ascii_case("xx") {
+        let d = c[..1].parse::<u16>().ok()?;
+        return (1..=5).contains(&d).then_some(StatusKey::Class(d));
+    }
+    let n = c.parse::<u16>().ok()?;
+    (100..=599).contains(&n).then_some(StatusKey::Code(n))
+}
+
+/// `{name}` placeholders in a path template, in order.
+pub(crate) fn template_names(path: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut rest = path;
+    while let Some(start) = rest.find('{') {
+        let after = &rest[start + 1..];
+        let Some(end) = after.find('}') else { break };
+        let name = &after[..end];
+        if !name.is_empty() && !out.iter().any(|n: &String| n == name) {
+            out.push(name.to_string());
+        }
+        rest = &after[end + 1..];
+    }
+    out
+}
+
+fn op_security(op: &Node, global: Option<&Node>, schemes: &[SecurityScheme]) -> Vec<String> {
+    let reqs = op.get("security").or(global);
+    let Some(Node::Array(alts)) = reqs else {
+        return vec![];
+    };
+    if alts.is_empty()
+        || alts
+            .iter()
+            .any(|a| a.as_object().is_none_or(|m| m.is_empty()))
+    {
+        return vec![];
+    }
+    let mut out = Vec::new();
+    for a in alts {
+        if let Some(m) = a.as_object() {
+            for k in m.keys() {
+                if !out.contains(k)
+                    && schemes
+                        .iter()
+                        .any(|s| &s.wire == k && !matches!(s.kind, AuthKind::Unsupported(_)))
+                {
+                    out.push(k.clone());
+                }
+            }
+        }
+    }
+    out
+}

@@ -1,0 +1,100 @@
+//! Helpers shared by Keel's integration tests.
+#![allow(dead_code)]
+
+use std::io::{Read, Write};
+use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::thread;
+use std::time::Duration;
+
+use serde_json::Value;
+
+/// The JSON `/echo` answered with.
+pub fn echo(resp: &keel::Response<impl std::fmt::Debug>) -> Value {
+    assert_eq!(resp.status, 200, "echo answered {resp:?}");
+    resp.json::<Value>().expect("echo answers JSON")
+}
+
+/// The values `/echo` saw for one header (lower-case name).
+pub fn header_values(echo: &Value, name: &str) -> Vec<String> {
+    echo["headers"][name]
+        .as_array()
+        .map(|a| {
+            a.iter()
+                .filter_map(|v| v.as_str().map(str::to_owned))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// The one value `/echo` saw for a header, failing if it saw none or several.
+pub fn header(echo: &Value, name: &str) -> String {
+    let values = header_values(echo, name);
+    assert_eq!(values.len(), 1, "header {name}: {values:?} in {echo}");
+    values[0].clone()
+}
+
+/// A loopback TCP forwarder in front of `target` that counts the connections
+/// it accepts: evidence of connection reuse that does not depend on the
+/// server's cooperation. Threads are bounded: one acceptor plus two per
+/// connection; everything stops when the listener is dropped with the test
+/// process, and each copy loop ends when either side closes.
+pub struct CountingProxy {
+    addr: SocketAddr,
+    accepted: Arc<AtomicUsize>,
+}
+
+impl CountingProxy {
+    pub fn start(target: SocketAddr) -> Self {
+        let listener = TcpListener::bind("127.0.0.1:0").expect("bind proxy");
+        let addr = listener.local_addr().expect("proxy addr");
+        let accepted = Arc::new(AtomicUsize::new(0));
+        let counter = accepted.clone();
+        thread::spawn(move || {
+            // At most 64 connections: every test here opens a handful.
+            for stream in listener.incoming().take(64) {
+                let Ok(client) = stream else { continue };
+                counter.fetch_add(1, Ordering::SeqCst);
+                let Ok(server) = TcpStream::connect(target) else {
+                    continue;
+                };
+                let (Ok(c2), Ok(s2)) = (client.try_clone(), server.try_clone()) else {
+                    continue;
+                };
+                thread::spawn(move || pipe(client, server));
+                thread::spawn(move || pipe(s2, c2));
+            }
+        });
+        CountingProxy { addr, accepted }
+    }
+
+    pub fn url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    pub fn accepted(&self) -> usize {
+        self.accepted.load(Ordering::SeqCst)
+    }
+}
+
+fn pipe(mut from: TcpStream, mut to: TcpStream) {
+    let _ = from.set_read_timeout(Some(Duration::from_secs(30)));
+    let mut buf = [0u8; 16 * 1024];
+    loop {
+        match from.read(&mut buf) {
+            Ok(0) | Err(_) => break,
+            Ok(n) => {
+                if to.write_all(&buf[..n]).is_err() {
+                    break;
+                }
+            }
+        }
+    }
+    let _ = to.shutdown(Shutdown::Write);
+}
+
+/// A path in the temp directory unique to this process and `name`.
+pub fn temp_path(name: &str) -> std::path::PathBuf {
+    std::env::temp_dir().join(format!("keel-test-{}-{name}", std::process::id()))
+}
