@@ -262,13 +262,15 @@ impl<'c> Call<'c> {
                 ExchangeBody::Bytes(b) => &b[..],
                 _ => &[],
             };
-            if let Err(e) = auth.sign(
+            match auth.sign(
                 &exchange.method,
                 &mut exchange.url,
                 &mut exchange.headers,
                 bytes,
             ) {
-                return Step::Done(Err(e));
+                Ok(Some(replaced)) => exchange.body = ExchangeBody::Bytes(replaced),
+                Ok(None) => {}
+                Err(e) => return Step::Done(Err(e)),
             }
         }
         tracing::debug!(
