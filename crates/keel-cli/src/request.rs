@@ -45,6 +45,19 @@ pub struct RequestArgs {
     /// Exit 4 for a 4xx response and 5 for a 5xx.
     #[arg(long, short = 'f')]
     pub fail: bool,
+    /// Retries after a retryable failure (connect error, timeout, 408, 425,
+    /// 429, 5xx): exponential backoff with full jitter, `Retry-After`
+    /// honoured. POST/PATCH are retried only with an idempotency key. 0
+    /// disables retries.
+    #[arg(long, default_value_t = 2)]
+    pub retries: u32,
+    /// Total time budget in seconds for all attempts and waits.
+    #[arg(long)]
+    pub deadline: Option<f64>,
+    /// Send this `Idempotency-Key` (the same on every attempt), which makes a
+    /// POST or PATCH retryable.
+    #[arg(long)]
+    pub idempotency_key: Option<String>,
     #[command(flatten)]
     pub scheme: SchemeArgs,
 }
@@ -72,8 +85,31 @@ fn origin(url: &Url) -> String {
     o
 }
 
-/// Everything that shapes the client, in one place, so that options added
-/// later (retries, deadline …) extend this function only.
+/// The resilience policy the flags ask for: `standard()` with `--retries`
+/// and `--deadline`; with `-v`, one line per attempt on stderr.
+fn resilience(args: &RequestArgs) -> Result<keel::Resilience, Failure> {
+    let mut b = keel::Resilience::builder()
+        .max_attempts(args.retries.saturating_add(1))
+        .no_circuit_breaker()
+        .no_retry_budget();
+    match args.deadline {
+        Some(d) if d.is_finite() && d > 0.0 => b = b.deadline(Duration::from_secs_f64(d)),
+        Some(_) => {
+            return Err(Failure(
+                "--deadline must be a positive number of seconds".into(),
+            ))
+        }
+        None => b = b.no_deadline(),
+    }
+    if args.verbose {
+        b = b.on_event(std::sync::Arc::new(|event: &keel::resilience::ResilienceEvent| {
+            eprintln!("* {event}");
+        }));
+    }
+    Ok(b.build()?)
+}
+
+/// Everything that shapes the client, in one place.
 fn configure_http(args: &RequestArgs, b: keel::HttpClientBuilder) -> keel::HttpClientBuilder {
     b.timeout(Duration::from_secs_f64(args.timeout))
         .verify_ssl(!args.insecure)
@@ -100,17 +136,23 @@ fn send(args: &RequestArgs) -> Result<keel::Response, Failure> {
         .map_err(|_| format!("{:?} is not an HTTP method", args.method))?;
     let url = Url::parse(&args.url).map_err(|e| format!("{:?} is not a URL: {e}", args.url))?;
     let base = origin(&url);
+    let policy = resilience(args)?;
     let request = match args.scheme.client_builder(&base)? {
         Some(b) => configure_auth(args, b)
             .build()?
+            .with_resilience(policy)
             .request(method, url.as_str()),
         None => configure_http(args, keel::HttpClient::builder(&base))
             .build()?
+            .with_resilience(policy)
             .request(method, url.as_str()),
     };
     let headers = parse_headers(&args.headers)?;
     let has_content_type = headers.contains_key("content-type");
     let mut request = request;
+    if let Some(key) = &args.idempotency_key {
+        request = request.idempotency_key(key);
+    }
     for (name, value) in &headers {
         let value = value
             .to_str()

@@ -310,6 +310,12 @@ fn default_scheme_is_exactly_as_documented() {
         header(&s, "api-signature"),
         hex::encode(mac.finalize().into_bytes())
     );
+    // The value the README documents (computed independently with Python's
+    // hmac module).
+    assert_eq!(
+        header(&s, "api-signature"),
+        "0a0c7b66dde04dbac9f14cc8c82d8db917efff0cad6451fd1a37571be3974bee"
+    );
     assert_eq!(header(&s, "api-timestamp"), "1700000000123");
     assert_eq!(header(&s, "api-key"), "k-123");
 }
