@@ -238,7 +238,78 @@ async fn tour() -> Result<(), Failed> {
         other => return Err(Failed(format!("expected BlockingInAsync, got {other:?}"))),
     }
 
-    // 8. Lifecycle.
+    // 8. Signed requests.
+    step.next("HttpAuthenticatedClient: API key + a fresh HMAC signature on every request");
+    let signed = keel::HttpAuthenticatedClient::builder(&base)
+        .api_key(keel_demo::DEMO_API_KEY)
+        .api_secret(keel_demo::DEMO_API_SECRET)
+        .build()?;
+    let seen: Value = signed.post("/echo/orders").json(&serde_json::json!({"qty": 1})).send().await?.json()?;
+    sent("POST /echo/orders {\"qty\":1} — the default scheme adds:");
+    for name in ["api-key", "api-timestamp", "api-signature"] {
+        println!("       {name}: {}", echo_header(&seen, name).unwrap_or("-"));
+    }
+    let who = signed.get("/signed/whoami").send().await?;
+    got(&format!("GET /signed/whoami (the server verifies it) → {} {}", who.status, who.text()?.trim()));
+    expect(who.status.as_u16() == 200, "the signature to verify")?;
+    let forged = keel::HttpAuthenticatedClient::builder(&base)
+        .api_key(keel_demo::DEMO_API_KEY)
+        .api_secret("not-the-secret")
+        .build()?;
+    let bad = forged.get("/signed/whoami").send().await?;
+    got(&format!("with a wrong secret → {} {}", bad.status, bad.text()?.trim()));
+    got(&format!(
+        "the secret never prints: {:?}",
+        format!("{signed:?}").contains(keel_demo::DEMO_API_SECRET)
+    ));
+
+    // 9. Resilience.
+    step.next("with_resilience: retries with backoff and jitter, every attempt signed afresh");
+    let events = std::sync::Arc::new(std::sync::Mutex::new(Vec::<String>::new()));
+    let sink = events.clone();
+    let policy = keel::Resilience::standard()
+        .to_builder()
+        .backoff(Duration::from_millis(50), Duration::from_millis(400))
+        .on_event(std::sync::Arc::new(move |e: &keel::resilience::ResilienceEvent| {
+            if let Ok(mut v) = sink.lock() {
+                v.push(e.to_string());
+            }
+        }))
+        .build()?;
+    let patient = signed.with_resilience(policy);
+    sent("GET /fault/fail?times=2&status=503 (fails twice, then succeeds)");
+    let resp = patient
+        .get("/fault/fail")
+        .query("times", 2)
+        .query("status", 503)
+        .header("X-Fault-Key", "keel-demo-retry")
+        .send()
+        .await?;
+    for line in events.lock().map(|v| v.clone()).unwrap_or_default() {
+        println!("     · {line}");
+    }
+    got(&format!(
+        "{} after {} attempts; the server counted {} arrivals",
+        resp.status,
+        resp.attempts(),
+        server.state().arrivals("keel-demo-retry").arrivals
+    ));
+    expect(resp.attempts() == 3, "three attempts")?;
+    sent("POST /fault/fail?times=1 without an idempotency key");
+    let post = patient
+        .post("/fault/fail")
+        .query("times", 1)
+        .header("X-Fault-Key", "keel-demo-post")
+        .json(&serde_json::json!({"qty": 1}))
+        .send()
+        .await?;
+    got(&format!(
+        "{} — not retried: a POST that reached the server is never re-sent without a key ({} arrival)",
+        post.status,
+        server.state().arrivals("keel-demo-post").arrivals
+    ));
+
+    // 10. Lifecycle.
     step.next("Lifecycle: a scope closes the pools; entering twice is an error");
     let scoped = HttpClient::new(&base)?;
     {

@@ -5,7 +5,7 @@
 #
 # usage: crates/keel-codegen/scripts/build-corpus.sh [WORK_DIR]
 # env:   CORPUS_DIR (default: <repo>/../shared/openapi-corpus)
-#        CARGO_TARGET_DIR (default: <repo>/target/keel-codegen-corpus)
+#        CARGO_TARGET_DIR (default: <repo>/target/keel-generated)
 #        GEN_TARGET_DIR (where the generator is built; default: <repo>/target)
 #        CORPUS_CHECK=1  run `cargo check` instead of `cargo build` (faster, no codegen)
 set -euo pipefail
@@ -15,7 +15,7 @@ crate="$(cd "$here/.." && pwd)"
 repo="$(cd "$crate/../.." && pwd)"
 corpus="${CORPUS_DIR:-$repo/../shared/openapi-corpus}"
 work="${1:-$(mktemp -d -t keel-corpus.XXXXXX)}"
-export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$repo/target/keel-codegen-corpus}"
+export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$repo/target/keel-generated}"
 mkdir -p "$work"
 
 if [ ! -d "$corpus" ]; then

@@ -359,11 +359,10 @@ fn generate_doc(
         .schemes
         .iter()
         .any(|s| !matches!(s.kind, ops::AuthKind::Unsupported(_)));
-    let mut files = Vec::new();
-    files.push(GeneratedFile {
+    let mut files = vec![GeneratedFile {
         path: "Cargo.toml".into(),
         contents: cargo_toml(&crate_name, &title, options),
-    });
+    }];
     files.push(GeneratedFile {
         path: "src/lib.rs".into(),
         contents: emit::render(

@@ -365,12 +365,10 @@ impl<'a> Ctx<'a> {
             &mut additional,
             0,
         );
-        if schema.get("oneOf").is_some() || schema.get("anyOf").is_some() {
-            if has_props {
-                self.warn(ptr, "oneOf/anyOf next to properties: only the properties are modelled, other keys are kept in `additional_properties`");
-                if additional.is_none() {
-                    additional = Some(Ty::Value);
-                }
+        if (schema.get("oneOf").is_some() || schema.get("anyOf").is_some()) && has_props {
+            self.warn(ptr, "oneOf/anyOf next to properties: only the properties are modelled, other keys are kept in `additional_properties`");
+            if additional.is_none() {
+                additional = Some(Ty::Value);
             }
         }
         let additional = additional.map(|t| {
@@ -675,10 +673,8 @@ impl<'a> Ctx<'a> {
                 );
                 *additional = Some(t);
             }
-            Some(Node::Object(_)) | Some(Node::Bool(true)) => {
-                if additional.is_none() {
-                    *additional = Some(Ty::Value);
-                }
+            Some(Node::Object(_)) | Some(Node::Bool(true)) if additional.is_none() => {
+                *additional = Some(Ty::Value);
             }
             _ => {}
         }

@@ -501,13 +501,7 @@ impl Ctx<'_> {
             }
         }
         let tpl = template_names(path);
-        params.retain(|p| {
-            if p.loc == Loc::Path && !tpl.contains(&p.wire) {
-                false
-            } else {
-                true
-            }
-        });
+        params.retain(|p| p.loc != Loc::Path || tpl.contains(&p.wire));
         // order: path (template order), then required, then optional
         params.sort_by_key(|p| match p.loc {
             Loc::Path => (0, tpl.iter().position(|t| *t == p.wire).unwrap_or(0)),

@@ -12,7 +12,7 @@ fn corpus_crates_build() {
     }
     let script = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("scripts/build-corpus.sh");
     // not the workspace's target dir: the outer `cargo test` holds its lock
-    let target = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../target/keel-codegen-corpus");
+    let target = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../target/keel-generated");
     let out = Command::new("bash")
         .arg(&script)
         .env("GEN_TARGET_DIR", &target)

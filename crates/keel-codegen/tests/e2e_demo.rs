@@ -5,7 +5,7 @@
 //! operation (apiKey header, added to the document with `openapi_extension` on the `/echo`
 //! route), and an undocumented status with `raise_on_unexpected_status` both ways.
 //!
-//! The nested build uses its own target directory (`target/keel-codegen-e2e`), because the
+//! The nested build uses its own target directory (`target/keel-generated`), because the
 //! outer `cargo test` holds the lock on the workspace's. Set `KEEL_SKIP_E2E=1` to skip.
 
 use keel_codegen::{generate_from_str, GenerateOptions, KeelDependency};
@@ -133,7 +133,7 @@ fn generated_client_talks_to_the_demo_server() {
     if lock.exists() {
         std::fs::copy(&lock, root.join("Cargo.lock")).unwrap();
     }
-    let target = manifest.join("../../target/keel-codegen-e2e");
+    let target = manifest.join("../../target/keel-generated");
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
     let mut build = Command::new(&cargo);
     build

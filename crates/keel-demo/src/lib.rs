@@ -29,6 +29,10 @@
 //!   `/echo`).
 //! - `GET /slow?ms=N`, `GET /status/{code}` (any code 200..=999),
 //!   `GET /undocumented` (answers 418; documented as 200 only).
+//! - Signed endpoints (Keel's default scheme, key [`DEMO_API_KEY`], secret
+//!   [`DEMO_API_SECRET`]): `GET /signed/whoami`, `POST /signed/orders`; and
+//!   `GET /time` (the server clock, for clock synchronisation). A request
+//!   that fails verification gets 401 `{"error": reason}`.
 //! - Fault injection under `/fault/` (below): `fail`, `retry-after`,
 //!   `delay`, `close`, `reset-mid-body`, `flap`, plus `arrivals` and `reset`.
 //!
@@ -57,10 +61,12 @@ mod faults;
 pub mod openapi;
 mod routes;
 mod server;
+mod signed;
 mod state;
 mod tls;
 
 pub use server::{serve, serve_router, serve_router_tls, DemoServer, DemoServerBuilder};
+pub use signed::{DEMO_API_KEY, DEMO_API_SECRET, DEMO_WINDOW};
 pub use state::{Arrivals, DemoState, Item, NewItem};
 pub use tls::DemoTls;
 

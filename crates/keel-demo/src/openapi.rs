@@ -516,7 +516,7 @@ fn paths() -> Value {
 /// assert_eq!(doc["paths"]["/items/{id}"]["get"]["operationId"], "getItem");
 /// ```
 pub fn document() -> Value {
-    json!({
+    let mut doc = json!({
         "openapi": "3.1.0",
         "info": {
             "title": "Keel demo API",
@@ -525,11 +525,13 @@ pub fn document() -> Value {
         },
         "tags": [
             { "name": "meta" }, { "name": "items" }, { "name": "echo" }, { "name": "redirects" },
-            { "name": "timing" }, { "name": "status" }, { "name": "faults" }
+            { "name": "timing" }, { "name": "status" }, { "name": "faults" }, { "name": "signed" }
         ],
         "paths": paths(),
         "components": components(),
-    })
+    });
+    merge(&mut doc, &crate::signed::openapi());
+    doc
 }
 
 /// Deep-merge `extension` into `base`: objects are merged key by key,

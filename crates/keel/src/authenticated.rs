@@ -4,18 +4,66 @@
 use std::fmt;
 use std::ops::Deref;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use http::header::HeaderName;
 use http::Method;
-use secrecy::{ExposeSecret, SecretBox};
+use secrecy::{ExposeSecret, SecretBox, SecretString};
 
 use crate::client::{Client, HttpClient};
 use crate::config::HttpClientBuilder;
 use crate::error::{Error, Result};
 use crate::request::RequestBuilder;
 use crate::resilience::Resilience;
+use crate::response::Response;
 use crate::signing::{Auth, Credentials, Scheme};
+
+/// The outcome of [`HttpAuthenticatedClient::sync_clock`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct ClockSync {
+    /// The offset now applied (`server − local`, ms).
+    pub offset_ms: i64,
+    /// The round-trip time of the measurement.
+    pub rtt: Duration,
+}
+
+/// Ready-made readers of a server's time, for
+/// [`HttpAuthenticatedClient::sync_clock`].
+#[derive(Debug, Clone, Copy)]
+pub struct ServerTime;
+
+impl ServerTime {
+    /// A top-level JSON field holding milliseconds since the epoch
+    /// (`{"serverTime": 1499827319559}` → `json_millis("serverTime")`).
+    pub fn json_millis(field: &str) -> impl FnOnce(&Response) -> Option<SystemTime> + '_ {
+        move |r| {
+            let v: serde_json::Value = serde_json::from_slice(&r.content).ok()?;
+            let ms = v.get(field)?;
+            let ms = ms.as_u64().or_else(|| ms.as_str()?.parse().ok())?;
+            Some(UNIX_EPOCH + Duration::from_millis(ms))
+        }
+    }
+
+    /// A top-level JSON field holding seconds since the epoch (may be
+    /// fractional).
+    pub fn json_seconds(field: &str) -> impl FnOnce(&Response) -> Option<SystemTime> + '_ {
+        move |r| {
+            let v: serde_json::Value = serde_json::from_slice(&r.content).ok()?;
+            let s = v.get(field)?;
+            let s = s.as_f64().or_else(|| s.as_str()?.parse().ok())?;
+            if !s.is_finite() || s < 0.0 {
+                return None;
+            }
+            Some(UNIX_EPOCH + Duration::from_secs_f64(s))
+        }
+    }
+
+    /// The standard `Date` response header (one-second resolution).
+    pub fn date_header(r: &Response) -> Option<SystemTime> {
+        httpdate::parse_http_date(r.header("date")?).ok()
+    }
+}
 
 /// The header that carries the API key when none is configured.
 pub const DEFAULT_AUTH_HEADER_NAME: &str = "API-Key";
@@ -71,8 +119,9 @@ impl HttpAuthenticatedClient {
             api_key: None,
             api_secret: None,
             auth_header_name: DEFAULT_AUTH_HEADER_NAME.to_owned(),
+            passphrase: None,
             scheme: None,
-            clock_offset: (Duration::ZERO, true),
+            clock_offset_ms: 0,
         }
     }
 
@@ -110,9 +159,7 @@ impl HttpAuthenticatedClient {
     /// client family signs. Use it when a server rejects timestamps "outside
     /// the receive window".
     pub fn set_clock_offset_ms(&self, offset_ms: i64) {
-        self.auth()
-            .clock_offset_ms
-            .store(offset_ms, std::sync::atomic::Ordering::Relaxed);
+        self.auth().set_clock_offset_ms(offset_ms);
     }
 
     /// The current clock offset in milliseconds (`server − local`).
@@ -120,6 +167,68 @@ impl HttpAuthenticatedClient {
         self.auth()
             .clock_offset_ms
             .load(std::sync::atomic::Ordering::Relaxed)
+    }
+
+    /// Measures the server's clock against this machine's with one unsigned
+    /// `GET path` and sets the clock offset of this client family (every
+    /// clone and derived client) from it: `server time + RTT/2 − local
+    /// time`. `server_time` reads the server's time from the response (see
+    /// [`ServerTime`]). Use it when a server rejects requests with a
+    /// "timestamp outside the receive window".
+    ///
+    /// ```no_run
+    /// # async fn run(client: keel::HttpAuthenticatedClient) -> keel::Result<()> {
+    /// let sync = client.sync_clock("/time", keel::ServerTime::json_millis("epoch_ms")).await?;
+    /// println!("server is {} ms ahead (RTT {:?})", sync.offset_ms, sync.rtt);
+    /// # Ok(()) }
+    /// ```
+    pub async fn sync_clock<F>(&self, path: &str, server_time: F) -> Result<ClockSync>
+    where
+        F: FnOnce(&Response) -> Option<SystemTime>,
+    {
+        let plain = self.client.without_auth();
+        let sent = SystemTime::now();
+        let started = Instant::now();
+        let resp = plain.get(path).send().await?;
+        self.apply_sync(sent, started.elapsed(), &resp, server_time)
+    }
+
+    /// The blocking form of [`sync_clock`](Self::sync_clock).
+    pub fn sync_clock_blocking<F>(&self, path: &str, server_time: F) -> Result<ClockSync>
+    where
+        F: FnOnce(&Response) -> Option<SystemTime>,
+    {
+        let plain = self.client.without_auth();
+        let sent = SystemTime::now();
+        let started = Instant::now();
+        let resp = plain.get(path).send_blocking()?;
+        self.apply_sync(sent, started.elapsed(), &resp, server_time)
+    }
+
+    fn apply_sync<F>(
+        &self,
+        sent: SystemTime,
+        rtt: Duration,
+        resp: &Response,
+        server_time: F,
+    ) -> Result<ClockSync>
+    where
+        F: FnOnce(&Response) -> Option<SystemTime>,
+    {
+        let server = server_time(resp).ok_or_else(|| {
+            Error::Signing(format!(
+                "could not read the server time from the {} response of the clock endpoint",
+                resp.status
+            ))
+        })?;
+        let local_mid = sent + rtt / 2;
+        let offset_ms = match server.duration_since(local_mid) {
+            Ok(ahead) => i64::try_from(ahead.as_millis()).unwrap_or(i64::MAX),
+            Err(behind) => -i64::try_from(behind.duration().as_millis()).unwrap_or(i64::MAX),
+        };
+        self.set_clock_offset_ms(offset_ms);
+        tracing::debug!(offset_ms, ?rtt, "clock synchronised");
+        Ok(ClockSync { offset_ms, rtt })
     }
 
     /// Like [`HttpClient::with_headers`], keeping the credentials.
@@ -179,8 +288,7 @@ fn unreachable_auth() -> &'static Arc<Auth> {
         Arc::new(Auth::new(
             Credentials::new("", None, HeaderName::from_static("api-key")),
             Scheme::api_key_header(),
-            Duration::ZERO,
-            true,
+            0,
         ))
     })
 }
@@ -192,9 +300,10 @@ pub struct HttpAuthenticatedClientBuilder {
     http: HttpClientBuilder,
     api_key: Option<String>,
     api_secret: Option<SecretBox<[u8]>>,
+    passphrase: Option<SecretString>,
     auth_header_name: String,
     scheme: Option<Scheme>,
-    clock_offset: (Duration, bool),
+    clock_offset_ms: i64,
 }
 
 impl fmt::Debug for HttpAuthenticatedClientBuilder {
@@ -206,8 +315,13 @@ impl fmt::Debug for HttpAuthenticatedClientBuilder {
                 "api_secret",
                 &self.api_secret.as_ref().map(|_| "[redacted]"),
             )
+            .field(
+                "passphrase",
+                &self.passphrase.as_ref().map(|_| "[redacted]"),
+            )
             .field("auth_header_name", &self.auth_header_name)
             .field("scheme", &self.scheme)
+            .field("clock_offset_ms", &self.clock_offset_ms)
             .finish()
     }
 }
@@ -245,6 +359,13 @@ impl HttpAuthenticatedClientBuilder {
         self
     }
 
+    /// A passphrase, for schemes with a third credential (Coinbase Exchange,
+    /// OKX). Kept in a zeroizing secret type; never printed.
+    pub fn passphrase(mut self, passphrase: impl Into<String>) -> Self {
+        self.passphrase = Some(SecretString::from(passphrase.into()));
+        self
+    }
+
     /// The name of the header that carries the API key (default `API-Key`).
     pub fn auth_header_name(mut self, name: impl Into<String>) -> Self {
         self.auth_header_name = name.into();
@@ -261,7 +382,15 @@ impl HttpAuthenticatedClientBuilder {
     /// moved forward by it (see
     /// [`HttpAuthenticatedClient::set_clock_offset_ms`]).
     pub fn clock_offset(mut self, offset: Duration, server_ahead: bool) -> Self {
-        self.clock_offset = (offset, server_ahead);
+        let ms = i64::try_from(offset.as_millis()).unwrap_or(i64::MAX);
+        self.clock_offset_ms = if server_ahead { ms } else { -ms };
+        self
+    }
+
+    /// The clock offset in milliseconds (`server − local`; negative when
+    /// the server is behind).
+    pub fn clock_offset_ms(mut self, offset_ms: i64) -> Self {
+        self.clock_offset_ms = offset_ms;
         self
     }
 
@@ -337,13 +466,18 @@ impl HttpAuthenticatedClientBuilder {
                 "this signing scheme needs a non-empty API secret; set it with `api_secret(...)`",
             ));
         }
-        let credentials = Credentials::new(key, secret, header);
-        let auth = Auth::new(
-            credentials,
-            scheme,
-            self.clock_offset.0,
-            self.clock_offset.1,
-        );
+        let mut credentials = Credentials::new(key, secret, header);
+        if let Some(p) = self.passphrase {
+            credentials = credentials.with_passphrase(p.expose_secret());
+        }
+        scheme
+            .signer()
+            .check_credentials(&credentials)
+            .map_err(|e| match e {
+                Error::Signing(m) => Error::config(m),
+                e => e,
+            })?;
+        let auth = Auth::new(credentials, scheme, self.clock_offset_ms);
         Ok(HttpAuthenticatedClient {
             client: client.with_auth(Arc::new(auth)),
         })

@@ -125,6 +125,18 @@ impl HttpClient {
         }
     }
 
+    /// The same client without credentials (for unsigned helper calls).
+    pub(crate) fn without_auth(&self) -> Self {
+        HttpClient {
+            inner: Arc::new(Inner {
+                config: self.inner.config.clone(),
+                shared: self.inner.shared.clone(),
+                resilience: self.inner.resilience.clone(),
+                auth: None,
+            }),
+        }
+    }
+
     pub(crate) fn with_auth(&self, auth: Arc<Auth>) -> Self {
         HttpClient {
             inner: Arc::new(Inner {

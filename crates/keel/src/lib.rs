@@ -39,7 +39,8 @@ mod response;
 pub mod signing;
 
 pub use authenticated::{
-    HttpAuthenticatedClient, HttpAuthenticatedClientBuilder, DEFAULT_AUTH_HEADER_NAME,
+    ClockSync, HttpAuthenticatedClient, HttpAuthenticatedClientBuilder, ServerTime,
+    DEFAULT_AUTH_HEADER_NAME,
 };
 pub use client::{Client, ClientScope, HttpClient};
 pub use config::{

@@ -25,12 +25,13 @@ use http::header::{
 };
 use http::{Method, StatusCode};
 use tokio::time::Instant;
+use tracing::Instrument;
 use url::Url;
 
 use crate::client::{HttpClient, Inner};
 use crate::error::{display_url, Error, Result};
 use crate::request::Body;
-use crate::resilience::{AttemptInfo, Decision, Outcome};
+use crate::resilience::{AttemptInfo, CallState, Decision, Outcome};
 use crate::response::Response;
 
 /// A request built once: what every attempt starts from.
@@ -86,8 +87,10 @@ pub(crate) struct Call<'c> {
     deadline: Option<Duration>,
     /// Whether re-sending this request is safe (method or idempotency key).
     idempotent: bool,
-    /// Set after sleeping for admission (rate limit) so the next step re-asks.
+    /// The error of the last failed attempt, for the deadline error.
     last_error: Option<Error>,
+    /// What the resilience layer keeps between admission and recording.
+    resilience: CallState,
 }
 
 /// A redirect hop: where the request goes instead of `prepared.url`.
@@ -101,7 +104,18 @@ struct Hop {
 }
 
 impl<'c> Call<'c> {
-    pub(crate) fn new(inner: &'c Inner, prepared: Prepared) -> Self {
+    pub(crate) fn new(inner: &'c Inner, mut prepared: Prepared) -> Self {
+        let config = inner.resilience.config();
+        if config.generates_idempotency_key()
+            && matches!(prepared.method, Method::POST | Method::PATCH)
+            && !prepared.headers.contains_key(IDEMPOTENCY_KEY)
+        {
+            // Set once, here: every attempt of this call carries the same key.
+            let key = crate::resilience::new_idempotency_key();
+            if let Ok(v) = http::HeaderValue::from_str(&key) {
+                prepared.headers.insert(IDEMPOTENCY_KEY, v);
+            }
+        }
         let idempotent = matches!(
             prepared.method,
             Method::GET
@@ -110,9 +124,9 @@ impl<'c> Call<'c> {
                 | Method::PUT
                 | Method::DELETE
                 | Method::TRACE
-        ) || prepared.headers.contains_key("idempotency-key");
+        ) || prepared.headers.contains_key(IDEMPOTENCY_KEY);
         Call {
-            deadline: inner.resilience.config().deadline(),
+            deadline: config.deadline(),
             inner,
             prepared,
             hop: None,
@@ -121,7 +135,13 @@ impl<'c> Call<'c> {
             started: Instant::now(),
             idempotent,
             last_error: None,
+            resilience: CallState::default(),
         }
+    }
+
+    /// How many attempts were started.
+    pub(crate) fn attempts(&self) -> u32 {
+        self.attempts
     }
 
     /// Checks that cannot change between attempts.
@@ -175,11 +195,11 @@ impl<'c> Call<'c> {
         if self.remaining() == Some(Duration::ZERO) {
             return Step::Done(Err(self.deadline_error()));
         }
-        match self
-            .inner
-            .resilience
-            .admit(&self.prepared.url, self.prepared.weight)
-        {
+        match self.inner.resilience.admit(
+            &self.prepared.url,
+            self.prepared.weight,
+            &mut self.resilience,
+        ) {
             Ok(None) => {}
             Ok(Some(wait)) => {
                 if self.remaining().is_some_and(|r| wait >= r) {
@@ -187,6 +207,7 @@ impl<'c> Call<'c> {
                 }
                 return Step::Sleep(wait);
             }
+            // Breaker open or rate limited: fail fast, as is.
             Err(e) => return Step::Done(Err(e)),
         }
         self.attempts += 1;
@@ -241,13 +262,15 @@ impl<'c> Call<'c> {
                 ExchangeBody::Bytes(b) => &b[..],
                 _ => &[],
             };
-            if let Err(e) = auth.sign(
+            match auth.sign(
                 &exchange.method,
                 &mut exchange.url,
                 &mut exchange.headers,
                 bytes,
             ) {
-                return Step::Done(Err(e));
+                Ok(Some(replaced)) => exchange.body = ExchangeBody::Bytes(replaced),
+                Ok(None) => {}
+                Err(e) => return Step::Done(Err(e)),
             }
         }
         tracing::debug!(
@@ -278,15 +301,36 @@ impl<'c> Call<'c> {
             Ok(r) => Outcome::Response(r),
             Err(e) => Outcome::Error(e),
         };
-        let decision = self.inner.resilience.record(&AttemptInfo {
-            attempt: self.attempts,
-            url: &self.prepared.url,
-            outcome,
-            may_resend: self.idempotent && replayable,
-            elapsed: self.elapsed(),
-        });
+        let decision = self.inner.resilience.record(
+            &AttemptInfo {
+                attempt: self.attempts,
+                method: &self.prepared.method,
+                url: &self.prepared.url,
+                outcome,
+                idempotent: self.idempotent,
+                replayable,
+                elapsed: self.elapsed(),
+                remaining: self.remaining(),
+            },
+            &mut self.resilience,
+        );
         match decision {
             Decision::Finish => Step::Done(self.finish(result)),
+            // A stream body cannot be sent again: an error says so; a
+            // response is returned as it is.
+            Decision::NotReplayable => match result {
+                Err(_) => Step::Done(Err(Error::BodyNotReplayable {
+                    attempts: self.attempts,
+                })),
+                Ok(r) => Step::Done(self.finish(Ok(r))),
+            },
+            Decision::Deadline => {
+                self.last_error = Some(match result {
+                    Err(e) => e,
+                    Ok(r) => status_error(&r),
+                });
+                Step::Done(Err(self.deadline_error()))
+            }
             Decision::Retry(wait) => {
                 if self.remaining().is_some_and(|r| wait >= r) {
                     self.last_error = Some(match result {
@@ -406,6 +450,9 @@ impl<'c> Call<'c> {
     }
 }
 
+/// The header that makes a non-idempotent request safe to retry.
+const IDEMPOTENCY_KEY: &str = "idempotency-key";
+
 fn status_error(r: &Response) -> Error {
     Error::UnexpectedStatus {
         status: r.status,
@@ -488,21 +535,44 @@ fn raw_response(status: StatusCode, headers: HeaderMap, url: Url, content: Bytes
 /// Runs a call on the async transport.
 pub(crate) async fn run_async(client: &HttpClient, prepared: Prepared) -> Result<Response> {
     let transport = client.inner.shared.async_client()?;
-    let mut call = Call::new(&client.inner, prepared);
-    let mut step = call.start();
-    loop {
-        step = match step {
-            Step::Send(exchange) => {
-                let result = send_async(&transport, exchange).await;
-                call.on_result(result)
-            }
-            Step::Sleep(d) => {
-                tokio::time::sleep(d).await;
-                call.after_sleep()
-            }
-            Step::Done(result) => return result,
-        };
+    let span = call_span(&prepared);
+    async move {
+        let mut call = Call::new(&client.inner, prepared);
+        let mut step = call.start();
+        loop {
+            step = match step {
+                Step::Send(exchange) => {
+                    let span = attempt_span(call.attempts());
+                    let result = send_async(&transport, exchange)
+                        .instrument(span.clone())
+                        .await;
+                    span.in_scope(|| call.on_result(result))
+                }
+                Step::Sleep(d) => {
+                    tokio::time::sleep(d).await;
+                    call.after_sleep()
+                }
+                Step::Done(result) => return result,
+            };
+        }
     }
+    .instrument(span)
+    .await
+}
+
+/// The span of one call (all its attempts and waits).
+fn call_span(prepared: &Prepared) -> tracing::Span {
+    tracing::debug_span!(
+        "keel.call",
+        method = %prepared.method,
+        url = %Shown(&prepared.url),
+    )
+}
+
+/// The span of one attempt; the core's events (outcome, retry reason and
+/// wait) are recorded inside it.
+fn attempt_span(attempt: u32) -> tracing::Span {
+    tracing::debug_span!("keel.attempt", attempt)
 }
 
 async fn send_async(transport: &reqwest::Client, ex: Exchange) -> Result<Response> {
@@ -538,14 +608,16 @@ pub(crate) fn run_blocking(client: &HttpClient, prepared: Prepared) -> Result<Re
         ));
     }
     let transport = client.inner.shared.blocking_client()?;
+    let span = call_span(&prepared);
+    let _entered = span.enter();
     let mut call = Call::new(&client.inner, prepared);
     let mut step = call.start();
     loop {
         step = match step {
-            Step::Send(exchange) => {
+            Step::Send(exchange) => attempt_span(call.attempts()).in_scope(|| {
                 let result = send_blocking(&transport, exchange);
                 call.on_result(result)
-            }
+            }),
             Step::Sleep(d) => {
                 std::thread::sleep(d);
                 call.after_sleep()

@@ -1,90 +1,719 @@
 //! Resilience: retry policy, backoff, Retry-After, deadline, circuit breaker,
 //! rate limit and retry budget.
 //!
+//! A [`Resilience`] value is a validated configuration, applied to a client
+//! with [`HttpClient::with_resilience`](crate::HttpClient::with_resilience).
 //! The decisions live here as plain synchronous code; the pipeline's two
-//! drivers only perform the waits these decisions ask for.
+//! drivers (async and blocking) only perform the waits these decisions ask
+//! for, so both behave the same.
+//!
+//! ```no_run
+//! # async fn run() -> keel::Result<()> {
+//! use std::sync::Arc;
+//! use std::time::Duration;
+//! use keel::resilience::{CircuitBreaker, RateLimit, Resilience, ResilienceEvent};
+//!
+//! let policy = Resilience::builder()            // starts from `Resilience::standard()`
+//!     .max_attempts(4)
+//!     .backoff(Duration::from_millis(200), Duration::from_secs(5))
+//!     .deadline(Duration::from_secs(20))
+//!     .circuit_breaker(CircuitBreaker::new().consecutive_failures(5))
+//!     .rate_limit(RateLimit::per_second(20).burst(5))
+//!     .on_event(Arc::new(|e: &ResilienceEvent| eprintln!("{e}")))
+//!     .build()?;
+//! let client = keel::HttpClient::new("https://api.example.com")?.with_resilience(policy);
+//! let resp = client.get("/items").send().await?;
+//! println!("{} after {} attempt(s)", resp.status, resp.attempts());
+//! # Ok(()) }
+//! ```
+//!
+//! # What is retried
+//! An attempt is retried when its outcome is retryable — a connect error, a
+//! timeout, a connection broken before the response was complete, or a
+//! retryable status (by default 408, 425, 429, 500, 502, 503, 504) — and all
+//! of these hold:
+//! - re-sending is safe: the method is idempotent (GET, HEAD, OPTIONS, PUT,
+//!   DELETE, TRACE), or the request carries an `Idempotency-Key` header, or
+//!   the request never left (connect error);
+//! - the body can be sent again (bytes, not a stream: a stream is never
+//!   retried, and the error says so);
+//! - attempts are left (`max_attempts`), the retry budget can pay, and the
+//!   wait fits in the deadline.
+//!
+//! The wait is the server's `Retry-After` (seconds or HTTP-date) when the
+//! response has one — a `Retry-After` longer than `max_retry_after` ends the
+//! retries — and otherwise exponential backoff with jitter.
 
+mod breaker;
+mod budget;
+mod limiter;
+mod policy;
+mod state;
+
+use std::fmt;
+use std::sync::Arc;
 use std::time::Duration;
 
-use url::Url;
+use http::{Method, StatusCode};
 
 use crate::error::{Error, Result};
-use crate::response::Response;
 
-/// A resilience configuration, applied to a client with
-/// [`HttpClient::with_resilience`](crate::HttpClient::with_resilience).
-#[derive(Debug, Clone, Default)]
+pub use breaker::{BreakerState, CircuitBreaker};
+pub use budget::RetryBudget;
+pub use limiter::{OnLimit, RateLimit};
+pub use policy::{parse_retry_after, Backoff, Jitter, RetryReason};
+pub(crate) use state::{AttemptInfo, CallState, Decision, Outcome, ResilienceState};
+
+/// A fresh random idempotency key (UUID v4 format).
+pub(crate) fn new_idempotency_key() -> String {
+    policy::uuid_v4(rand::random())
+}
+
+/// The statuses retried by default: 408, 425, 429, 500, 502, 503, 504.
+pub const DEFAULT_RETRY_STATUSES: [u16; 7] = [408, 425, 429, 500, 502, 503, 504];
+
+/// A callback that observes what the resilience layer does.
+pub type EventHook = Arc<dyn Fn(&ResilienceEvent) + Send + Sync>;
+
+/// A resilience configuration: retries, backoff, `Retry-After`, deadline,
+/// circuit breaker, rate limit, retry budget and idempotency keys.
+///
+/// Use a preset ([`none`](Self::none), [`standard`](Self::standard),
+/// [`rate_limited`](Self::rate_limited)) or [`builder`](Self::builder).
+/// Apply it with [`HttpClient::with_resilience`](crate::HttpClient::with_resilience):
+/// each call of `with_resilience` starts fresh state (breakers, limiter,
+/// budget) shared by the clones and derived clients of the client it
+/// returns.
+#[derive(Clone)]
 #[non_exhaustive]
 pub struct Resilience {
-    deadline: Option<Duration>,
+    pub(crate) max_attempts: u32,
+    pub(crate) backoff: Backoff,
+    pub(crate) retry_statuses: Vec<u16>,
+    pub(crate) max_retry_after: Duration,
+    pub(crate) deadline: Option<Duration>,
+    pub(crate) generate_idempotency_key: bool,
+    pub(crate) breaker: Option<CircuitBreaker>,
+    pub(crate) rate_limit: Option<RateLimit>,
+    pub(crate) budget: Option<RetryBudget>,
+    pub(crate) on_event: Option<EventHook>,
+}
+
+impl fmt::Debug for Resilience {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Resilience")
+            .field("max_attempts", &self.max_attempts)
+            .field("backoff", &self.backoff)
+            .field("retry_statuses", &self.retry_statuses)
+            .field("max_retry_after", &self.max_retry_after)
+            .field("deadline", &self.deadline)
+            .field("generate_idempotency_key", &self.generate_idempotency_key)
+            .field("circuit_breaker", &self.breaker)
+            .field("rate_limit", &self.rate_limit)
+            .field("retry_budget", &self.budget)
+            .field("on_event", &self.on_event.as_ref().map(|_| "set"))
+            .finish()
+    }
+}
+
+impl Default for Resilience {
+    /// [`Resilience::none`].
+    fn default() -> Self {
+        Self::none()
+    }
 }
 
 impl Resilience {
-    /// No retries, no breaker, no limiter: one attempt per call.
+    /// One attempt per call: no retries, no deadline, no breaker, no rate
+    /// limit, no budget. What a client has until `with_resilience`.
     pub fn none() -> Self {
-        Resilience { deadline: None }
+        Resilience {
+            max_attempts: 1,
+            backoff: Backoff::exponential(Duration::from_millis(500), Duration::from_secs(20)),
+            retry_statuses: DEFAULT_RETRY_STATUSES.to_vec(),
+            max_retry_after: Duration::from_secs(30),
+            deadline: None,
+            generate_idempotency_key: false,
+            breaker: None,
+            rate_limit: None,
+            budget: None,
+            on_event: None,
+        }
+    }
+
+    /// The recommended policy for most APIs:
+    /// - 3 attempts; exponential backoff from 500 ms up to 20 s, full jitter;
+    /// - retries on connect errors, timeouts, broken connections and 408,
+    ///   425, 429, 500, 502, 503, 504; `Retry-After` honoured up to 30 s;
+    /// - a 60 s deadline over all attempts and waits;
+    /// - a circuit breaker per origin ([`CircuitBreaker::new`]: 10
+    ///   consecutive failures, or 50 % of at least 20 attempts over 30 s;
+    ///   open 5 s; 1 probe);
+    /// - a retry budget ([`RetryBudget::default`], the AWS standard quota);
+    /// - no rate limit, no generated idempotency keys.
+    pub fn standard() -> Self {
+        Resilience {
+            max_attempts: 3,
+            deadline: Some(Duration::from_secs(60)),
+            breaker: Some(CircuitBreaker::new()),
+            budget: Some(RetryBudget::default()),
+            ..Self::none()
+        }
+    }
+
+    /// For APIs with strict rate limits: [`standard`](Self::standard) plus
+    /// the client-side `limit`, 5 attempts with backoff from 1 s up to 30 s,
+    /// `Retry-After` honoured up to 120 s, and a 300 s deadline. 429 never
+    /// trips the breaker.
+    ///
+    /// Fails with [`Error::InvalidConfig`] when `limit` is invalid.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// let policy = keel::Resilience::rate_limited(
+    ///     keel::resilience::RateLimit::new(100, Duration::from_secs(60)).burst(10),
+    /// )?;
+    /// assert_eq!(policy.max_attempts(), 5);
+    /// # Ok::<(), keel::Error>(())
+    /// ```
+    pub fn rate_limited(limit: RateLimit) -> Result<Self> {
+        Resilience {
+            max_attempts: 5,
+            backoff: Backoff::exponential(Duration::from_secs(1), Duration::from_secs(30)),
+            max_retry_after: Duration::from_secs(120),
+            deadline: Some(Duration::from_secs(300)),
+            rate_limit: Some(limit),
+            ..Self::standard()
+        }
+        .to_builder()
+        .build()
+    }
+
+    /// A builder starting from [`standard`](Self::standard).
+    pub fn builder() -> ResilienceBuilder {
+        Self::standard().to_builder()
+    }
+
+    /// A builder starting from this configuration.
+    pub fn to_builder(&self) -> ResilienceBuilder {
+        ResilienceBuilder {
+            config: self.clone(),
+        }
     }
 
     /// The total time budget of a call across all attempts and waits.
     pub fn deadline(&self) -> Option<Duration> {
         self.deadline
     }
+
+    /// The most attempts a call makes (1 = no retries).
+    pub fn max_attempts(&self) -> u32 {
+        self.max_attempts
+    }
+
+    /// The backoff between attempts.
+    pub fn backoff(&self) -> Backoff {
+        self.backoff
+    }
+
+    /// The statuses that are retried.
+    pub fn retry_statuses(&self) -> &[u16] {
+        &self.retry_statuses
+    }
+
+    /// The longest `Retry-After` honoured.
+    pub fn max_retry_after(&self) -> Duration {
+        self.max_retry_after
+    }
+
+    /// The circuit breaker, if any.
+    pub fn circuit_breaker(&self) -> Option<&CircuitBreaker> {
+        self.breaker.as_ref()
+    }
+
+    /// The client-side rate limit, if any.
+    pub fn rate_limit(&self) -> Option<&RateLimit> {
+        self.rate_limit.as_ref()
+    }
+
+    /// The retry budget, if any.
+    pub fn retry_budget(&self) -> Option<&RetryBudget> {
+        self.budget.as_ref()
+    }
+
+    /// Whether POST and PATCH calls get a generated `Idempotency-Key`.
+    pub fn generates_idempotency_key(&self) -> bool {
+        self.generate_idempotency_key
+    }
+
+    fn validate(&self) -> std::result::Result<(), String> {
+        if self.max_attempts == 0 {
+            return Err("`max_attempts` must be at least 1 (1 means no retries)".into());
+        }
+        if self.max_attempts > 100 {
+            return Err(format!(
+                "`max_attempts` of {} is more than 100; that is a storm, not a retry policy",
+                self.max_attempts
+            ));
+        }
+        if self.backoff.cap < self.backoff.base {
+            return Err(format!(
+                "backoff cap ({:?}) must not be below its base ({:?})",
+                self.backoff.cap, self.backoff.base
+            ));
+        }
+        if let Some(d) = self.deadline {
+            if d.is_zero() {
+                return Err(
+                    "the deadline must be longer than zero (or use `no_deadline()`)".into(),
+                );
+            }
+        }
+        for &s in &self.retry_statuses {
+            if StatusCode::from_u16(s).is_err() || s < 100 {
+                return Err(format!(
+                    "retry status {s} is not an HTTP status (100..=999)"
+                ));
+            }
+            if s < 300 {
+                return Err(format!(
+                    "retry status {s} is a success or informational status; only errors can be retried"
+                ));
+            }
+        }
+        if let Some(b) = &self.breaker {
+            b.validate()?;
+        }
+        if let Some(l) = &self.rate_limit {
+            l.validate()?;
+        }
+        if let Some(b) = &self.budget {
+            b.validate()?;
+        }
+        Ok(())
+    }
 }
 
-/// The live state of a resilience configuration (breakers, limiter, budget),
-/// shared by the clients derived from one `with_resilience` call.
-#[derive(Debug)]
-pub(crate) struct ResilienceState {
+/// Builds a [`Resilience`]; [`build`](Self::build) validates every value
+/// and fails with [`Error::InvalidConfig`] instead of panicking.
+#[derive(Debug, Clone)]
+#[must_use = "a builder does nothing until `build()`"]
+pub struct ResilienceBuilder {
     config: Resilience,
 }
 
-/// What happened in one attempt, as the core reports it.
-pub(crate) struct AttemptInfo<'a> {
-    /// 1 for the first attempt.
-    pub(crate) attempt: u32,
-    /// The request's URL (its origin keys the breaker).
-    pub(crate) url: &'a Url,
-    pub(crate) outcome: Outcome<'a>,
-    /// Whether re-sending is allowed (idempotent method or idempotency key,
-    /// and a replayable body).
-    pub(crate) may_resend: bool,
-    /// Time since the call started.
-    #[allow(dead_code)]
-    pub(crate) elapsed: Duration,
-}
-
-/// The outcome of one attempt.
-pub(crate) enum Outcome<'a> {
-    Response(&'a Response),
-    Error(&'a Error),
-}
-
-/// What to do after an attempt.
-pub(crate) enum Decision {
-    /// Return this outcome to the caller.
-    Finish,
-    /// Try again after this wait.
-    Retry(Duration),
-}
-
-impl ResilienceState {
-    pub(crate) fn new(config: Resilience) -> Self {
-        ResilienceState { config }
+impl ResilienceBuilder {
+    /// The most attempts per call, the first included (1..=100).
+    pub fn max_attempts(mut self, n: u32) -> Self {
+        self.config.max_attempts = n;
+        self
     }
 
-    pub(crate) fn config(&self) -> &Resilience {
-        &self.config
+    /// Exponential backoff from `base` (the first retry's ceiling) up to
+    /// `cap`, keeping the jitter.
+    pub fn backoff(mut self, base: Duration, cap: Duration) -> Self {
+        self.config.backoff.base = base;
+        self.config.backoff.cap = cap;
+        self
     }
 
-    /// Whether an attempt to `url` may go now: `Ok(None)` yes, `Ok(Some(d))`
-    /// wait `d` and ask again, `Err` fail fast (breaker open, rate limited).
-    pub(crate) fn admit(&self, _url: &Url, _weight: u32) -> Result<Option<Duration>> {
-        Ok(None)
+    /// How waits are randomized (default [`Jitter::Full`]).
+    pub fn jitter(mut self, jitter: Jitter) -> Self {
+        self.config.backoff.jitter = jitter;
+        self
     }
 
-    /// Records an attempt's outcome and decides what comes next.
-    pub(crate) fn record(&self, info: &AttemptInfo<'_>) -> Decision {
-        let _ = (info.attempt, info.url, info.may_resend, &info.outcome);
-        Decision::Finish
+    /// The statuses to retry, replacing the default set.
+    pub fn retry_statuses<I: IntoIterator<Item = u16>>(mut self, statuses: I) -> Self {
+        self.config.retry_statuses = statuses.into_iter().collect();
+        self
+    }
+
+    /// The longest `Retry-After` honoured; a longer one ends the retries
+    /// (the response or error is returned).
+    pub fn max_retry_after(mut self, d: Duration) -> Self {
+        self.config.max_retry_after = d;
+        self
+    }
+
+    /// The total time budget of a call across all attempts and waits.
+    pub fn deadline(mut self, d: Duration) -> Self {
+        self.config.deadline = Some(d);
+        self
+    }
+
+    /// No total deadline (each attempt still has its timeout).
+    pub fn no_deadline(mut self) -> Self {
+        self.config.deadline = None;
+        self
+    }
+
+    /// Give every POST and PATCH call without an `Idempotency-Key` header a
+    /// random one (UUID v4 format), set once so every attempt carries the
+    /// same key — which makes them retryable. Only for APIs that honour
+    /// idempotency keys.
+    pub fn generate_idempotency_key(mut self, on: bool) -> Self {
+        self.config.generate_idempotency_key = on;
+        self
+    }
+
+    /// A circuit breaker per origin.
+    pub fn circuit_breaker(mut self, breaker: CircuitBreaker) -> Self {
+        self.config.breaker = Some(breaker);
+        self
+    }
+
+    /// No circuit breaker.
+    pub fn no_circuit_breaker(mut self) -> Self {
+        self.config.breaker = None;
+        self
+    }
+
+    /// A client-side rate limit.
+    pub fn rate_limit(mut self, limit: RateLimit) -> Self {
+        self.config.rate_limit = Some(limit);
+        self
+    }
+
+    /// No client-side rate limit.
+    pub fn no_rate_limit(mut self) -> Self {
+        self.config.rate_limit = None;
+        self
+    }
+
+    /// A retry budget.
+    pub fn retry_budget(mut self, budget: RetryBudget) -> Self {
+        self.config.budget = Some(budget);
+        self
+    }
+
+    /// No retry budget: every retryable failure may use all its attempts.
+    pub fn no_retry_budget(mut self) -> Self {
+        self.config.budget = None;
+        self
+    }
+
+    /// A callback for every [`ResilienceEvent`] (attempts, retries, breaker
+    /// transitions, rate-limit waits). It runs on the caller's task: keep it
+    /// short and non-blocking.
+    pub fn on_event(mut self, hook: EventHook) -> Self {
+        self.config.on_event = Some(hook);
+        self
+    }
+
+    /// Validates and returns the configuration.
+    pub fn build(self) -> Result<Resilience> {
+        self.config
+            .validate()
+            .map_err(|m| Error::config(format!("resilience: {m}")))?;
+        Ok(self.config)
+    }
+}
+
+/// The outcome of one attempt, as reported in [`ResilienceEvent::Attempt`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum AttemptOutcome {
+    /// The server answered with this status.
+    Status(StatusCode),
+    /// The attempt failed without a response; the error's message.
+    Error(String),
+}
+
+impl fmt::Display for AttemptOutcome {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            AttemptOutcome::Status(s) => write!(f, "{s}"),
+            AttemptOutcome::Error(e) => f.write_str(e),
+        }
+    }
+}
+
+/// Why a retryable outcome was not retried.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum GiveUpReason {
+    /// `max_attempts` were made.
+    MaxAttempts,
+    /// The request may have reached the server and re-sending it is not
+    /// safe (a non-idempotent method without an `Idempotency-Key`).
+    NotIdempotent,
+    /// The body is a stream that cannot be sent again.
+    NotReplayable,
+    /// The retry budget is empty.
+    BudgetExhausted,
+    /// The server's `Retry-After` is longer than `max_retry_after`.
+    RetryAfterTooLong(Duration),
+    /// The wait would pass the call's deadline.
+    Deadline,
+}
+
+impl fmt::Display for GiveUpReason {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            GiveUpReason::MaxAttempts => f.write_str("no attempts left"),
+            GiveUpReason::NotIdempotent => {
+                f.write_str("not safe to re-send (non-idempotent method without Idempotency-Key)")
+            }
+            GiveUpReason::NotReplayable => {
+                f.write_str("the body is a stream and cannot be re-sent")
+            }
+            GiveUpReason::BudgetExhausted => f.write_str("retry budget exhausted"),
+            GiveUpReason::RetryAfterTooLong(d) => {
+                write!(f, "Retry-After of {d:?} is longer than max_retry_after")
+            }
+            GiveUpReason::Deadline => f.write_str("the wait would pass the deadline"),
+        }
+    }
+}
+
+/// Something the resilience layer did, reported to the
+/// [`on_event`](ResilienceBuilder::on_event) hook (and `Display`ed as one
+/// line, for `keel request -v`).
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+pub enum ResilienceEvent {
+    /// An attempt finished.
+    Attempt {
+        /// 1 for the first attempt.
+        attempt: u32,
+        /// The request method.
+        method: Method,
+        /// The URL, without its query string.
+        url: String,
+        /// What came back.
+        outcome: AttemptOutcome,
+        /// Time since the call started.
+        elapsed: Duration,
+    },
+    /// A retry was decided: the next attempt starts after `wait`.
+    Retry {
+        /// The attempt that failed.
+        attempt: u32,
+        /// Why it is retried.
+        reason: RetryReason,
+        /// The wait before the next attempt.
+        wait: Duration,
+        /// Whether the wait is the server's `Retry-After`.
+        from_retry_after: bool,
+    },
+    /// A retryable outcome was not retried.
+    GaveUp {
+        /// Attempts made.
+        attempts: u32,
+        /// Why not.
+        reason: GiveUpReason,
+    },
+    /// A circuit breaker changed state.
+    BreakerTransition {
+        /// The origin (scheme://host:port).
+        origin: String,
+        /// The state it left.
+        from: BreakerState,
+        /// The state it entered.
+        to: BreakerState,
+    },
+    /// An attempt was refused because the origin's breaker is open.
+    CircuitRejected {
+        /// The origin (scheme://host:port).
+        origin: String,
+        /// When a probe will be let through.
+        retry_in: Duration,
+    },
+    /// The call waits for a rate-limit permit.
+    RateLimitWait {
+        /// How long.
+        wait: Duration,
+    },
+    /// The call failed for lack of a rate-limit permit.
+    RateLimited {
+        /// When a permit would be available.
+        retry_in: Duration,
+    },
+}
+
+impl fmt::Display for ResilienceEvent {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ResilienceEvent::Attempt {
+                attempt,
+                method,
+                url,
+                outcome,
+                elapsed,
+            } => write!(
+                f,
+                "attempt {attempt}: {method} {url} -> {outcome} ({elapsed:.1?} since start)"
+            ),
+            ResilienceEvent::Retry {
+                attempt,
+                reason,
+                wait,
+                from_retry_after,
+            } => write!(
+                f,
+                "retrying after attempt {attempt} ({reason}) in {wait:.1?}{}",
+                if *from_retry_after {
+                    " (Retry-After)"
+                } else {
+                    ""
+                }
+            ),
+            ResilienceEvent::GaveUp { attempts, reason } => {
+                write!(f, "not retrying after {attempts} attempt(s): {reason}")
+            }
+            ResilienceEvent::BreakerTransition { origin, from, to } => {
+                write!(f, "circuit breaker for {origin}: {from} -> {to}")
+            }
+            ResilienceEvent::CircuitRejected { origin, retry_in } => write!(
+                f,
+                "circuit breaker for {origin} is open; next probe in {retry_in:.1?}"
+            ),
+            ResilienceEvent::RateLimitWait { wait } => {
+                write!(f, "waiting {wait:.1?} for a rate-limit permit")
+            }
+            ResilienceEvent::RateLimited { retry_in } => {
+                write!(f, "rate limited; a permit is available in {retry_in:.1?}")
+            }
+        }
+    }
+}
+
+/// The decision path of one attempt, without a network, for the benchmarks
+/// in `benches/resilience.rs`. Not a stable API.
+#[doc(hidden)]
+#[derive(Debug)]
+pub struct BenchDecider {
+    state: ResilienceState,
+    url: url::Url,
+}
+
+#[doc(hidden)]
+impl BenchDecider {
+    /// A decider for `policy` and requests to `url`.
+    pub fn new(policy: Resilience, url: &str) -> Result<Self> {
+        Ok(BenchDecider {
+            state: ResilienceState::new(policy),
+            url: url::Url::parse(url).map_err(|e| Error::config(e.to_string()))?,
+        })
+    }
+
+    /// Admits one GET attempt and records `status` (with an optional
+    /// `Retry-After`): the work the pipeline asks of the resilience layer per
+    /// attempt. Returns the retry wait, if a retry was decided.
+    pub fn attempt(&self, status: StatusCode, retry_after: Option<&str>) -> Option<Duration> {
+        let mut call = CallState::default();
+        if !matches!(self.state.admit(&self.url, 1, &mut call), Ok(None)) {
+            return None;
+        }
+        let mut headers = http::HeaderMap::new();
+        if let Some(v) = retry_after.and_then(|v| http::HeaderValue::from_str(v).ok()) {
+            headers.insert(http::header::RETRY_AFTER, v);
+        }
+        let resp = crate::response::Response::<()>::raw(
+            status,
+            headers,
+            bytes::Bytes::new(),
+            self.url.clone(),
+        );
+        match self.state.record(
+            &AttemptInfo {
+                attempt: 1,
+                method: &Method::GET,
+                url: &self.url,
+                outcome: Outcome::Response(&resp),
+                idempotent: true,
+                replayable: true,
+                elapsed: Duration::ZERO,
+                remaining: None,
+            },
+            &mut call,
+        ) {
+            Decision::Retry(d) => Some(d),
+            _ => None,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn presets_are_valid() {
+        assert!(Resilience::none().validate().is_ok());
+        assert!(Resilience::standard().validate().is_ok());
+        assert!(Resilience::rate_limited(RateLimit::per_second(5)).is_ok());
+        assert_eq!(Resilience::none().max_attempts(), 1);
+        assert_eq!(Resilience::standard().max_attempts(), 3);
+    }
+
+    #[test]
+    fn bad_values_are_config_errors_not_panics() {
+        let cases: Vec<(ResilienceBuilder, &str)> = vec![
+            (Resilience::builder().max_attempts(0), "max_attempts"),
+            (Resilience::builder().max_attempts(1000), "max_attempts"),
+            (
+                Resilience::builder().backoff(Duration::from_secs(2), Duration::from_secs(1)),
+                "backoff cap",
+            ),
+            (Resilience::builder().deadline(Duration::ZERO), "deadline"),
+            (
+                Resilience::builder().retry_statuses([200]),
+                "retry status 200",
+            ),
+            (
+                Resilience::builder().retry_statuses([42]),
+                "retry status 42",
+            ),
+            (
+                Resilience::builder().circuit_breaker(CircuitBreaker::new().half_open_probes(0)),
+                "half_open_probes",
+            ),
+            (
+                Resilience::builder().rate_limit(RateLimit::per_second(0)),
+                "requests",
+            ),
+            (
+                Resilience::builder().retry_budget(RetryBudget::new(0)),
+                "capacity",
+            ),
+        ];
+        for (b, needle) in cases {
+            match b.build() {
+                Err(Error::InvalidConfig(m)) => {
+                    assert!(m.contains(needle), "{m:?} should mention {needle:?}")
+                }
+                other => panic!("expected InvalidConfig mentioning {needle}, got {other:?}"),
+            }
+        }
+        assert!(matches!(
+            Resilience::rate_limited(RateLimit::per_second(0)),
+            Err(Error::InvalidConfig(_))
+        ));
+    }
+
+    #[test]
+    fn debug_does_not_require_the_hook_to_be_debug() {
+        let r = Resilience::builder()
+            .on_event(Arc::new(|_: &ResilienceEvent| {}))
+            .build()
+            .unwrap();
+        assert!(format!("{r:?}").contains("on_event: Some(\"set\")"));
+    }
+
+    #[test]
+    fn events_display_as_one_line() {
+        let e = ResilienceEvent::Retry {
+            attempt: 1,
+            reason: RetryReason::Status(StatusCode::SERVICE_UNAVAILABLE),
+            wait: Duration::from_millis(250),
+            from_retry_after: false,
+        };
+        let s = e.to_string();
+        assert!(
+            s.contains("attempt 1") && s.contains("503") && !s.contains('\n'),
+            "{s}"
+        );
     }
 }

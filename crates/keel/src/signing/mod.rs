@@ -3,42 +3,71 @@
 //!
 //! A signer runs inside the request pipeline at send time, once per attempt,
 //! so every attempt carries a fresh timestamp, nonce and signature.
+//!
+//! - [`recipe::HmacRecipe`]: a declarative HMAC scheme (what to sign, which
+//!   hash, how the secret is decoded, where the key, timestamp, nonce and
+//!   signature go). Keel's default scheme and the exchange presets
+//!   ([`Scheme::kraken`], [`Scheme::binance`], [`Scheme::coinbase`],
+//!   [`Scheme::okx`], [`Scheme::bybit`]) are recipes.
+//! - [`rfc9421::Rfc9421`]: RFC 9421 HTTP Message Signatures (`hmac-sha256`,
+//!   `ed25519`) with RFC 9530 `Content-Digest`.
+//! - [`verify::Verifier`]: the server side — checks a recipe's signature,
+//!   timestamp window and nonce replay.
+//! - `aws::AwsSigV4` (feature `aws-sigv4`): AWS Signature Version 4 through
+//!   the official `aws-sigv4` crate.
+//!
+//! Keel's default scheme, precisely:
+//!
+//! ```text
+//! {auth_header_name}: <api_key>                       (default header name: API-Key)
+//! API-Timestamp: <milliseconds since the Unix epoch, decimal>
+//! API-Signature: lowercase-hex(HMAC-SHA256(key = api_secret as UTF-8 bytes,
+//!                    message = API-Timestamp + METHOD + path_and_query + body))
+//! ```
+//!
+//! where `METHOD` is upper case, `path_and_query` is the path as sent plus
+//! `?` and the query string when there is one (`/v1/orders?limit=5`), and
+//! `body` is the exact body bytes (empty for none). The parts are joined
+//! with nothing in between.
 
 use std::fmt;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use base64::Engine as _;
-use hmac::{Hmac, Mac};
 use http::header::{HeaderMap, HeaderName, HeaderValue, AUTHORIZATION};
 use http::Method;
 use secrecy::{ExposeSecret, SecretBox, SecretString};
-use sha2::Sha256;
 use url::Url;
 
 use crate::error::{Error, Result};
 
-/// The API key and secret a signer uses. Neither is ever printed: `Debug`
-/// shows only that they are set.
+#[cfg(feature = "aws-sigv4")]
+pub mod aws;
+pub mod recipe;
+pub mod rfc9421;
+pub mod verify;
+
+pub use recipe::HmacRecipe;
+pub use rfc9421::Rfc9421;
+
+/// The API key, secret and (for some exchanges) passphrase a signer uses.
+/// None of them is ever printed: `Debug` shows only whether they are set.
 pub struct Credentials {
     api_key: SecretString,
     api_secret: Option<SecretBox<[u8]>>,
+    passphrase: Option<SecretString>,
     auth_header_name: HeaderName,
 }
 
 impl fmt::Debug for Credentials {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let set = |b: bool| if b { "[redacted]" } else { "(none)" };
         f.debug_struct("Credentials")
             .field("api_key", &"[redacted]")
-            .field(
-                "api_secret",
-                &if self.api_secret.is_some() {
-                    "[redacted]"
-                } else {
-                    "(none)"
-                },
-            )
+            .field("api_secret", &set(self.api_secret.is_some()))
+            .field("passphrase", &set(self.passphrase.is_some()))
             .field("auth_header_name", &self.auth_header_name)
             .finish()
     }
@@ -55,8 +84,16 @@ impl Credentials {
         Credentials {
             api_key: SecretString::from(api_key.into()),
             api_secret: api_secret.map(|s| SecretBox::new(s.into_boxed_slice())),
+            passphrase: None,
             auth_header_name,
         }
+    }
+
+    /// Adds a passphrase (Coinbase Exchange, OKX): a third credential, kept
+    /// as secret as the others.
+    pub fn with_passphrase(mut self, passphrase: impl Into<String>) -> Self {
+        self.passphrase = Some(SecretString::from(passphrase.into()));
+        self
     }
 
     /// The API key. Handle with care: it is a credential.
@@ -77,14 +114,35 @@ impl Credentials {
             })
     }
 
+    /// The passphrase, or an error saying the scheme needs one.
+    pub fn passphrase(&self) -> Result<&str> {
+        self.passphrase
+            .as_ref()
+            .map(|s| s.expose_secret())
+            .ok_or_else(|| {
+                Error::Signing(
+                    "this scheme needs an API passphrase; set it with `passphrase(...)`".into(),
+                )
+            })
+    }
+
+    /// Whether a passphrase is set.
+    pub fn has_passphrase(&self) -> bool {
+        self.passphrase.is_some()
+    }
+
     /// The header that carries the API key (default `API-Key`).
     pub fn auth_header_name(&self) -> &HeaderName {
         &self.auth_header_name
     }
 }
 
-/// A request being signed: a signer may read everything and add headers or
-/// query parameters.
+/// A request being signed: a signer may read everything and add headers,
+/// query parameters or form fields.
+///
+/// The pipeline builds one per attempt, with the clock-corrected time and a
+/// fresh nonce; `keel sign` and tests build one with
+/// [`SigningRequest::new`] and fixed values, so the output is deterministic.
 #[non_exhaustive]
 pub struct SigningRequest<'a> {
     /// The method.
@@ -93,16 +151,95 @@ pub struct SigningRequest<'a> {
     pub url: &'a mut Url,
     /// The headers about to be sent; a signer may add some.
     pub headers: &'a mut HeaderMap,
-    /// The body bytes exactly as they will be sent.
-    pub body: &'a [u8],
+    body: std::borrow::Cow<'a, [u8]>,
+    body_replaced: bool,
     /// The time of this attempt (already corrected by the clock offset).
     pub timestamp: SystemTime,
     /// A number that strictly increases across every request of a client
     /// family (clones, derived clients, threads, concurrent requests).
     pub nonce: u64,
+    capture: bool,
+    string_to_sign: Option<Vec<u8>>,
 }
 
-impl SigningRequest<'_> {
+impl fmt::Debug for SigningRequest<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SigningRequest")
+            .field("method", self.method)
+            .field("url", &crate::error::display_url(self.url))
+            .field("headers", &self.headers.keys().collect::<Vec<_>>())
+            .field("body_len", &self.body.len())
+            .field("nonce", &self.nonce)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<'a> SigningRequest<'a> {
+    /// A request to sign with a fixed time and nonce (for tools and tests;
+    /// the pipeline builds its own per attempt).
+    pub fn new(
+        method: &'a Method,
+        url: &'a mut Url,
+        headers: &'a mut HeaderMap,
+        body: &'a [u8],
+        timestamp: SystemTime,
+        nonce: u64,
+    ) -> Self {
+        SigningRequest {
+            method,
+            url,
+            headers,
+            body: std::borrow::Cow::Borrowed(body),
+            body_replaced: false,
+            timestamp,
+            nonce,
+            capture: false,
+            string_to_sign: None,
+        }
+    }
+
+    /// Keep the string to sign, for [`string_to_sign`](Self::string_to_sign)
+    /// (`keel sign -v`). Off in the pipeline.
+    pub fn capture_string_to_sign(mut self, capture: bool) -> Self {
+        self.capture = capture;
+        self
+    }
+
+    /// The string to sign, when capturing was asked for and the signer
+    /// reported it.
+    pub fn string_to_sign(&self) -> Option<&[u8]> {
+        self.string_to_sign.as_deref()
+    }
+
+    /// Signers call this with the exact bytes they sign (kept only when
+    /// capturing).
+    pub fn record_string_to_sign(&mut self, bytes: &[u8]) {
+        if self.capture {
+            self.string_to_sign = Some(bytes.to_vec());
+        }
+    }
+
+    /// The body bytes exactly as they will be sent.
+    pub fn body(&self) -> &[u8] {
+        &self.body
+    }
+
+    /// Replaces the body (for schemes that put a nonce or signature into a
+    /// form body). The new body is what is sent.
+    pub fn set_body(&mut self, body: Vec<u8>) {
+        self.body = std::borrow::Cow::Owned(body);
+        self.body_replaced = true;
+    }
+
+    /// The body, if a signer replaced it.
+    pub fn replaced_body(&self) -> Option<&[u8]> {
+        if self.body_replaced {
+            Some(&self.body)
+        } else {
+            None
+        }
+    }
+
     /// Milliseconds since the Unix epoch of [`timestamp`](Self::timestamp).
     pub fn unix_millis(&self) -> u128 {
         self.timestamp
@@ -132,7 +269,7 @@ impl SigningRequest<'_> {
     }
 
     /// Inserts a header holding a credential (marked sensitive, so HTTP/2
-    /// never indexes it).
+    /// never indexes it and `Debug` never shows it).
     pub fn set_secret_header(&mut self, name: HeaderName, value: &str) -> Result<()> {
         let mut v = HeaderValue::from_str(value).map_err(|_| {
             Error::Signing(format!(
@@ -183,6 +320,13 @@ pub trait Signer: fmt::Debug + Send + Sync + 'static {
     fn requires_secret(&self) -> bool {
         false
     }
+
+    /// Checks the credentials when the client is built (a secret that does
+    /// not decode, a missing passphrase …), so a bad secret fails in the
+    /// builder rather than at the first request.
+    fn check_credentials(&self, _credentials: &Credentials) -> Result<()> {
+        Ok(())
+    }
 }
 
 /// How an [`HttpAuthenticatedClient`](crate::HttpAuthenticatedClient) puts its
@@ -211,7 +355,7 @@ impl Scheme {
         &self.signer
     }
 
-    /// Keel's default scheme:
+    /// Keel's default scheme ([`HmacRecipe::keel_default`]):
     ///
     /// ```text
     /// {auth_header_name}: <api_key>
@@ -219,7 +363,42 @@ impl Scheme {
     /// API-Signature: hex(HMAC-SHA256(api_secret, timestamp + METHOD + path_and_query + body))
     /// ```
     pub fn default_hmac() -> Self {
-        Scheme::custom(DefaultHmac)
+        Scheme::custom(HmacRecipe::keel_default())
+    }
+
+    /// A declarative HMAC scheme.
+    pub fn hmac(recipe: HmacRecipe) -> Self {
+        Scheme::custom(recipe)
+    }
+
+    /// Kraken spot REST ([`HmacRecipe::kraken`]).
+    pub fn kraken() -> Self {
+        Scheme::custom(HmacRecipe::kraken())
+    }
+
+    /// Binance spot ([`HmacRecipe::binance`]).
+    pub fn binance() -> Self {
+        Scheme::custom(HmacRecipe::binance())
+    }
+
+    /// Coinbase Exchange ([`HmacRecipe::coinbase`]); needs a passphrase.
+    pub fn coinbase() -> Self {
+        Scheme::custom(HmacRecipe::coinbase())
+    }
+
+    /// OKX v5 ([`HmacRecipe::okx`]); needs a passphrase.
+    pub fn okx() -> Self {
+        Scheme::custom(HmacRecipe::okx())
+    }
+
+    /// Bybit v5 ([`HmacRecipe::bybit`]) with a 5000 ms receive window.
+    pub fn bybit() -> Self {
+        Scheme::custom(HmacRecipe::bybit(5000))
+    }
+
+    /// RFC 9421 HTTP Message Signatures.
+    pub fn rfc9421(config: Rfc9421) -> Self {
+        Scheme::custom(config)
     }
 
     /// Only the key, in the `auth_header_name` header; no signature (an
@@ -284,17 +463,16 @@ impl Signer for Bearer {
 struct Basic;
 impl Signer for Basic {
     fn sign(&self, req: &mut SigningRequest<'_>, c: &Credentials) -> Result<()> {
-        let mut raw = Vec::with_capacity(64);
+        let mut raw = zeroize::Zeroizing::new(Vec::with_capacity(64));
         raw.extend_from_slice(c.api_key().as_bytes());
         raw.push(b':');
         if let Some(s) = &c.api_secret {
             raw.extend_from_slice(s.expose_secret());
         }
-        let value = format!(
+        let value = zeroize::Zeroizing::new(format!(
             "Basic {}",
-            base64::engine::general_purpose::STANDARD.encode(&raw)
-        );
-        zeroize::Zeroize::zeroize(&mut raw);
+            base64::engine::general_purpose::STANDARD.encode(&*raw)
+        ));
         req.set_secret_header(AUTHORIZATION, &value)
     }
     fn signs_body(&self) -> bool {
@@ -302,73 +480,10 @@ impl Signer for Basic {
     }
 }
 
-/// The names of the default scheme's headers.
+/// The header carrying the default scheme's timestamp.
 pub const TIMESTAMP_HEADER: &str = "API-Timestamp";
 /// The header carrying the default scheme's signature.
 pub const SIGNATURE_HEADER: &str = "API-Signature";
-
-#[derive(Debug)]
-struct DefaultHmac;
-impl Signer for DefaultHmac {
-    fn sign(&self, req: &mut SigningRequest<'_>, c: &Credentials) -> Result<()> {
-        // Formatted into stack buffers: no String per request.
-        let mut ts_buf = [0u8; 20];
-        let ts = decimal(
-            u64::try_from(req.unix_millis()).unwrap_or(u64::MAX),
-            &mut ts_buf,
-        );
-        let mut mac = Hmac::<Sha256>::new_from_slice(c.api_secret()?)
-            .map_err(|_| Error::Signing("the API secret cannot key HMAC-SHA256".into()))?;
-        mac.update(ts.as_bytes());
-        mac.update(req.method.as_str().as_bytes());
-        mac.update(req.url.path().as_bytes());
-        if let Some(q) = req.url.query() {
-            mac.update(b"?");
-            mac.update(q.as_bytes());
-        }
-        mac.update(req.body);
-        let mut sig_buf = [0u8; 64];
-        let sig = hex_lower(&mac.finalize().into_bytes(), &mut sig_buf);
-        req.set_secret_header(c.auth_header_name().clone(), c.api_key())?;
-        req.set_header(HeaderName::from_static("api-timestamp"), ts)?;
-        req.set_header(HeaderName::from_static("api-signature"), sig)
-    }
-    fn requires_secret(&self) -> bool {
-        true
-    }
-    fn sensitive_headers(&self) -> Vec<HeaderName> {
-        vec![
-            HeaderName::from_static("api-timestamp"),
-            HeaderName::from_static("api-signature"),
-        ]
-    }
-}
-
-/// `n` in decimal, written into the end of `buf` (20 digits hold any u64).
-fn decimal(mut n: u64, buf: &mut [u8; 20]) -> &str {
-    let mut start = buf.len();
-    for slot in buf.iter_mut().rev() {
-        *slot = b'0' + (n % 10) as u8;
-        start -= 1;
-        n /= 10;
-        if n == 0 {
-            break;
-        }
-    }
-    std::str::from_utf8(&buf[start..]).unwrap_or("0")
-}
-
-/// Lowercase hex of up to 32 bytes (an HMAC-SHA256), into `buf`.
-fn hex_lower<'b>(bytes: &[u8], buf: &'b mut [u8; 64]) -> &'b str {
-    const DIGITS: &[u8; 16] = b"0123456789abcdef";
-    let mut len = 0;
-    for (pair, b) in buf.chunks_exact_mut(2).zip(bytes) {
-        pair[0] = DIGITS[usize::from(b >> 4)];
-        pair[1] = DIGITS[usize::from(b & 0x0f)];
-        len += 2;
-    }
-    std::str::from_utf8(&buf[..len]).unwrap_or_default()
-}
 
 /// A strictly increasing nonce shared by a client family.
 ///
@@ -393,17 +508,18 @@ impl NonceCounter {
     /// The next nonce: the current time in microseconds, or one more than the
     /// last nonce when the clock has not moved past it.
     pub fn next(&self) -> u64 {
-        let now = now_micros();
-        let mut prev = self.0.load(Ordering::Relaxed);
-        loop {
-            let next = now.max(prev + 1);
-            match self
-                .0
-                .compare_exchange_weak(prev, next, Ordering::AcqRel, Ordering::Relaxed)
-            {
-                Ok(_) => return next,
-                Err(p) => prev = p,
-            }
+        next_above(&self.0, now_micros())
+    }
+}
+
+/// Atomically moves `cell` to `max(now, cell + 1)` and returns the new value.
+fn next_above(cell: &AtomicU64, now: u64) -> u64 {
+    let mut prev = cell.load(Ordering::Relaxed);
+    loop {
+        let next = now.max(prev.saturating_add(1));
+        match cell.compare_exchange_weak(prev, next, Ordering::AcqRel, Ordering::Relaxed) {
+            Ok(_) => return next,
+            Err(p) => prev = p,
         }
     }
 }
@@ -421,8 +537,11 @@ pub(crate) struct Auth {
     pub(crate) credentials: Credentials,
     pub(crate) scheme: Scheme,
     pub(crate) nonce: NonceCounter,
+    /// The last timestamp handed out, in ms: timestamps of one family are
+    /// unique (strictly increasing) at millisecond resolution.
+    last_ms: AtomicU64,
     /// Added to the local clock (server time − local time), in ms.
-    pub(crate) clock_offset_ms: std::sync::atomic::AtomicI64,
+    pub(crate) clock_offset_ms: AtomicI64,
     sensitive: Vec<HeaderName>,
 }
 
@@ -431,59 +550,58 @@ impl fmt::Debug for Auth {
         f.debug_struct("Auth")
             .field("credentials", &self.credentials)
             .field("scheme", &self.scheme)
+            .field("clock_offset_ms", &self.clock_offset_ms)
             .finish_non_exhaustive()
     }
 }
 
 impl Auth {
-    pub(crate) fn new(
-        credentials: Credentials,
-        scheme: Scheme,
-        clock_offset: Duration,
-        ahead: bool,
-    ) -> Self {
+    pub(crate) fn new(credentials: Credentials, scheme: Scheme, clock_offset_ms: i64) -> Self {
         let mut sensitive = scheme.signer.sensitive_headers();
         sensitive.push(credentials.auth_header_name.clone());
-        let offset = clock_offset.as_millis() as i64;
         Auth {
             credentials,
             scheme,
             nonce: NonceCounter::new(),
-            clock_offset_ms: std::sync::atomic::AtomicI64::new(if ahead {
-                offset
-            } else {
-                -offset
-            }),
+            last_ms: AtomicU64::new(0),
+            clock_offset_ms: AtomicI64::new(clock_offset_ms),
             sensitive,
         }
     }
 
+    /// The corrected time of a new attempt: local time plus the clock
+    /// offset, moved forward to be after every timestamp handed out before
+    /// (at millisecond resolution).
     pub(crate) fn now(&self) -> SystemTime {
         let off = self.clock_offset_ms.load(Ordering::Relaxed);
-        let now = SystemTime::now();
-        if off >= 0 {
-            now + Duration::from_millis(off as u64)
-        } else {
-            now - Duration::from_millis(off.unsigned_abs())
-        }
+        let local = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map(|d| d.as_millis() as i64)
+            .unwrap_or(0);
+        let corrected = local.saturating_add(off).max(0) as u64;
+        let ms = next_above(&self.last_ms, corrected);
+        UNIX_EPOCH + Duration::from_millis(ms)
     }
 
+    /// Sets the clock offset. The uniqueness floor restarts from the new
+    /// clock, so moving the clock back takes effect at once.
+    pub(crate) fn set_clock_offset_ms(&self, offset_ms: i64) {
+        self.clock_offset_ms.store(offset_ms, Ordering::Relaxed);
+        self.last_ms.store(0, Ordering::Relaxed);
+    }
+
+    /// Signs one attempt; returns the new body when the signer replaced it.
     pub(crate) fn sign(
         &self,
         method: &Method,
         url: &mut Url,
         headers: &mut HeaderMap,
         body: &[u8],
-    ) -> Result<()> {
-        let mut req = SigningRequest {
-            method,
-            url,
-            headers,
-            body,
-            timestamp: self.now(),
-            nonce: self.nonce.next(),
-        };
-        self.scheme.signer.sign(&mut req, &self.credentials)
+    ) -> Result<Option<bytes::Bytes>> {
+        let mut req =
+            SigningRequest::new(method, url, headers, body, self.now(), self.nonce.next());
+        self.scheme.signer.sign(&mut req, &self.credentials)?;
+        Ok(req.replaced_body().map(bytes::Bytes::copy_from_slice))
     }
 
     pub(crate) fn sensitive_headers(&self) -> &[HeaderName] {
@@ -492,29 +610,5 @@ impl Auth {
 
     pub(crate) fn signs_body(&self) -> bool {
         self.scheme.signer.signs_body()
-    }
-}
-
-#[cfg(test)]
-mod format_tests {
-    use super::{decimal, hex_lower};
-
-    #[test]
-    fn decimal_matches_to_string() {
-        for n in [0u64, 7, 10, 99, 1_700_000_000_123, u64::MAX] {
-            let mut buf = [0u8; 20];
-            assert_eq!(decimal(n, &mut buf), n.to_string());
-        }
-    }
-
-    #[test]
-    fn hex_lower_matches_the_hex_crate() {
-        let bytes: Vec<u8> = (0u8..32)
-            .map(|i| i.wrapping_mul(37).wrapping_add(3))
-            .collect();
-        let mut buf = [0u8; 64];
-        assert_eq!(hex_lower(&bytes, &mut buf), hex::encode(&bytes));
-        let mut buf = [0u8; 64];
-        assert_eq!(hex_lower(&[0x00, 0xff, 0x0a], &mut buf), "00ff0a");
     }
 }
