@@ -219,6 +219,18 @@ impl<'a> SigningRequest<'a> {
         }
     }
 
+    /// Whether the string to sign is being captured.
+    pub(crate) fn capturing(&self) -> bool {
+        self.capture
+    }
+
+    /// Keeps `bytes` as the string to sign (when capturing), without a copy.
+    pub(crate) fn keep_string_to_sign(&mut self, bytes: Vec<u8>) {
+        if self.capture {
+            self.string_to_sign = Some(bytes);
+        }
+    }
+
     /// The body bytes exactly as they will be sent.
     pub fn body(&self) -> &[u8] {
         &self.body

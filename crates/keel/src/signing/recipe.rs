@@ -437,7 +437,7 @@ impl HmacRecipe {
     }
 
     /// The HMAC key: the secret decoded as the recipe says.
-    pub(crate) fn key_bytes<'s>(&self, secret: &'s [u8]) -> Result<Cow<'s, [u8]>> {
+    pub(crate) fn key_bytes<'s>(&self, secret: &'s [u8]) -> Result<SecretKey<'s>> {
         decode_secret(self.secret_encoding, secret).map_err(|why| {
             Error::Signing(format!("the API secret for the {} scheme {why}", self.name))
         })
@@ -463,29 +463,228 @@ pub(crate) struct Values<'a> {
     pub(crate) api_key: &'a str,
 }
 
-fn write_parts(parts: &[Part], v: &Values<'_>, out: &mut Vec<u8>) {
+/// Where the bytes of a string to sign go: a buffer (to keep or verify it),
+/// an HMAC or a hash being computed.
+trait Sink {
+    fn put(&mut self, bytes: &[u8]);
+}
+
+impl Sink for Vec<u8> {
+    fn put(&mut self, bytes: &[u8]) {
+        self.extend_from_slice(bytes);
+    }
+}
+
+fn write_parts<S: Sink>(parts: &[Part], v: &Values<'_>, out: &mut S) {
     for p in parts {
         match p {
-            Part::Timestamp => out.extend_from_slice(v.timestamp.as_bytes()),
-            Part::Nonce => out.extend_from_slice(v.nonce.as_bytes()),
-            Part::Method => out.extend_from_slice(v.method.as_bytes()),
-            Part::Path => out.extend_from_slice(v.path.as_bytes()),
-            Part::Query => out.extend_from_slice(v.query.as_bytes()),
+            Part::Timestamp => out.put(v.timestamp.as_bytes()),
+            Part::Nonce => out.put(v.nonce.as_bytes()),
+            Part::Method => out.put(v.method.as_bytes()),
+            Part::Path => out.put(v.path.as_bytes()),
+            Part::Query => out.put(v.query.as_bytes()),
             Part::PathAndQuery => {
-                out.extend_from_slice(v.path.as_bytes());
+                out.put(v.path.as_bytes());
                 if !v.query.is_empty() {
-                    out.push(b'?');
-                    out.extend_from_slice(v.query.as_bytes());
+                    out.put(b"?");
+                    out.put(v.query.as_bytes());
                 }
             }
-            Part::Body => out.extend_from_slice(v.body),
-            Part::ApiKey => out.extend_from_slice(v.api_key.as_bytes()),
-            Part::Literal(s) => out.extend_from_slice(s.as_bytes()),
+            Part::Body => out.put(v.body),
+            Part::ApiKey => out.put(v.api_key.as_bytes()),
+            Part::Literal(s) => out.put(s.as_bytes()),
             Part::Hash(d, inner) => {
-                let mut buf = Vec::with_capacity(64 + v.body.len());
-                write_parts(inner, v, &mut buf);
-                out.extend_from_slice(&digest(*d, &buf));
+                let mut h = Hasher::new(*d);
+                write_parts(inner, v, &mut h);
+                out.put(h.finish().as_slice());
             }
+        }
+    }
+}
+
+/// Whether any of `parts` (or of the parts a hash covers) is `wanted`.
+fn uses(parts: &[Part], wanted: &Part) -> bool {
+    parts.iter().any(|p| match p {
+        Part::Hash(_, inner) => uses(inner, wanted),
+        p => p == wanted,
+    })
+}
+
+/// A digest or MAC output (at most 64 bytes, SHA-512), on the stack.
+struct Tag {
+    bytes: [u8; 64],
+    len: usize,
+}
+
+impl Tag {
+    fn new(out: &[u8]) -> Self {
+        let mut bytes = [0u8; 64];
+        let len = out.len().min(64);
+        bytes[..len].copy_from_slice(&out[..len]);
+        Tag { bytes, len }
+    }
+
+    fn as_slice(&self) -> &[u8] {
+        &self.bytes[..self.len]
+    }
+}
+
+/// A hash being computed, for [`Part::Hash`].
+enum Hasher {
+    Sha256(Sha256),
+    Sha384(Sha384),
+    Sha512(Sha512),
+}
+
+impl Hasher {
+    fn new(d: Digest) -> Self {
+        use sha2::Digest as _;
+        match d {
+            Digest::Sha256 => Hasher::Sha256(Sha256::new()),
+            Digest::Sha384 => Hasher::Sha384(Sha384::new()),
+            Digest::Sha512 => Hasher::Sha512(Sha512::new()),
+        }
+    }
+
+    fn finish(self) -> Tag {
+        use sha2::Digest as _;
+        match self {
+            Hasher::Sha256(h) => Tag::new(&h.finalize()),
+            Hasher::Sha384(h) => Tag::new(&h.finalize()),
+            Hasher::Sha512(h) => Tag::new(&h.finalize()),
+        }
+    }
+}
+
+impl Sink for Hasher {
+    fn put(&mut self, bytes: &[u8]) {
+        use sha2::Digest as _;
+        match self {
+            Hasher::Sha256(h) => h.update(bytes),
+            Hasher::Sha384(h) => h.update(bytes),
+            Hasher::Sha512(h) => h.update(bytes),
+        }
+    }
+}
+
+/// An HMAC being computed (keyed for one request only; never kept).
+enum Hmacer {
+    Sha256(Hmac<Sha256>),
+    Sha384(Hmac<Sha384>),
+    Sha512(Hmac<Sha512>),
+}
+
+impl Hmacer {
+    /// HMAC accepts keys of any length, so `new_from_slice` cannot fail; the
+    /// error is mapped anyway rather than unwrapped.
+    fn new(d: Digest, key: &[u8]) -> Result<Self> {
+        let bad = |_| Error::Signing("the HMAC key was rejected".into());
+        Ok(match d {
+            Digest::Sha256 => Hmacer::Sha256(Hmac::new_from_slice(key).map_err(bad)?),
+            Digest::Sha384 => Hmacer::Sha384(Hmac::new_from_slice(key).map_err(bad)?),
+            Digest::Sha512 => Hmacer::Sha512(Hmac::new_from_slice(key).map_err(bad)?),
+        })
+    }
+
+    fn finish(self) -> Tag {
+        match self {
+            Hmacer::Sha256(m) => Tag::new(&m.finalize().into_bytes()),
+            Hmacer::Sha384(m) => Tag::new(&m.finalize().into_bytes()),
+            Hmacer::Sha512(m) => Tag::new(&m.finalize().into_bytes()),
+        }
+    }
+}
+
+impl Sink for Hmacer {
+    fn put(&mut self, bytes: &[u8]) {
+        match self {
+            Hmacer::Sha256(m) => m.update(bytes),
+            Hmacer::Sha384(m) => m.update(bytes),
+            Hmacer::Sha512(m) => m.update(bytes),
+        }
+    }
+}
+
+/// Short ASCII text on the stack (a formatted number, timestamp or
+/// signature). Only ASCII is ever pushed, so it is always valid UTF-8.
+pub(crate) struct StackStr<const N: usize> {
+    buf: [u8; N],
+    len: usize,
+}
+
+impl<const N: usize> StackStr<N> {
+    fn new() -> Self {
+        StackStr {
+            buf: [0; N],
+            len: 0,
+        }
+    }
+
+    /// Appends ASCII bytes (anything else, or overflow, is dropped; callers
+    /// size `N` for the longest value).
+    fn push_ascii(&mut self, bytes: &[u8]) {
+        let end = self.len + bytes.len();
+        if end <= N && bytes.is_ascii() {
+            self.buf[self.len..end].copy_from_slice(bytes);
+            self.len = end;
+        }
+    }
+
+    /// Appends `n` in decimal, zero-padded to at least `width` digits.
+    fn push_u128(&mut self, mut n: u128, width: usize) {
+        let mut digits = [b'0'; 40];
+        let mut i = digits.len();
+        loop {
+            i -= 1;
+            digits[i] = b'0' + (n % 10) as u8;
+            n /= 10;
+            if n == 0 {
+                break;
+            }
+        }
+        let start = i.min(digits.len().saturating_sub(width));
+        self.push_ascii(&digits[start..]);
+    }
+
+    /// Appends `n` in decimal (fast path for the common case).
+    fn push_u64(&mut self, mut n: u64, width: usize) {
+        let mut digits = [b'0'; 20];
+        let mut i = digits.len();
+        loop {
+            i -= 1;
+            digits[i] = b'0' + (n % 10) as u8;
+            n /= 10;
+            if n == 0 {
+                break;
+            }
+        }
+        let start = i.min(digits.len().saturating_sub(width));
+        self.push_ascii(&digits[start..]);
+    }
+
+    pub(crate) fn as_bytes(&self) -> &[u8] {
+        &self.buf[..self.len]
+    }
+
+    pub(crate) fn as_str(&self) -> &str {
+        // Only ASCII is pushed, so this never falls back.
+        std::str::from_utf8(self.as_bytes()).unwrap_or_default()
+    }
+}
+
+/// The HMAC key: the secret's bytes, borrowed when they need no decoding,
+/// or a decoded copy that is zeroed when dropped.
+pub(crate) enum SecretKey<'a> {
+    Borrowed(&'a [u8]),
+    Decoded(Zeroizing<Vec<u8>>),
+}
+
+impl std::ops::Deref for SecretKey<'_> {
+    type Target = [u8];
+    fn deref(&self) -> &[u8] {
+        match self {
+            SecretKey::Borrowed(b) => b,
+            SecretKey::Decoded(v) => v,
         }
     }
 }
@@ -493,19 +692,30 @@ fn write_parts(parts: &[Part], v: &Values<'_>, out: &mut Vec<u8>) {
 pub(crate) fn decode_secret(
     enc: SecretEncoding,
     secret: &[u8],
-) -> std::result::Result<Cow<'_, [u8]>, &'static str> {
+) -> std::result::Result<SecretKey<'_>, &'static str> {
     match enc {
-        SecretEncoding::Raw => Ok(Cow::Borrowed(secret)),
+        SecretEncoding::Raw => Ok(SecretKey::Borrowed(secret)),
         SecretEncoding::Base64 => {
             let trimmed = secret.trim_ascii();
+            // Decoded into a buffer sized up front, so no unzeroed copy is
+            // left behind by a reallocation.
+            let mut out = Zeroizing::new(Vec::with_capacity(trimmed.len().div_ceil(4) * 3));
             base64::engine::general_purpose::STANDARD
-                .decode(trimmed)
-                .map(Cow::Owned)
-                .map_err(|_| "is not valid base64 (the scheme expects a base64-encoded secret)")
+                .decode_vec(trimmed, &mut out)
+                .map_err(|_| "is not valid base64 (the scheme expects a base64-encoded secret)")?;
+            Ok(SecretKey::Decoded(out))
         }
-        SecretEncoding::Hex => hex::decode(secret.trim_ascii())
-            .map(Cow::Owned)
-            .map_err(|_| "is not valid hexadecimal (the scheme expects a hex-encoded secret)"),
+        SecretEncoding::Hex => {
+            let trimmed = secret.trim_ascii();
+            if trimmed.len() % 2 != 0 {
+                return Err("is not valid hexadecimal (the scheme expects a hex-encoded secret)");
+            }
+            let mut out = Zeroizing::new(vec![0u8; trimmed.len() / 2]);
+            hex::decode_to_slice(trimmed, &mut out).map_err(|_| {
+                "is not valid hexadecimal (the scheme expects a hex-encoded secret)"
+            })?;
+            Ok(SecretKey::Decoded(out))
+        }
     }
 }
 
@@ -560,11 +770,25 @@ pub(crate) fn hmac_verify(d: Digest, key: &[u8], msg: &[u8], tag: &[u8]) -> bool
     }
 }
 
-pub(crate) fn encode(enc: Encoding, bytes: &[u8]) -> String {
-    match enc {
-        Encoding::Hex => hex::encode(bytes),
-        Encoding::Base64 => base64::engine::general_purpose::STANDARD.encode(bytes),
-    }
+/// `bytes` (a MAC: at most 64 bytes) as lowercase hex (up to 128 digits) or
+/// padded standard base64 (up to 88 characters), in a stack buffer.
+fn encode_stack(enc: Encoding, bytes: &[u8]) -> Result<StackStr<128>> {
+    let too_long = || Error::Signing("the signature is longer than 64 bytes".into());
+    let mut buf = [0u8; 128];
+    let n = match enc {
+        Encoding::Hex => {
+            let n = bytes.len() * 2;
+            let out = buf.get_mut(..n).ok_or_else(too_long)?;
+            hex::encode_to_slice(bytes, out).map_err(|_| too_long())?;
+            n
+        }
+        Encoding::Base64 => base64::engine::general_purpose::STANDARD
+            .encode_slice(bytes, &mut buf)
+            .map_err(|_| too_long())?,
+    };
+    let mut out = StackStr::new();
+    out.push_ascii(&buf[..n]);
+    Ok(out)
 }
 
 pub(crate) fn decode(enc: Encoding, text: &str) -> Option<Vec<u8>> {
@@ -578,12 +802,23 @@ pub(crate) fn decode(enc: Encoding, text: &str) -> Option<Vec<u8>> {
 
 /// Formats a time in the given format.
 pub fn format_timestamp(t: SystemTime, format: TimestampFormat) -> String {
+    format_timestamp_stack(t, format).as_str().to_owned()
+}
+
+/// [`format_timestamp`] into a stack buffer (the longest value, ISO-8601 in
+/// the year 584 billion, is 32 bytes).
+pub(crate) fn format_timestamp_stack(t: SystemTime, format: TimestampFormat) -> StackStr<48> {
     let d = t.duration_since(UNIX_EPOCH).unwrap_or_default();
+    let mut out = StackStr::new();
     match format {
-        TimestampFormat::UnixSeconds => d.as_secs().to_string(),
-        TimestampFormat::UnixMillis => d.as_millis().to_string(),
-        TimestampFormat::Iso8601Millis => iso8601_millis(d),
+        TimestampFormat::UnixSeconds => out.push_u64(d.as_secs(), 1),
+        TimestampFormat::UnixMillis => match u64::try_from(d.as_millis()) {
+            Ok(ms) => out.push_u64(ms, 1),
+            Err(_) => out.push_u128(d.as_millis(), 1),
+        },
+        TimestampFormat::Iso8601Millis => iso8601_millis(d, &mut out),
     }
+    out
 }
 
 /// Parses a timestamp written in the given format (seconds may carry a
@@ -612,18 +847,27 @@ pub fn parse_timestamp(text: &str, format: TimestampFormat) -> Option<SystemTime
     }
 }
 
-fn iso8601_millis(d: Duration) -> String {
+/// `YYYY-MM-DDTHH:MM:SS.mmmZ` (the year zero-padded to at least 4 digits).
+fn iso8601_millis<const N: usize>(d: Duration, out: &mut StackStr<N>) {
     let secs = d.as_secs();
     let days = (secs / 86_400) as i64;
     let rem = secs % 86_400;
     let (y, m, day) = civil_from_days(days);
-    format!(
-        "{y:04}-{m:02}-{day:02}T{:02}:{:02}:{:02}.{:03}Z",
-        rem / 3600,
-        (rem / 60) % 60,
-        rem % 60,
-        d.subsec_millis()
-    )
+    // `days` is not negative, so neither is the year.
+    out.push_u64(y.max(0) as u64, 4);
+    out.push_ascii(b"-");
+    out.push_u64(u64::from(m), 2);
+    out.push_ascii(b"-");
+    out.push_u64(u64::from(day), 2);
+    out.push_ascii(b"T");
+    out.push_u64(rem / 3600, 2);
+    out.push_ascii(b":");
+    out.push_u64((rem / 60) % 60, 2);
+    out.push_ascii(b":");
+    out.push_u64(rem % 60, 2);
+    out.push_ascii(b".");
+    out.push_u64(u64::from(d.subsec_millis()), 3);
+    out.push_ascii(b"Z");
 }
 
 /// Days since 1970-01-01 -> (year, month, day) (Howard Hinnant's algorithm).
@@ -686,10 +930,31 @@ fn parse_iso8601(s: &str) -> Option<SystemTime> {
 }
 
 /// The value of form field `name` in a urlencoded body.
+///
+/// Same result as `form_urlencoded::parse(body).find(|(k, _)| k == name)`,
+/// without decoding every pair: an ASCII key with no `%` or `+` is compared
+/// as it is, and only the pair found is decoded.
 pub(crate) fn form_value(body: &[u8], name: &str) -> Option<String> {
-    url::form_urlencoded::parse(body)
-        .find(|(k, _)| k == name)
-        .map(|(_, v)| v.into_owned())
+    for pair in body.split(|b| *b == b'&') {
+        if pair.is_empty() {
+            continue;
+        }
+        let key = pair.split(|b| *b == b'=').next().unwrap_or_default();
+        let plain = key.is_ascii() && !key.iter().any(|b| *b == b'%' || *b == b'+');
+        let matches = if plain {
+            key == name.as_bytes()
+        } else {
+            url::form_urlencoded::parse(pair)
+                .next()
+                .is_some_and(|(k, _)| k == name)
+        };
+        if matches {
+            return url::form_urlencoded::parse(pair)
+                .next()
+                .map(|(_, v)| v.into_owned());
+        }
+    }
+    None
 }
 
 /// The value of query parameter `name`.
@@ -725,21 +990,22 @@ fn encode_pair(name: &str, value: &str) -> String {
 }
 
 /// Places `value` as `placement` says, unless the request already carries it
-/// (query/form); returns the value in force.
+/// (query/form); returns the value found on the request when that one is in
+/// force instead of `value`.
 fn place_param(
     req: &mut SigningRequest<'_>,
     placement: &Placement,
-    value: String,
+    value: &str,
     sensitive: bool,
-) -> Result<String> {
+) -> Result<Option<String>> {
     match placement {
         Placement::Header(h) => {
             if sensitive {
-                req.set_secret_header(h.clone(), &value)?;
+                req.set_secret_header(h.clone(), value)?;
             } else {
-                req.set_header(h.clone(), &value)?;
+                req.set_header(h.clone(), value)?;
             }
-            Ok(value)
+            Ok(None)
         }
         Placement::AuthHeader => Err(Error::Signing(
             "only the API key can be placed in the auth header".into(),
@@ -750,17 +1016,17 @@ fn place_param(
                 .query()
                 .and_then(|q| query_value(q, name))
                 .or_else(|| form_value(req.body(), name));
-            if let Some(existing) = existing {
+            if existing.is_some() {
                 return Ok(existing);
             }
-            req.url.query_pairs_mut().append_pair(name, &value);
-            Ok(value)
+            req.url.query_pairs_mut().append_pair(name, value);
+            Ok(None)
         }
         Placement::FormField(name) => {
             if let Some(existing) = form_value(req.body(), name) {
-                return Ok(existing);
+                return Ok(Some(existing));
             }
-            let pair = encode_pair(name, &value);
+            let pair = encode_pair(name, value);
             let mut body = Vec::with_capacity(pair.len() + 1 + req.body().len());
             body.extend_from_slice(pair.as_bytes());
             if !req.body().is_empty() {
@@ -769,9 +1035,9 @@ fn place_param(
             }
             ensure_form_content_type(req);
             req.set_body(body);
-            Ok(value)
+            Ok(None)
         }
-        Placement::Omit => Ok(value),
+        Placement::Omit => Ok(None),
     }
 }
 
@@ -786,9 +1052,22 @@ fn ensure_form_content_type(req: &mut SigningRequest<'_>) {
 
 impl Signer for HmacRecipe {
     fn sign(&self, req: &mut SigningRequest<'_>, c: &Credentials) -> Result<()> {
-        let secret = c.api_secret()?;
-        let key = self.key_bytes(secret)?;
-        let key = Zeroizing::new(key.into_owned());
+        // Borrowed when the secret needs no decoding; a decoded copy is
+        // zeroed on drop.
+        let key = self.key_bytes(c.api_secret()?)?;
+
+        // Room for every header this recipe adds, reserved once.
+        let added = [
+            &self.key,
+            &self.timestamp,
+            &self.nonce,
+            &self.passphrase,
+            &self.signature,
+        ]
+        .into_iter()
+        .filter(|p| matches!(p, Placement::Header(_) | Placement::AuthHeader))
+        .count();
+        req.headers.reserve(added + self.extra_headers.len());
 
         // The key.
         match &self.key {
@@ -811,48 +1090,84 @@ impl Signer for HmacRecipe {
             }
             Placement::Omit => {}
         }
-        // Timestamp, nonce, passphrase, fixed headers.
-        let ts = place_param(
-            req,
-            &self.timestamp,
-            format_timestamp(req.timestamp, self.timestamp_format),
-            false,
-        )?;
-        let nonce = place_param(req, &self.nonce, req.nonce.to_string(), false)?;
+        // Timestamp and nonce, formatted (on the stack) only when they are
+        // placed or signed; then passphrase and fixed headers.
+        let ts_text =
+            if !matches!(self.timestamp, Placement::Omit) || uses(&self.parts, &Part::Timestamp) {
+                format_timestamp_stack(req.timestamp, self.timestamp_format)
+            } else {
+                StackStr::new()
+            };
+        let ts_found = place_param(req, &self.timestamp, ts_text.as_str(), false)?;
+        let mut nonce_text = StackStr::<24>::new();
+        if !matches!(self.nonce, Placement::Omit) || uses(&self.parts, &Part::Nonce) {
+            nonce_text.push_u64(req.nonce, 1);
+        }
+        let nonce_found = place_param(req, &self.nonce, nonce_text.as_str(), false)?;
         match &self.passphrase {
             Placement::Omit => {}
             Placement::Header(h) => req.set_secret_header(h.clone(), c.passphrase()?)?,
             other => {
-                place_param(req, other, c.passphrase()?.to_owned(), true)?;
+                place_param(req, other, c.passphrase()?, true)?;
             }
         }
         for (n, v) in &self.extra_headers {
             req.headers.insert(n.clone(), v.clone());
         }
 
-        let path = req.url.path().to_owned();
-        let query = req.url.query().unwrap_or("").to_owned();
-        let method = req.method.as_str().to_ascii_uppercase();
-        let to_sign = self.string_to_sign(&Values {
-            timestamp: &ts,
-            nonce: &nonce,
+        // The MAC, fed part by part; the string to sign is only built when
+        // it is being captured.
+        let method = req.method.as_str();
+        let method: Cow<'_, str> = if method.bytes().any(|b| b.is_ascii_lowercase()) {
+            Cow::Owned(method.to_ascii_uppercase())
+        } else {
+            Cow::Borrowed(method)
+        };
+        let values = Values {
+            timestamp: ts_found.as_deref().unwrap_or(ts_text.as_str()),
+            nonce: nonce_found.as_deref().unwrap_or(nonce_text.as_str()),
             method: &method,
-            path: &path,
-            query: &query,
+            path: req.url.path(),
+            query: req.url.query().unwrap_or(""),
             body: req.body(),
             api_key: c.api_key(),
-        });
-        req.record_string_to_sign(&to_sign);
-        let sig = encode(self.output, &hmac(self.digest, &key, &to_sign));
+        };
+        let mut mac = Hmacer::new(self.digest, &key)?;
+        let captured = if req.capturing() {
+            let mut to_sign = Vec::with_capacity(128 + values.body.len());
+            write_parts(&self.parts, &values, &mut to_sign);
+            mac.put(&to_sign);
+            Some(to_sign)
+        } else {
+            write_parts(&self.parts, &values, &mut mac);
+            None
+        };
+        let tag = mac.finish();
+        drop(key);
+        if let Some(to_sign) = captured {
+            req.keep_string_to_sign(to_sign);
+        }
+        let sig = encode_stack(self.output, tag.as_slice())?;
 
         match &self.signature {
-            Placement::Header(h) => req.set_secret_header(h.clone(), &sig),
+            Placement::Header(h) => {
+                // Hex or base64: always a valid header value; still checked
+                // by `from_bytes`, never assumed.
+                let mut v = HeaderValue::from_bytes(sig.as_bytes()).map_err(|_| {
+                    Error::Signing(format!(
+                        "the signature for header {h} is not a valid header value"
+                    ))
+                })?;
+                v.set_sensitive(true);
+                req.headers.insert(h.clone(), v);
+                Ok(())
+            }
             Placement::Query(q) => {
-                req.url.query_pairs_mut().append_pair(q, &sig);
+                req.url.query_pairs_mut().append_pair(q, sig.as_str());
                 Ok(())
             }
             Placement::FormField(f) => {
-                let pair = encode_pair(f, &sig);
+                let pair = encode_pair(f, sig.as_str());
                 let mut body = req.body().to_vec();
                 if !body.is_empty() {
                     body.push(b'&');
@@ -928,6 +1243,58 @@ mod tests {
             format_timestamp(leap, TimestampFormat::Iso8601Millis),
             "2000-02-29T00:00:00.000Z"
         );
+    }
+
+    #[test]
+    fn stack_formatting_matches_std() {
+        for ms in [0u64, 7, 1_000, 1_700_000_000_123, u64::MAX / 1_000_000] {
+            let t = UNIX_EPOCH + Duration::from_millis(ms);
+            let d = t.duration_since(UNIX_EPOCH).unwrap_or_default();
+            assert_eq!(
+                format_timestamp(t, TimestampFormat::UnixMillis),
+                d.as_millis().to_string()
+            );
+            assert_eq!(
+                format_timestamp(t, TimestampFormat::UnixSeconds),
+                d.as_secs().to_string()
+            );
+        }
+        let mut n = StackStr::<24>::new();
+        n.push_u64(u64::MAX, 1);
+        assert_eq!(n.as_str(), u64::MAX.to_string());
+        let mut n = StackStr::<48>::new();
+        n.push_u128(u128::from(u64::MAX) * 1000, 1);
+        assert_eq!(n.as_str(), (u128::from(u64::MAX) * 1000).to_string());
+        assert_eq!(
+            format_timestamp(UNIX_EPOCH, TimestampFormat::Iso8601Millis),
+            "1970-01-01T00:00:00.000Z"
+        );
+    }
+
+    #[test]
+    fn form_value_matches_full_parse() {
+        let reference = |body: &[u8], name: &str| {
+            url::form_urlencoded::parse(body)
+                .find(|(k, _)| k == name)
+                .map(|(_, v)| v.into_owned())
+        };
+        let bodies: [&[u8]; 6] = [
+            b"a=1&%74s=2&t+s=3&ts&ts=9",
+            b"&&ts=a%20b+c&ts=2",
+            b"ts",
+            b"x=1&t%FFs=2&ts==3",
+            b"",
+            b"{\"ts\":1}",
+        ];
+        for body in bodies {
+            for name in ["ts", "t s", "a", "x", "t\u{FFFD}s", "missing"] {
+                assert_eq!(
+                    form_value(body, name),
+                    reference(body, name),
+                    "{body:?} {name}"
+                );
+            }
+        }
     }
 
     #[test]

@@ -26,7 +26,6 @@ use ed25519_dalek::Signer as _;
 use http::header::{HeaderMap, HeaderName, HeaderValue, CONTENT_LENGTH};
 use http::Method;
 use url::Url;
-use zeroize::Zeroizing;
 
 use super::recipe::{self, Digest, SecretEncoding};
 use super::{Credentials, Signer, SigningRequest};
@@ -393,7 +392,6 @@ impl Signer for Rfc9421 {
             Algorithm::HmacSha256 => {
                 let key = recipe::decode_secret(self.secret_encoding, c.api_secret()?)
                     .map_err(|why| Error::Signing(format!("the hmac-sha256 secret {why}")))?;
-                let key = Zeroizing::new(key.into_owned());
                 recipe::hmac(Digest::Sha256, &key, base.as_bytes())
             }
             Algorithm::Ed25519 => {
