@@ -244,20 +244,33 @@ async fn tour() -> Result<(), Failed> {
         .api_key(keel_demo::DEMO_API_KEY)
         .api_secret(keel_demo::DEMO_API_SECRET)
         .build()?;
-    let seen: Value = signed.post("/echo/orders").json(&serde_json::json!({"qty": 1})).send().await?.json()?;
+    let seen: Value = signed
+        .post("/echo/orders")
+        .json(&serde_json::json!({"qty": 1}))
+        .send()
+        .await?
+        .json()?;
     sent("POST /echo/orders {\"qty\":1} — the default scheme adds:");
     for name in ["api-key", "api-timestamp", "api-signature"] {
         println!("       {name}: {}", echo_header(&seen, name).unwrap_or("-"));
     }
     let who = signed.get("/signed/whoami").send().await?;
-    got(&format!("GET /signed/whoami (the server verifies it) → {} {}", who.status, who.text()?.trim()));
+    got(&format!(
+        "GET /signed/whoami (the server verifies it) → {} {}",
+        who.status,
+        who.text()?.trim()
+    ));
     expect(who.status.as_u16() == 200, "the signature to verify")?;
     let forged = keel::HttpAuthenticatedClient::builder(&base)
         .api_key(keel_demo::DEMO_API_KEY)
         .api_secret("not-the-secret")
         .build()?;
     let bad = forged.get("/signed/whoami").send().await?;
-    got(&format!("with a wrong secret → {} {}", bad.status, bad.text()?.trim()));
+    got(&format!(
+        "with a wrong secret → {} {}",
+        bad.status,
+        bad.text()?.trim()
+    ));
     got(&format!(
         "the secret never prints: {:?}",
         format!("{signed:?}").contains(keel_demo::DEMO_API_SECRET)
@@ -270,11 +283,13 @@ async fn tour() -> Result<(), Failed> {
     let policy = keel::Resilience::standard()
         .to_builder()
         .backoff(Duration::from_millis(50), Duration::from_millis(400))
-        .on_event(std::sync::Arc::new(move |e: &keel::resilience::ResilienceEvent| {
-            if let Ok(mut v) = sink.lock() {
-                v.push(e.to_string());
-            }
-        }))
+        .on_event(std::sync::Arc::new(
+            move |e: &keel::resilience::ResilienceEvent| {
+                if let Ok(mut v) = sink.lock() {
+                    v.push(e.to_string());
+                }
+            },
+        ))
         .build()?;
     let patient = signed.with_resilience(policy);
     sent("GET /fault/fail?times=2&status=503 (fails twice, then succeeds)");

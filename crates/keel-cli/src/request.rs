@@ -102,9 +102,11 @@ fn resilience(args: &RequestArgs) -> Result<keel::Resilience, Failure> {
         None => b = b.no_deadline(),
     }
     if args.verbose {
-        b = b.on_event(std::sync::Arc::new(|event: &keel::resilience::ResilienceEvent| {
-            eprintln!("* {event}");
-        }));
+        b = b.on_event(std::sync::Arc::new(
+            |event: &keel::resilience::ResilienceEvent| {
+                eprintln!("* {event}");
+            },
+        ));
     }
     Ok(b.build()?)
 }

@@ -22,12 +22,24 @@ fn arrivals(server: &DemoServer, key: &str) -> u64 {
 fn retries_until_success_and_prints_one_line_per_attempt() {
     let server = DemoServer::start_background().expect("demo server");
     let url = format!("{}/fault/fail?times=2&status=503", server.url());
-    let o = keel(&["request", "GET", &url, "-H", "X-Fault-Key: cli-retry", "-v", "--fail"]);
+    let o = keel(&[
+        "request",
+        "GET",
+        &url,
+        "-H",
+        "X-Fault-Key: cli-retry",
+        "-v",
+        "--fail",
+    ]);
     let err = String::from_utf8_lossy(&o.stderr);
     assert!(o.status.success(), "stderr: {err}");
     assert_eq!(arrivals(&server, "cli-retry"), 3);
     assert_eq!(err.matches("* attempt ").count(), 3, "stderr: {err}");
-    assert_eq!(err.matches("* retrying after attempt").count(), 2, "stderr: {err}");
+    assert_eq!(
+        err.matches("* retrying after attempt").count(),
+        2,
+        "stderr: {err}"
+    );
     assert!(String::from_utf8_lossy(&o.stdout).contains("\"ok\": true"));
 }
 
@@ -35,7 +47,16 @@ fn retries_until_success_and_prints_one_line_per_attempt() {
 fn retries_zero_sends_once() {
     let server = DemoServer::start_background().expect("demo server");
     let url = format!("{}/fault/fail?times=2&status=503", server.url());
-    let o = keel(&["request", "GET", &url, "-H", "X-Fault-Key: cli-once", "--retries", "0", "--fail"]);
+    let o = keel(&[
+        "request",
+        "GET",
+        &url,
+        "-H",
+        "X-Fault-Key: cli-once",
+        "--retries",
+        "0",
+        "--fail",
+    ]);
     assert_eq!(o.status.code(), Some(5));
     assert_eq!(arrivals(&server, "cli-once"), 1);
 }
@@ -44,13 +65,32 @@ fn retries_zero_sends_once() {
 fn post_is_retried_only_with_an_idempotency_key() {
     let server = DemoServer::start_background().expect("demo server");
     let url = format!("{}/fault/fail?times=1&status=503", server.url());
-    let o = keel(&["request", "POST", &url, "-H", "X-Fault-Key: cli-post", "--json", "{}"]);
+    let o = keel(&[
+        "request",
+        "POST",
+        &url,
+        "-H",
+        "X-Fault-Key: cli-post",
+        "--json",
+        "{}",
+    ]);
     assert!(o.status.success());
-    assert_eq!(arrivals(&server, "cli-post"), 1, "a POST without a key is sent once");
+    assert_eq!(
+        arrivals(&server, "cli-post"),
+        1,
+        "a POST without a key is sent once"
+    );
 
     let o = keel(&[
-        "request", "POST", &url, "-H", "X-Fault-Key: cli-post-key", "--json", "{}",
-        "--idempotency-key", "order-42",
+        "request",
+        "POST",
+        &url,
+        "-H",
+        "X-Fault-Key: cli-post-key",
+        "--json",
+        "{}",
+        "--idempotency-key",
+        "order-42",
     ]);
     assert!(o.status.success());
     let seen = server.state().arrivals("cli-post-key");
