@@ -142,7 +142,6 @@ pub trait StateStore: Send + Sync {
     /// the breaker is open (or half-open with every probe slot taken). Moving
     /// from open to half-open happens here, and is returned as a transition
     /// so the client can report it.
-    #[allow(clippy::type_complexity)]
     fn breaker_acquire(
         &self,
         origin: &str,
@@ -189,8 +188,11 @@ const MAX_KEYS: usize = 1024;
 /// Shared state per key and per settings, behind a lock held only for a map
 /// look-up (the state itself has its own short lock or atomics).
 struct Slots<C, T> {
-    map: RwLock<HashMap<String, Vec<(C, Arc<T>)>>>,
+    map: RwLock<HashMap<String, Entries<C, T>>>,
 }
+
+/// The state kept under one key: one entry per distinct settings.
+type Entries<C, T> = Vec<(C, Arc<T>)>;
 
 impl<C, T> Default for Slots<C, T> {
     fn default() -> Self {
