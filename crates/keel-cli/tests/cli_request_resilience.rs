@@ -108,7 +108,7 @@ fn deadline_cuts_a_slow_call() {
     let err = String::from_utf8_lossy(&o.stderr);
     assert!(err.contains("deadline"), "stderr: {err}");
     assert!(started.elapsed() < std::time::Duration::from_secs(4));
-    let bad = keel(&["request", "GET", &url, "--deadline", "-1"]);
+    let bad = keel(&["request", "GET", &url, "--deadline", "0"]);
     assert_eq!(bad.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&bad.stderr).contains("--deadline must be"));
 }

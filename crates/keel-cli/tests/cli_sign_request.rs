@@ -158,7 +158,13 @@ fn request_signed_against_the_demo_server() {
         stdout(&o),
         format!("{{\n  \"key\": \"{DEMO_API_KEY}\"\n}}\n")
     );
-    assert!(stderr(&o).starts_with("HTTP 200 OK\n"), "{}", stderr(&o));
+    // One `* attempt` line per attempt (resilience events), then the status line.
+    assert!(
+        stderr(&o).starts_with("* attempt 1: GET "),
+        "{}",
+        stderr(&o)
+    );
+    assert!(stderr(&o).contains("\nHTTP 200 OK\n"), "{}", stderr(&o));
     assert!(
         stderr(&o).contains("content-type: application/json"),
         "{}",
@@ -247,7 +253,8 @@ fn request_transport_errors_exit_1_with_one_line() {
     assert_eq!(o.status.code(), Some(1));
     let err = stderr(&o);
     assert_eq!(err.lines().count(), 1, "{err}");
-    assert!(err.starts_with("keel request: could not connect"), "{err}");
+    assert!(err.starts_with("keel request: "), "{err}");
+    assert!(err.contains("could not connect"), "{err}");
     let o = keel(&["request", "GET", "not a url"], &[]);
     assert_eq!(o.status.code(), Some(1));
     let o = keel(

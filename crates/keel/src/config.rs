@@ -45,6 +45,10 @@ pub(crate) struct TransportConfig {
 pub(crate) struct RequestConfig {
     /// Base URL as text, without a trailing slash.
     pub(crate) base: String,
+    /// `base` parsed once, when the client is built: a relative request URL
+    /// starts from a clone of it, so its scheme and host are not parsed
+    /// again on every request.
+    pub(crate) base_url: Url,
     /// Query of the base URL, if any (merged before the path's own query).
     pub(crate) base_query: Option<String>,
     pub(crate) headers: HeaderMap,
@@ -396,6 +400,12 @@ impl HttpClientBuilder {
 
     pub(crate) fn into_parts(self) -> Result<(RequestConfig, TransportConfig)> {
         let (base, base_query) = parse_base_url(&self.base_url)?;
+        let base_url = Url::parse(&base).map_err(|e| {
+            Error::config(format!(
+                "base URL {:?} is not a valid absolute URL ({e})",
+                self.base_url
+            ))
+        })?;
         let mut headers = HeaderMap::new();
         for (n, v) in &self.headers {
             let (n, v) = parse_header(n, v)?;
@@ -423,6 +433,7 @@ impl HttpClientBuilder {
         }
         let mut request = RequestConfig {
             base,
+            base_url,
             base_query,
             headers,
             cookies: Vec::new(),

@@ -80,7 +80,7 @@ pub(crate) struct Call<'c> {
     /// The request as built; every attempt starts from here.
     prepared: Prepared,
     /// The current hop (differs from `prepared` after a redirect).
-    hop: Option<Hop>,
+    hop: Option<Box<Hop>>,
     attempts: u32,
     hops: usize,
     started: Instant,
@@ -289,7 +289,7 @@ impl<'c> Call<'c> {
             match self.redirect(resp) {
                 Ok(Some(hop)) => {
                     self.hops += 1;
-                    self.hop = Some(hop);
+                    self.hop = Some(Box::new(hop));
                     return self.exchange();
                 }
                 Ok(None) => {}

@@ -330,20 +330,27 @@ impl RequestBuilder {
         self.client.ensure_open()?;
         let config = &self.client.inner.config;
         let url = build_url(
-            &config.base,
+            &config.base_url,
             config.base_query.as_deref(),
             &self.path,
             &self.path_params,
             &self.query,
         )?;
-        let mut headers = config.headers.clone();
-        if !self.headers.is_empty() {
+        // Merge client < request headers; with one side empty, no map is
+        // rebuilt (the request's own map is moved, not copied).
+        let mut headers = if self.headers.is_empty() {
+            config.headers.clone()
+        } else if config.headers.is_empty() {
+            self.headers
+        } else {
+            let mut merged = config.headers.clone();
             for (name, value) in self.headers {
                 if let Some(name) = name {
-                    headers.insert(name, value);
+                    merged.insert(name, value);
                 }
             }
-        }
+            merged
+        };
         if self.cookies.is_empty() {
             if let Some(c) = &config.cookie_header {
                 headers.insert(http::header::COOKIE, c.clone());
@@ -484,8 +491,12 @@ fn shown_path(path: &str) -> &str {
 
 /// Whether `path` is an absolute `http(s)://` URL (scheme in any case).
 fn is_absolute(path: &str) -> bool {
-    let lower = |n: usize| path.get(..n).map(str::to_ascii_lowercase);
-    lower(7).as_deref() == Some("http://") || lower(8).as_deref() == Some("https://")
+    // Compared in place: this runs on every request.
+    path.get(..7)
+        .is_some_and(|p| p.eq_ignore_ascii_case("http://"))
+        || path
+            .get(..8)
+            .is_some_and(|p| p.eq_ignore_ascii_case("https://"))
 }
 
 /// Joins the base URL and a path (template), then appends the query.
@@ -495,14 +506,46 @@ fn is_absolute(path: &str) -> bool {
 /// the server. Path parameters are already percent-encoded; a parameter that
 /// is a dot segment (`.` or `..`) is refused, since URL normalisation would
 /// resolve it and the request would go to another resource.
+///
+/// `base_url` is the base URL parsed once, when the client was built: the
+/// result is the URL a full parse of the joined text gives (fragment
+/// dropped), but the base's scheme and host are not parsed again on every
+/// request; the path and query are set on a clone of it.
 #[doc(hidden)]
 pub fn build_url(
-    base: &str,
+    base_url: &Url,
     base_query: Option<&str>,
     path: &str,
     path_params: &[(String, String)],
     query: &[(String, String)],
 ) -> Result<Url> {
+    let path = substitute_path_params(path, path_params)?;
+    let mut url = if is_absolute(&path) {
+        Url::parse(&path).map_err(|e| {
+            Error::request(format!("{:?} is not a valid URL: {e}", shown_path(&path)))
+        })?
+    } else {
+        join_base(base_url, base_query, &path)
+    };
+    if url.fragment().is_some() {
+        url.set_fragment(None);
+    }
+    if !query.is_empty() {
+        let mut pairs = url.query_pairs_mut();
+        for (k, v) in query {
+            pairs.append_pair(k, v);
+        }
+    }
+    Ok(url)
+}
+
+/// Replaces every `{name}` with its (already encoded) value, and fails on a
+/// parameter that is not in the template, is a dot segment, or a placeholder
+/// left unfilled.
+fn substitute_path_params<'p>(
+    path: &'p str,
+    path_params: &[(String, String)],
+) -> Result<std::borrow::Cow<'p, str>> {
     let mut path = std::borrow::Cow::Borrowed(path);
     for (name, value) in path_params {
         let token = format!("{{{name}}}");
@@ -519,6 +562,9 @@ pub fn build_url(
         }
         path = std::borrow::Cow::Owned(path.replace(&token, value));
     }
+    if !path.as_bytes().contains(&b'{') {
+        return Ok(path);
+    }
     let template = shown_path(&path);
     if let Some(open) = template.find('{') {
         let rest = &template[open..];
@@ -530,24 +576,86 @@ pub fn build_url(
             )));
         }
     }
-    let mut url = if is_absolute(&path) {
-        Url::parse(&path).map_err(|e| {
-            Error::request(format!("{:?} is not a valid URL: {e}", shown_path(&path)))
-        })?
-    } else {
+    Ok(path)
+}
+
+/// `base_url` (path without trailing slash) joined with a relative `path`
+/// that may carry a query: the same URL a full parse of the joined text
+/// gives, fragment dropped. The setters run the same path and query parsers
+/// (percent-encoding, dot segments, tab/newline removal) as a full parse.
+fn join_base(base_url: &Url, base_query: Option<&str>, path: &str) -> Url {
+    // Exactly one slash between the base and the path (none before a bare
+    // query or fragment).
+    let path = path.trim_start_matches('/');
+    let sep = !path.is_empty() && !path.starts_with(['?', '#']);
+    // A full parse trims C0 controls and spaces from the end of its input.
+    let path = path.trim_end_matches(|c: char| c <= ' ');
+    // One pass for the first '?' and the first '#' (request paths are short).
+    let mut question = None;
+    let mut end = path.len();
+    for (i, b) in path.bytes().enumerate() {
+        match b {
+            b'?' if question.is_none() => question = Some(i),
+            b'#' => {
+                end = i;
+                break;
+            }
+            _ => {}
+        }
+    }
+    let (path, query) = match question {
+        Some(q) => (&path[..q], Some(&path[q + 1..end])),
+        None => (&path[..end], None),
+    };
+    let base_path = base_url.path().trim_end_matches('/');
+    let mut url = base_url.clone();
+    if sep || !path.is_empty() {
+        let mut full = String::with_capacity(base_path.len() + 1 + path.len());
+        full.push_str(base_path);
+        if sep {
+            full.push('/');
+        }
+        full.push_str(path);
+        url.set_path(&full);
+    } else if base_path.len() != base_url.path().len() {
+        url.set_path(base_path);
+    }
+    // A query that is only tabs and newlines is empty once parsed.
+    let has_query = query.is_some_and(|q| q.chars().any(|c| !matches!(c, '\t' | '\n' | '\r')));
+    match (base_query, query) {
+        (Some(bq), Some(q)) if has_query => {
+            let mut merged = String::with_capacity(bq.len() + 1 + q.len());
+            merged.push_str(bq);
+            merged.push('&');
+            merged.push_str(q);
+            url.set_query(Some(&merged));
+        }
+        (Some(bq), _) => url.set_query(Some(bq)),
+        (None, Some(q)) => url.set_query(Some(q)),
+        (None, None) => {}
+    }
+    url
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The previous implementation: parse the joined text in full. The fast
+    /// path must give the same URL for every input.
+    fn build_url_by_parsing(
+        base: &str,
+        base_query: Option<&str>,
+        path: &str,
+    ) -> std::result::Result<Url, url::ParseError> {
         let rel = path.trim_start_matches('/');
-        let mut s = String::with_capacity(base.len() + rel.len() + 1);
+        let mut s = String::new();
         s.push_str(base);
         if !rel.is_empty() && !rel.starts_with(['?', '#']) {
             s.push('/');
         }
         s.push_str(rel);
-        let mut url = Url::parse(&s).map_err(|e| {
-            Error::request(format!(
-                "{:?} does not make a valid URL with the base URL: {e}",
-                shown_path(&path)
-            ))
-        })?;
+        let mut url = Url::parse(&s)?;
         if let Some(bq) = base_query {
             let merged = match url.query() {
                 Some(q) if !q.is_empty() => format!("{bq}&{q}"),
@@ -555,16 +663,96 @@ pub fn build_url(
             };
             url.set_query(Some(&merged));
         }
-        url
-    };
-    if url.fragment().is_some() {
         url.set_fragment(None);
+        Ok(url)
     }
-    if !query.is_empty() {
-        let mut pairs = url.query_pairs_mut();
-        for (k, v) in query {
-            pairs.append_pair(k, v);
+
+    #[test]
+    fn joining_on_the_parsed_base_matches_a_full_parse() {
+        let bases = [
+            "http://127.0.0.1:8080",
+            "https://api.example.com/v1",
+            "https://api.example.com/v1/",
+            "http://[::1]:9000/a%20b/c",
+            "https://EXAMPLE.com/x/y?tenant=7",
+            "https://example.com?k=v&w",
+        ];
+        let paths = [
+            "",
+            "/",
+            "/bench",
+            "bench",
+            "items/42",
+            "/items/42?x=1&y=%20z",
+            "?only=query",
+            "?",
+            "/a?",
+            "/a?\t",
+            "/a b/c d?e f=g h",
+            "/a/../b/./c",
+            "/%2e%2E/x",
+            "..",
+            "/a\\b",
+            "//double//slash",
+            "///triple",
+            "//?q",
+            "/#f",
+            "/tab\tin\npath",
+            "/frag#ment",
+            "/q?x=1#frag?y",
+            "#only-fragment",
+            "/trailing   ",
+            "   ",
+            "/ünïcödé/€?q=ü",
+            "/pct%41%zz?q=%41%zz",
+            "/semi;colon:at@excl!dollar$",
+            "/q?a=[b]{c|d^e`f'g\"h<i>j",
+            "/%",
+            "/a%2fb%2F",
+            "/a?b?c",
+            "/a?b#c#d",
+            "./x",
+            "\\\\?x",
+            "/cr\rlf\n?\r\n",
+            "/a?\u{0}\u{1f}",
+            "\u{7f}/del",
+        ];
+        for base in bases {
+            let parsed_base = crate::config::parse_base_url(base).unwrap();
+            let base_url = Url::parse(&parsed_base.0).unwrap();
+            for path in paths {
+                let expected =
+                    build_url_by_parsing(&parsed_base.0, parsed_base.1.as_deref(), path).unwrap();
+                let got = build_url(&base_url, parsed_base.1.as_deref(), path, &[], &[]).unwrap();
+                assert_eq!(
+                    got.as_str(),
+                    expected.as_str(),
+                    "base {base:?} path {path:?}"
+                );
+            }
         }
     }
-    Ok(url)
+
+    #[test]
+    fn absolute_urls_params_and_query_pairs() {
+        let base = Url::parse("https://api.example.com/v1").unwrap();
+        let url = build_url(
+            &base,
+            None,
+            "/items/{id}",
+            &[("id".into(), encode_path_segment("a b/c"))],
+            &[("q".into(), "x y&z".into())],
+        )
+        .unwrap();
+        assert_eq!(
+            url.as_str(),
+            "https://api.example.com/v1/items/a%20b%2Fc?q=x+y%26z"
+        );
+        let abs = build_url(&base, Some("k=v"), "http://other.test/p#f", &[], &[]).unwrap();
+        assert_eq!(abs.as_str(), "http://other.test/p");
+        let upper = build_url(&base, None, "HTTPS://Other.test/x", &[], &[]).unwrap();
+        assert_eq!(upper.as_str(), "https://other.test/x");
+        let err = build_url(&base, None, "/items/{id}", &[], &[]).unwrap_err();
+        assert!(err.to_string().contains("{id}"), "{err}");
+    }
 }
