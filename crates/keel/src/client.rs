@@ -198,8 +198,11 @@ impl HttpClient {
     /// A new client matching this one with this resilience configuration
     /// (retries, deadline, circuit breaker, rate limit, retry budget). The
     /// new client starts with fresh resilience state (its own breaker,
-    /// limiter and budget), shared by the clients later derived from it; the
-    /// pool is shared.
+    /// limiter and budget), shared by the clients later derived from it —
+    /// unless `resilience` has a
+    /// [`state_store`](crate::resilience::ResilienceBuilder::state_store),
+    /// whose state it shares with every client using that store. The pool
+    /// is shared.
     pub fn with_resilience(&self, resilience: Resilience) -> Self {
         HttpClient {
             inner: Arc::new(Inner {

@@ -152,13 +152,20 @@ impl fmt::Display for BreakerState {
     }
 }
 
-/// A state change, reported to the event hook.
-pub(crate) type Transition = (BreakerState, BreakerState);
+/// A breaker's state change, `(from, to)`, as a
+/// [`StateStore`](super::StateStore) reports it so the client can emit
+/// [`ResilienceEvent::BreakerTransition`](super::ResilienceEvent::BreakerTransition).
+pub type Transition = (BreakerState, BreakerState);
 
-/// What an admitted attempt is, so its outcome is counted in the right phase.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Permit {
+/// How a breaker admitted an attempt, so the attempt's outcome is counted in
+/// the right phase: [`StateStore::breaker_acquire`](super::StateStore::breaker_acquire)
+/// hands it out and [`StateStore::breaker_record`](super::StateStore::breaker_record)
+/// takes it back.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Permit {
+    /// Admitted while the breaker was closed.
     Normal,
+    /// Admitted as one of the half-open breaker's probes.
     Probe,
 }
 

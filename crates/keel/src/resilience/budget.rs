@@ -68,6 +68,30 @@ impl RetryBudget {
         self
     }
 
+    /// Tokens the bucket holds when full (and when new).
+    pub fn capacity(&self) -> u32 {
+        self.capacity
+    }
+
+    /// What a retry takes from the bucket (`timeout_cost` after a timeout).
+    pub(crate) fn cost(&self, after_timeout: bool) -> u32 {
+        if after_timeout {
+            self.timeout_cost
+        } else {
+            self.retry_cost
+        }
+    }
+
+    /// What a successful call puts back: `last_retry_cost` is what its last
+    /// retry took (0 when it succeeded at its first attempt).
+    pub(crate) fn refund(&self, last_retry_cost: u32) -> u32 {
+        if last_retry_cost == 0 {
+            self.success_refund
+        } else {
+            last_retry_cost
+        }
+    }
+
     pub(crate) fn validate(&self) -> Result<(), String> {
         if self.capacity == 0 {
             return Err("retry budget `capacity` must be at least 1".into());
@@ -100,36 +124,46 @@ impl Bucket {
         }
     }
 
-    /// Takes the cost of one retry; `None` when the bucket cannot pay.
-    pub(crate) fn withdraw(&self, after_timeout: bool) -> Option<u32> {
-        let cost = if after_timeout {
-            self.config.timeout_cost
-        } else {
-            self.config.retry_cost
-        };
+    /// Takes `tokens` if the bucket holds that many; `false` (taking
+    /// nothing) otherwise.
+    pub(crate) fn take(&self, tokens: u32) -> bool {
         self.tokens
-            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |t| t.checked_sub(cost))
-            .ok()
-            .map(|_| cost)
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |t| {
+                t.checked_sub(tokens)
+            })
+            .is_ok()
     }
 
-    /// Records a successful call: `last_retry_cost` is what its last retry
-    /// took (0 when it succeeded at once).
-    pub(crate) fn on_success(&self, last_retry_cost: u32) {
-        let back = if last_retry_cost == 0 {
-            self.config.success_refund
-        } else {
-            last_retry_cost
-        };
-        if back == 0 {
+    /// Puts `tokens` back, up to the capacity.
+    pub(crate) fn put(&self, tokens: u32) {
+        if tokens == 0 {
             return;
         }
         let cap = self.config.capacity;
         let _ = self
             .tokens
             .fetch_update(Ordering::AcqRel, Ordering::Acquire, |t| {
-                Some(t.saturating_add(back).min(cap))
+                Some(t.saturating_add(tokens).min(cap))
             });
+    }
+
+    /// Whether the bucket is full, so indistinguishable from a new one.
+    pub(crate) fn is_full(&self) -> bool {
+        self.tokens.load(Ordering::Acquire) >= self.config.capacity
+    }
+
+    /// Takes the cost of one retry; `None` when the bucket cannot pay.
+    #[cfg(test)]
+    pub(crate) fn withdraw(&self, after_timeout: bool) -> Option<u32> {
+        let cost = self.config.cost(after_timeout);
+        self.take(cost).then_some(cost)
+    }
+
+    /// Records a successful call: `last_retry_cost` is what its last retry
+    /// took (0 when it succeeded at once).
+    #[cfg(test)]
+    pub(crate) fn on_success(&self, last_retry_cost: u32) {
+        self.put(self.config.refund(last_retry_cost));
     }
 
     #[cfg(test)]

@@ -99,13 +99,19 @@ impl RateLimit {
     }
 }
 
-/// Why a permit was not granted.
+/// Why rate-limit permits were not granted, as
+/// [`StateStore::rate_limit_acquire`](super::StateStore::rate_limit_acquire)
+/// reports it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Denied {
-    /// Try again after this long.
+#[non_exhaustive]
+pub enum Denied {
+    /// Enough permits will be available after this long (more than zero).
     Wait(Duration),
     /// The weight exceeds the burst: it can never be granted.
-    Never { burst: u32 },
+    Never {
+        /// The most permits the limit ever grants at once.
+        burst: u32,
+    },
 }
 
 /// The live limiter. Generic over governor's clock so tests can use a fake

@@ -49,6 +49,7 @@ mod budget;
 mod limiter;
 mod policy;
 mod state;
+mod store;
 
 use std::fmt;
 use std::sync::Arc;
@@ -58,11 +59,14 @@ use http::{Method, StatusCode};
 
 use crate::error::{Error, Result};
 
-pub use breaker::{BreakerState, CircuitBreaker};
+pub use breaker::{
+    BreakerState, CircuitBreaker, Permit as BreakerPermit, Transition as BreakerTransition,
+};
 pub use budget::RetryBudget;
-pub use limiter::{OnLimit, RateLimit};
+pub use limiter::{Denied as RateLimitDenied, OnLimit, RateLimit};
 pub use policy::{parse_retry_after, Backoff, Jitter, RetryReason};
 pub(crate) use state::{AttemptInfo, CallState, Decision, Outcome, ResilienceState};
+pub use store::{InMemoryStore, StateStore};
 
 /// A fresh random idempotency key (UUID v4 format).
 pub(crate) fn new_idempotency_key() -> String {
@@ -83,7 +87,9 @@ pub type EventHook = Arc<dyn Fn(&ResilienceEvent) + Send + Sync>;
 /// Apply it with [`HttpClient::with_resilience`](crate::HttpClient::with_resilience):
 /// each call of `with_resilience` starts fresh state (breakers, limiter,
 /// budget) shared by the clones and derived clients of the client it
-/// returns.
+/// returns — unless the configuration has a
+/// [`state_store`](ResilienceBuilder::state_store), whose state every client
+/// using it shares.
 #[derive(Clone)]
 #[non_exhaustive]
 pub struct Resilience {
@@ -97,6 +103,7 @@ pub struct Resilience {
     pub(crate) rate_limit: Option<RateLimit>,
     pub(crate) budget: Option<RetryBudget>,
     pub(crate) on_event: Option<EventHook>,
+    pub(crate) store: Option<Arc<dyn StateStore>>,
 }
 
 impl fmt::Debug for Resilience {
@@ -112,6 +119,7 @@ impl fmt::Debug for Resilience {
             .field("rate_limit", &self.rate_limit)
             .field("retry_budget", &self.budget)
             .field("on_event", &self.on_event.as_ref().map(|_| "set"))
+            .field("state_store", &self.store.as_ref().map(|_| "set"))
             .finish()
     }
 }
@@ -138,6 +146,7 @@ impl Resilience {
             rate_limit: None,
             budget: None,
             on_event: None,
+            store: None,
         }
     }
 
@@ -244,6 +253,12 @@ impl Resilience {
     /// Whether POST and PATCH calls get a generated `Idempotency-Key`.
     pub fn generates_idempotency_key(&self) -> bool {
         self.generate_idempotency_key
+    }
+
+    /// The shared state store, if one was given (otherwise every
+    /// `with_resilience` call starts a fresh [`InMemoryStore`]).
+    pub fn state_store(&self) -> Option<&Arc<dyn StateStore>> {
+        self.store.as_ref()
     }
 
     fn validate(&self) -> std::result::Result<(), String> {
@@ -398,6 +413,36 @@ impl ResilienceBuilder {
     /// short and non-blocking.
     pub fn on_event(mut self, hook: EventHook) -> Self {
         self.config.on_event = Some(hook);
+        self
+    }
+
+    /// Keep the breakers, retry budget and rate limit in `store`, shared by
+    /// every client whose configuration has the same store — clients built
+    /// independently, or, with a store backed by a shared service, other
+    /// processes. Without it, each
+    /// [`with_resilience`](crate::HttpClient::with_resilience) call starts
+    /// fresh state in a new [`InMemoryStore`].
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use keel::resilience::{InMemoryStore, Resilience};
+    /// let shared = Resilience::builder()
+    ///     .state_store(Arc::new(InMemoryStore::new()))
+    ///     .build()?;
+    /// // Both clients see the same breaker per origin, budget and limit.
+    /// let a = keel::HttpClient::new("http://127.0.0.1:8080")?.with_resilience(shared.clone());
+    /// let b = keel::HttpClient::new("http://127.0.0.1:8080")?.with_resilience(shared);
+    /// # let _ = (a, b);
+    /// # Ok::<(), keel::Error>(())
+    /// ```
+    pub fn state_store(mut self, store: Arc<dyn StateStore>) -> Self {
+        self.config.store = Some(store);
+        self
+    }
+
+    /// No shared store: each `with_resilience` call starts fresh state.
+    pub fn no_state_store(mut self) -> Self {
+        self.config.store = None;
         self
     }
 

@@ -2,68 +2,48 @@
 //! pipeline asks it: may an attempt go now (`admit`), and what comes after an
 //! attempt (`record`). Both are synchronous and never sleep.
 
-use std::collections::HashMap;
-use std::sync::{Arc, PoisonError, RwLock};
+use std::fmt;
+use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use http::header::RETRY_AFTER;
 use http::Method;
-use tokio::time::Instant;
 use url::Url;
 
-use super::breaker::{Breaker, CircuitBreaker, Permit, Transition};
-use super::budget::Bucket;
-use super::limiter::{Denied, Limiter, OnLimit};
+use super::breaker::{CircuitBreaker, Permit};
+use super::limiter::{Denied, OnLimit};
 use super::policy::{classify_error, classify_status, parse_retry_after, Class, RetryReason};
+use super::store::{InMemoryStore, StateStore};
 use super::{AttemptOutcome, GiveUpReason, Resilience, ResilienceEvent};
 use crate::error::{display_url, Error, Result};
 use crate::response::Response;
 
-/// At most this many origins keep a breaker; past it, closed breakers are
-/// forgotten (a client talking to ever new hosts must not grow forever).
-const MAX_BREAKERS: usize = 1024;
+/// The key the client passes to the store for its retry budget and rate
+/// limit.
+const KEY: &str = "default";
 
 /// The live state (breakers, limiter, budget) of one `with_resilience`
-/// call, shared by the clients derived from it.
-#[derive(Debug)]
+/// call, shared by the clients derived from it: the configuration and the
+/// store that keeps the state (the configuration's, or a fresh in-memory
+/// one).
 pub(crate) struct ResilienceState {
     config: Resilience,
-    breakers: Option<Breakers>,
-    limiter: Option<std::result::Result<Limiter, String>>,
-    budget: Option<Bucket>,
+    store: Arc<dyn StateStore>,
 }
 
-#[derive(Debug)]
-struct Breakers {
-    config: CircuitBreaker,
-    map: RwLock<HashMap<String, Arc<Breaker>>>,
-}
-
-impl Breakers {
-    fn get(&self, origin: &str, now: Instant) -> Arc<Breaker> {
-        if let Some(b) = self
-            .map
-            .read()
-            .unwrap_or_else(PoisonError::into_inner)
-            .get(origin)
-        {
-            return b.clone();
-        }
-        let mut map = self.map.write().unwrap_or_else(PoisonError::into_inner);
-        if map.len() >= MAX_BREAKERS && !map.contains_key(origin) {
-            map.retain(|_, b| b.state() != super::BreakerState::Closed);
-        }
-        map.entry(origin.to_owned())
-            .or_insert_with(|| Arc::new(Breaker::new(self.config.clone(), now)))
-            .clone()
+impl fmt::Debug for ResilienceState {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ResilienceState")
+            .field("config", &self.config)
+            .finish_non_exhaustive()
     }
 }
 
 /// Per-call state the resilience layer keeps between `admit` and `record`.
 #[derive(Debug, Default)]
 pub(crate) struct CallState {
-    /// The breaker that admitted the current attempt, and how.
-    breaker: Option<(Arc<Breaker>, Permit, String)>,
+    /// How the breaker admitted the current attempt, and its origin.
+    breaker: Option<(Permit, String)>,
     /// Time spent waiting for rate-limit permits so far.
     rate_waited: Duration,
     /// Budget tokens the last retry took (refunded on success).
@@ -110,15 +90,11 @@ pub(crate) enum Decision {
 
 impl ResilienceState {
     pub(crate) fn new(config: Resilience) -> Self {
-        ResilienceState {
-            breakers: config.breaker.clone().map(|config| Breakers {
-                config,
-                map: RwLock::new(HashMap::new()),
-            }),
-            limiter: config.rate_limit.as_ref().map(Limiter::new),
-            budget: config.budget.map(Bucket::new),
-            config,
-        }
+        let store = config
+            .store
+            .clone()
+            .unwrap_or_else(|| Arc::new(InMemoryStore::new()));
+        ResilienceState { config, store }
     }
 
     pub(crate) fn config(&self) -> &Resilience {
@@ -131,7 +107,7 @@ impl ResilienceState {
         }
     }
 
-    fn transition(&self, origin: &str, t: Option<Transition>) {
+    fn transition(&self, origin: &str, t: Option<super::breaker::Transition>) {
         if let Some((from, to)) = t {
             tracing::info!(origin, %from, %to, "circuit breaker state change");
             self.emit(|| ResilienceEvent::BreakerTransition {
@@ -166,25 +142,20 @@ impl ResilienceState {
         call: &mut CallState,
     ) -> Result<Option<Duration>> {
         call.breaker = None;
-        let now = Instant::now();
         // The breaker first, without taking a probe slot: an open breaker
         // must not spend rate-limit permits.
-        let breaker = match &self.breakers {
-            Some(b) => {
+        let breaker: Option<(&CircuitBreaker, String)> = match &self.config.breaker {
+            Some(cfg) => {
                 let origin = url.origin().ascii_serialization();
-                let breaker = b.get(&origin, now);
-                if let Some(retry_in) = breaker.refusing(now) {
+                if let Some(retry_in) = self.store.breaker_refusing(&origin, cfg) {
                     return Err(self.circuit_open(origin, retry_in));
                 }
-                Some((breaker, origin))
+                Some((cfg, origin))
             }
             None => None,
         };
-        if let Some(limiter) = &self.limiter {
-            let limiter = limiter
-                .as_ref()
-                .map_err(|m| Error::config(format!("resilience: {m}")))?;
-            match limiter.try_acquire(weight) {
+        if let Some(rl) = &self.config.rate_limit {
+            match self.store.rate_limit_acquire(KEY, rl, weight) {
                 Ok(()) => {}
                 Err(Denied::Never { burst }) => {
                     return Err(Error::request(format!(
@@ -192,9 +163,6 @@ impl ResilienceState {
                     )))
                 }
                 Err(Denied::Wait(wait)) => {
-                    let Some(rl) = &self.config.rate_limit else {
-                        return Err(self.rate_limited(wait));
-                    };
                     match rl.on_limit {
                         OnLimit::Fail => return Err(self.rate_limited(wait)),
                         OnLimit::Wait { max_wait } => {
@@ -210,11 +178,11 @@ impl ResilienceState {
                 }
             }
         }
-        if let Some((breaker, origin)) = breaker {
-            let (permit, t) = breaker.acquire(now);
+        if let Some((cfg, origin)) = breaker {
+            let (permit, t) = self.store.breaker_acquire(&origin, cfg);
             self.transition(&origin, t);
             match permit {
-                Ok(permit) => call.breaker = Some((breaker, permit, origin)),
+                Ok(permit) => call.breaker = Some((permit, origin)),
                 Err(retry_in) => return Err(self.circuit_open(origin, retry_in)),
             }
         }
@@ -256,16 +224,19 @@ impl ResilienceState {
             elapsed: info.elapsed,
         });
 
-        if let Some((breaker, permit, origin)) = call.breaker.take() {
+        if let (Some((permit, origin)), Some(cfg)) = (call.breaker.take(), &self.config.breaker) {
             let failure = matches!(class, Class::Retryable(r) if r.is_failure());
-            let t = breaker.record(Instant::now(), permit, failure);
+            let t = self.store.breaker_record(&origin, cfg, permit, failure);
             self.transition(&origin, t);
         }
 
         let reason = match class {
             Class::Final => {
-                if let Some(b) = &self.budget {
-                    b.on_success(call.last_retry_cost);
+                if let Some(b) = &self.config.budget {
+                    let refund = b.refund(call.last_retry_cost);
+                    if refund > 0 {
+                        self.store.budget_deposit(KEY, b, refund);
+                    }
                 }
                 return Decision::Finish;
             }
@@ -311,13 +282,13 @@ impl ResilienceState {
             self.give_up(info.attempt, GiveUpReason::Deadline);
             return Decision::Deadline;
         }
-        if let Some(b) = &self.budget {
-            match b.withdraw(reason == RetryReason::Timeout) {
-                Some(cost) => call.last_retry_cost = cost,
-                None => {
-                    self.give_up(info.attempt, GiveUpReason::BudgetExhausted);
-                    return Decision::Finish;
-                }
+        if let Some(b) = &self.config.budget {
+            let cost = b.cost(reason == RetryReason::Timeout);
+            if self.store.budget_withdraw(KEY, b, cost) {
+                call.last_retry_cost = cost;
+            } else {
+                self.give_up(info.attempt, GiveUpReason::BudgetExhausted);
+                return Decision::Finish;
             }
         }
         tracing::debug!(attempt = info.attempt, %reason, ?wait, from_retry_after, "retrying");
