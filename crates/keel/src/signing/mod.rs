@@ -536,6 +536,33 @@ fn next_above(cell: &AtomicU64, now: u64) -> u64 {
     }
 }
 
+/// How far ahead of the (corrected) clock a timestamp may be moved to keep
+/// timestamps unique. Servers reject timestamps far in the future (Binance
+/// beyond 1 s), so uniqueness gives way here: a family signing more than
+/// 1 000 requests per second for over a second may repeat a timestamp, but
+/// its timestamps never run away from the clock.
+pub(crate) const MAX_TIMESTAMP_LEAD_MS: u64 = 1_000;
+
+/// The timestamp of a new attempt: `now`, or one more than the last one
+/// handed out when the clock has not moved past it — but never more than
+/// [`MAX_TIMESTAMP_LEAD_MS`] ahead of `now`.
+fn next_timestamp_ms(cell: &AtomicU64, now: u64) -> u64 {
+    let mut prev = cell.load(Ordering::Relaxed);
+    loop {
+        let next = now.max(
+            prev.saturating_add(1)
+                .min(now.saturating_add(MAX_TIMESTAMP_LEAD_MS)),
+        );
+        if next == prev {
+            return next;
+        }
+        match cell.compare_exchange_weak(prev, next, Ordering::AcqRel, Ordering::Relaxed) {
+            Ok(_) => return next,
+            Err(p) => prev = p,
+        }
+    }
+}
+
 fn now_micros() -> u64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
@@ -550,7 +577,9 @@ pub(crate) struct Auth {
     pub(crate) scheme: Scheme,
     pub(crate) nonce: NonceCounter,
     /// The last timestamp handed out, in ms: timestamps of one family are
-    /// unique (strictly increasing) at millisecond resolution.
+    /// unique (strictly increasing) at millisecond resolution up to 1 000
+    /// requests per second, and never more than
+    /// [`MAX_TIMESTAMP_LEAD_MS`] ahead of the clock.
     last_ms: AtomicU64,
     /// Added to the local clock (server time − local time), in ms.
     pub(crate) clock_offset_ms: AtomicI64,
@@ -591,7 +620,7 @@ impl Auth {
             .map(|d| d.as_millis() as i64)
             .unwrap_or(0);
         let corrected = local.saturating_add(off).max(0) as u64;
-        let ms = next_above(&self.last_ms, corrected);
+        let ms = next_timestamp_ms(&self.last_ms, corrected);
         UNIX_EPOCH + Duration::from_millis(ms)
     }
 
@@ -622,5 +651,31 @@ impl Auth {
 
     pub(crate) fn signs_body(&self) -> bool {
         self.scheme.signer.signs_body()
+    }
+}
+
+#[cfg(test)]
+mod timestamp_tests {
+    use super::*;
+
+    #[test]
+    fn timestamps_are_unique_until_the_lead_cap_and_never_run_ahead() {
+        let cell = AtomicU64::new(0);
+        let now = 1_700_000_000_000;
+        let first: Vec<u64> = (0..1000).map(|_| next_timestamp_ms(&cell, now)).collect();
+        assert_eq!(
+            first,
+            (now..now + 1000).collect::<Vec<_>>(),
+            "unique below the cap"
+        );
+        for _ in 0..10_000 {
+            let t = next_timestamp_ms(&cell, now);
+            assert!(
+                t <= now + MAX_TIMESTAMP_LEAD_MS,
+                "{t} ran ahead of the clock"
+            );
+        }
+        // The clock moving on is followed at once.
+        assert_eq!(next_timestamp_ms(&cell, now + 5_000), now + 5_000);
     }
 }
