@@ -631,19 +631,16 @@ impl<const N: usize> StackStr<N> {
     }
 
     /// Appends `n` in decimal, zero-padded to at least `width` digits.
-    fn push_u128(&mut self, mut n: u128, width: usize) {
-        let mut digits = [b'0'; 40];
-        let mut i = digits.len();
-        loop {
-            i -= 1;
-            digits[i] = b'0' + (n % 10) as u8;
-            n /= 10;
-            if n == 0 {
-                break;
+    /// Values beyond `u64` are written as 19-digit `u64` chunks.
+    fn push_u128(&mut self, n: u128, width: usize) {
+        const TEN_POW_19: u128 = 10_000_000_000_000_000_000;
+        match u64::try_from(n) {
+            Ok(v) => self.push_u64(v, width),
+            Err(_) => {
+                self.push_u128(n / TEN_POW_19, width.saturating_sub(19));
+                self.push_u64((n % TEN_POW_19) as u64, 19);
             }
         }
-        let start = i.min(digits.len().saturating_sub(width));
-        self.push_ascii(&digits[start..]);
     }
 
     /// Appends `n` in decimal (fast path for the common case).
