@@ -4,7 +4,7 @@
 #   spec | operations | schemas | warnings | generation time | build result
 #
 # usage: crates/keel-codegen/scripts/build-corpus.sh [WORK_DIR]
-# env:   CORPUS_DIR (default: <repo>/../shared/openapi-corpus)
+# env:   KEEL_OPENAPI_CORPUS or CORPUS_DIR (default: <repo>/../shared/openapi-corpus)
 #        CARGO_TARGET_DIR (default: <repo>/target/keel-generated)
 #        GEN_TARGET_DIR (where the generator is built; default: <repo>/target)
 #        CORPUS_CHECK=1  run `cargo check` instead of `cargo build` (faster, no codegen)
@@ -13,13 +13,13 @@ set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 crate="$(cd "$here/.." && pwd)"
 repo="$(cd "$crate/../.." && pwd)"
-corpus="${CORPUS_DIR:-$repo/../shared/openapi-corpus}"
+corpus="${KEEL_OPENAPI_CORPUS:-${CORPUS_DIR:-$repo/../shared/openapi-corpus}}"
 work="${1:-$(mktemp -d -t keel-corpus.XXXXXX)}"
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$repo/target/keel-generated}"
 mkdir -p "$work"
 
 if [ ! -d "$corpus" ]; then
-  echo "corpus not found at $corpus (set CORPUS_DIR)" >&2
+  echo "corpus not found at $corpus (set KEEL_OPENAPI_CORPUS)" >&2
   exit 2
 fi
 
