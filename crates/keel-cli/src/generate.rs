@@ -17,10 +17,10 @@ pub struct GenerateArgs {
     /// The package name of the generated crate (default: from the document's title).
     #[arg(long)]
     pub crate_name: Option<String>,
-    /// Depend on keel by path (for example a checkout of this repository's crates/keel).
+    /// Depend on the keel-http package by path (for example a checkout of this repository's crates/keel).
     #[arg(long, conflicts_with = "keel_version")]
     pub keel_path: Option<PathBuf>,
-    /// Depend on keel by version requirement (default "0.1").
+    /// Depend on the keel-http package by version requirement (default: this release line, "0.1").
     #[arg(long)]
     pub keel_version: Option<String>,
     /// Add an empty [workspace] table so the crate builds on its own inside another workspace.

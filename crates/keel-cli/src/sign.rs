@@ -131,7 +131,7 @@ impl SchemeArgs {
     #[cfg(not(feature = "aws-sigv4"))]
     fn aws(&self) -> Result<Scheme, String> {
         let _ = (&self.region, &self.service);
-        Err("this keel was built without the aws-sigv4 feature (cargo install keel-cli --features aws-sigv4)".into())
+        Err("this keel was built without the aws-sigv4 feature (cargo install keel-http-cli --features aws-sigv4)".into())
     }
 
     fn rfc9421(&self) -> Result<Rfc9421, String> {

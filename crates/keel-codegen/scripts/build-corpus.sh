@@ -25,7 +25,7 @@ fi
 
 # the generator itself, built in the repository's own target dir
 gen_target="${GEN_TARGET_DIR:-$repo/target}"
-(cd "$repo" && CARGO_TARGET_DIR="$gen_target" cargo build -q -p keel-codegen --example generate)
+(cd "$repo" && CARGO_TARGET_DIR="$gen_target" cargo build -q -p keel-http-codegen --example generate)
 gen="$gen_target/debug/examples/generate"
 
 declare -A stats

@@ -118,7 +118,7 @@ fn generated_client_talks_to_the_demo_server() {
     std::fs::write(
         root.join("check/Cargo.toml"),
         format!(
-            "[package]\nname = \"check\"\nversion = \"0.0.0\"\nedition = \"2021\"\npublish = false\n\n[dependencies]\ndemo-client = {{ path = \"../demo-client\" }}\nkeel = {{ path = {:?} }}\ntokio = {{ version = \"1\", features = [\"rt\"] }}\n",
+            "[package]\nname = \"check\"\nversion = \"0.0.0\"\nedition = \"2021\"\npublish = false\n\n[dependencies]\ndemo-client = {{ path = \"../demo-client\" }}\nkeel = {{ package = \"keel-http\", path = {:?} }}\ntokio = {{ version = \"1\", features = [\"rt\"] }}\n",
             keel_path.display().to_string()
         ),
     )

@@ -1,7 +1,7 @@
 //! Snapshot tests: small hand-written specs, one per group of constructs; the whole generated
 //! crate is compared with `tests/snapshots/<spec>.rs.txt`.
 //!
-//! Regenerate with `KEEL_UPDATE_SNAPSHOTS=1 cargo test -p keel-codegen --test snapshots`.
+//! Regenerate with `KEEL_UPDATE_SNAPSHOTS=1 cargo test -p keel-http-codegen --test snapshots`.
 
 use keel_codegen::{generate, GenerateOptions, Generated, KeelDependency};
 use std::path::{Path, PathBuf};
