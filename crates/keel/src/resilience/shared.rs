@@ -392,6 +392,7 @@ impl LocalNonces {
 
     /// Raises the key's floor to `seen` (a nonce handed out by the shared
     /// store), so a fall-back to local nonces never goes below it.
+    #[cfg_attr(not(feature = "redis"), allow(dead_code))]
     pub(crate) fn observe(&self, key: &str, seen: u64) {
         self.with(key, |s| s.last = s.last.max(seen))
     }
