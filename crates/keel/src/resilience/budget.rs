@@ -1,10 +1,12 @@
 //! The retry budget: a token bucket that caps retries as a share of traffic.
 //!
-//! The same scheme as the AWS SDKs' standard retry quota: the bucket starts
-//! full; every retry takes `retry_cost` tokens (`timeout_cost` after a
-//! timeout); a call that succeeds at its first attempt puts
-//! `success_refund` back, and a call that succeeds after retrying puts back
-//! what its last retry took. When the bucket cannot pay for a retry, the
+//! The same scheme as the AWS SDKs' standard retry quota (with the costs of
+//! their 2026 retry behaviour): the bucket starts full; every retry takes
+//! `retry_cost` tokens after a transient error (14), `throttle_cost` after
+//! the server throttled (5: it asked us to slow down, it is not failing),
+//! `timeout_cost` after a timeout (14, like any transient error); a call
+//! that succeeds at its first attempt puts `success_refund` back, and a call
+//! that succeeds after retrying puts back what its last retry took. When the bucket cannot pay for a retry, the
 //! call ends with its last outcome instead. A server that fails most calls
 //! thus sees about one retry per `retry_cost / success_refund` successes
 //! instead of a storm.
@@ -24,25 +26,29 @@ pub struct RetryBudget {
     pub(crate) capacity: u32,
     pub(crate) retry_cost: u32,
     pub(crate) timeout_cost: u32,
+    pub(crate) throttle_cost: u32,
     pub(crate) success_refund: u32,
 }
 
 impl Default for RetryBudget {
-    /// The AWS SDK standard quota: 500 tokens, 5 per retry, 10 per retry
-    /// after a timeout, 1 back per first-attempt success.
+    /// The AWS SDKs' standard quota with their 2026 costs: 500 tokens, 14
+    /// per retry after a transient error or a timeout, 5 per retry after a
+    /// throttling answer, 1 back per first-attempt success.
     fn default() -> Self {
         RetryBudget {
             capacity: 500,
-            retry_cost: 5,
-            timeout_cost: 10,
+            retry_cost: 14,
+            timeout_cost: 14,
+            throttle_cost: 5,
             success_refund: 1,
         }
     }
 }
 
 impl RetryBudget {
-    /// A budget of `capacity` tokens with the standard costs (5 per retry,
-    /// 10 after a timeout, 1 back per first-attempt success).
+    /// A budget of `capacity` tokens with the standard costs (14 per retry
+    /// after a transient error or timeout, 5 after a throttling answer, 1
+    /// back per first-attempt success).
     pub fn new(capacity: u32) -> Self {
         RetryBudget {
             capacity,
@@ -62,6 +68,14 @@ impl RetryBudget {
         self
     }
 
+    /// Tokens a retry after a throttling answer takes (at least 1): 429, a
+    /// 503 with `Retry-After`, or a status in
+    /// [`throttle_statuses`](super::ResilienceBuilder::throttle_statuses).
+    pub fn throttle_cost(mut self, cost: u32) -> Self {
+        self.throttle_cost = cost;
+        self
+    }
+
     /// Tokens a call that succeeds at its first attempt puts back.
     pub fn success_refund(mut self, refund: u32) -> Self {
         self.success_refund = refund;
@@ -73,9 +87,13 @@ impl RetryBudget {
         self.capacity
     }
 
-    /// What a retry takes from the bucket (`timeout_cost` after a timeout).
-    pub(crate) fn cost(&self, after_timeout: bool) -> u32 {
-        if after_timeout {
+    /// What a retry takes from the bucket: `throttle_cost` after a
+    /// throttling answer, `timeout_cost` after a timeout, `retry_cost`
+    /// otherwise.
+    pub(crate) fn cost(&self, after_timeout: bool, throttled: bool) -> u32 {
+        if throttled {
+            self.throttle_cost
+        } else if after_timeout {
             self.timeout_cost
         } else {
             self.retry_cost
@@ -96,7 +114,7 @@ impl RetryBudget {
         if self.capacity == 0 {
             return Err("retry budget `capacity` must be at least 1".into());
         }
-        if self.retry_cost == 0 || self.timeout_cost == 0 {
+        if self.retry_cost == 0 || self.timeout_cost == 0 || self.throttle_cost == 0 {
             return Err("retry budget costs must be at least 1 (remove the budget with `no_retry_budget()` for unlimited retries)".into());
         }
         if self.success_refund > self.capacity {
@@ -155,7 +173,7 @@ impl Bucket {
     /// Takes the cost of one retry; `None` when the bucket cannot pay.
     #[cfg(test)]
     pub(crate) fn withdraw(&self, after_timeout: bool) -> Option<u32> {
-        let cost = self.config.cost(after_timeout);
+        let cost = self.config.cost(after_timeout, false);
         self.take(cost).then_some(cost)
     }
 
@@ -209,7 +227,7 @@ mod tests {
         // 100 calls, 90 % failing at the first attempt, standard costs and a
         // 50-token bucket: retries stop after the bucket drains, while
         // without a budget every failing call would retry.
-        let b = Bucket::new(RetryBudget::new(50));
+        let b = Bucket::new(RetryBudget::new(50).retry_cost(5));
         let mut retries = 0;
         for i in 0..100 {
             if i % 10 == 0 {
@@ -220,6 +238,16 @@ mod tests {
         }
         assert!(retries <= 12, "{retries} retries");
         assert!(retries >= 10, "{retries} retries");
+    }
+
+    #[test]
+    fn throttling_costs_less_than_a_transient_error() {
+        let b = RetryBudget::default();
+        assert_eq!(b.cost(false, false), 14);
+        assert_eq!(b.cost(true, false), 14);
+        assert_eq!(b.cost(false, true), 5);
+        assert_eq!(b.cost(true, true), 5);
+        assert!(RetryBudget::new(5).throttle_cost(0).validate().is_err());
     }
 
     #[test]

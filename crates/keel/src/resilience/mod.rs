@@ -44,12 +44,14 @@
 //! response has one — a `Retry-After` longer than `max_retry_after` ends the
 //! retries — and otherwise exponential backoff with jitter.
 
+mod adaptive;
 mod breaker;
 mod budget;
 mod limiter;
 mod policy;
 #[cfg(feature = "redis")]
 mod redis;
+mod server_limits;
 mod shared;
 mod state;
 mod store;
@@ -70,6 +72,7 @@ pub use breaker::{
 pub use budget::RetryBudget;
 pub use limiter::{Denied as RateLimitDenied, OnLimit, RateLimit};
 pub use policy::{parse_retry_after, Backoff, Jitter, RetryReason};
+pub use server_limits::{LimitHeaders, ResetUnit, ServerQuota};
 pub use shared::{
     lease_nonce, BreakerStore, BudgetStore, NonceLease, NonceStore, OnUnavailable, RateLimitStore,
     StoreError, StoreErrorKind, StoreFuture,
@@ -104,7 +107,11 @@ pub type EventHook = Arc<dyn Fn(&ResilienceEvent) + Send + Sync>;
 pub struct Resilience {
     pub(crate) max_attempts: u32,
     pub(crate) backoff: Backoff,
+    pub(crate) throttle_backoff: Backoff,
     pub(crate) retry_statuses: Vec<u16>,
+    pub(crate) throttle_statuses: Vec<u16>,
+    pub(crate) server_limits: Option<LimitHeaders>,
+    pub(crate) adaptive: bool,
     pub(crate) max_retry_after: Duration,
     pub(crate) deadline: Option<Duration>,
     pub(crate) generate_idempotency_key: bool,
@@ -120,7 +127,11 @@ impl fmt::Debug for Resilience {
         f.debug_struct("Resilience")
             .field("max_attempts", &self.max_attempts)
             .field("backoff", &self.backoff)
+            .field("throttle_backoff", &self.throttle_backoff)
             .field("retry_statuses", &self.retry_statuses)
+            .field("throttle_statuses", &self.throttle_statuses)
+            .field("server_limits", &self.server_limits)
+            .field("adaptive_rate", &self.adaptive)
             .field("max_retry_after", &self.max_retry_after)
             .field("deadline", &self.deadline)
             .field("generate_idempotency_key", &self.generate_idempotency_key)
@@ -146,8 +157,12 @@ impl Resilience {
     pub fn none() -> Self {
         Resilience {
             max_attempts: 1,
-            backoff: Backoff::exponential(Duration::from_millis(500), Duration::from_secs(20)),
+            backoff: Backoff::exponential(Duration::from_millis(50), Duration::from_secs(20)),
+            throttle_backoff: Backoff::exponential(Duration::from_secs(1), Duration::from_secs(20)),
             retry_statuses: DEFAULT_RETRY_STATUSES.to_vec(),
+            throttle_statuses: vec![429],
+            server_limits: None,
+            adaptive: false,
             max_retry_after: Duration::from_secs(30),
             deadline: None,
             generate_idempotency_key: false,
@@ -160,15 +175,20 @@ impl Resilience {
     }
 
     /// The recommended policy for most APIs:
-    /// - 3 attempts; exponential backoff from 500 ms up to 20 s, full jitter;
+    /// - 3 attempts; exponential backoff with full jitter, up to 20 s, from
+    ///   50 ms after a transient error and from 1 s after a throttling
+    ///   answer (429, or 503 with `Retry-After`), as the AWS SDKs' 2026
+    ///   retry behaviour;
     /// - retries on connect errors, timeouts, broken connections and 408,
     ///   425, 429, 500, 502, 503, 504; `Retry-After` honoured up to 30 s;
     /// - a 60 s deadline over all attempts and waits;
     /// - a circuit breaker per origin ([`CircuitBreaker::new`]: 10
     ///   consecutive failures, or 50 % of at least 20 attempts over 30 s;
     ///   open 5 s; 1 probe);
-    /// - a retry budget ([`RetryBudget::default`], the AWS standard quota);
-    /// - no rate limit, no generated idempotency keys.
+    /// - a retry budget ([`RetryBudget::default`], the AWS standard quota:
+    ///   14 tokens per retry after a transient error, 5 after a throttle);
+    /// - no rate limit, no server-limit pacing, no adaptive rate, no
+    ///   generated idempotency keys.
     pub fn standard() -> Self {
         Resilience {
             max_attempts: 3,
@@ -180,9 +200,10 @@ impl Resilience {
     }
 
     /// For APIs with strict rate limits: [`standard`](Self::standard) plus
-    /// the client-side `limit`, 5 attempts with backoff from 1 s up to 30 s,
-    /// `Retry-After` honoured up to 120 s, and a 300 s deadline. 429 never
-    /// trips the breaker.
+    /// the client-side `limit`, pacing by the server's rate-limit headers
+    /// ([`LimitHeaders::standard`]), 5 attempts with throttling backoff from
+    /// 1 s up to 30 s, `Retry-After` honoured up to 120 s, and a 300 s
+    /// deadline. Throttling answers never trip the breaker.
     ///
     /// Fails with [`Error::InvalidConfig`] when `limit` is invalid.
     ///
@@ -197,7 +218,8 @@ impl Resilience {
     pub fn rate_limited(limit: RateLimit) -> Result<Self> {
         Resilience {
             max_attempts: 5,
-            backoff: Backoff::exponential(Duration::from_secs(1), Duration::from_secs(30)),
+            throttle_backoff: Backoff::exponential(Duration::from_secs(1), Duration::from_secs(30)),
+            server_limits: Some(LimitHeaders::standard()),
             max_retry_after: Duration::from_secs(120),
             deadline: Some(Duration::from_secs(300)),
             rate_limit: Some(limit),
@@ -229,9 +251,31 @@ impl Resilience {
         self.max_attempts
     }
 
-    /// The backoff between attempts.
+    /// The backoff after a transient error (connect error, timeout, 5xx).
     pub fn backoff(&self) -> Backoff {
         self.backoff
+    }
+
+    /// The backoff after a throttling answer (when it has no
+    /// `Retry-After`).
+    pub fn throttle_backoff(&self) -> Backoff {
+        self.throttle_backoff
+    }
+
+    /// The statuses that count as throttling (besides a 503 with
+    /// `Retry-After`).
+    pub fn throttle_statuses(&self) -> &[u16] {
+        &self.throttle_statuses
+    }
+
+    /// How the server's rate-limit headers are read, if they are.
+    pub fn server_limits(&self) -> Option<&LimitHeaders> {
+        self.server_limits.as_ref()
+    }
+
+    /// Whether the client lowers its rate when throttled (CUBIC).
+    pub fn adaptive_rate(&self) -> bool {
+        self.adaptive
     }
 
     /// The statuses that are retried.
@@ -280,11 +324,21 @@ impl Resilience {
                 self.max_attempts
             ));
         }
-        if self.backoff.cap < self.backoff.base {
-            return Err(format!(
-                "backoff cap ({:?}) must not be below its base ({:?})",
-                self.backoff.cap, self.backoff.base
-            ));
+        for (what, b) in [
+            ("backoff", &self.backoff),
+            ("throttle backoff", &self.throttle_backoff),
+        ] {
+            if b.cap < b.base {
+                return Err(format!(
+                    "{what} cap ({:?}) must not be below its base ({:?})",
+                    b.cap, b.base
+                ));
+            }
+        }
+        for &s in &self.throttle_statuses {
+            if !(400..=599).contains(&s) {
+                return Err(format!("throttle status {s} is not a 4xx or 5xx status"));
+            }
         }
         if let Some(d) = self.deadline {
             if d.is_zero() {
@@ -333,17 +387,66 @@ impl ResilienceBuilder {
         self
     }
 
-    /// Exponential backoff from `base` (the first retry's ceiling) up to
-    /// `cap`, keeping the jitter.
+    /// Exponential backoff after transient errors (connect errors,
+    /// timeouts, broken connections, 5xx), from `base` (the first retry's
+    /// ceiling) up to `cap`, keeping the jitter. Default 50 ms to 20 s.
     pub fn backoff(mut self, base: Duration, cap: Duration) -> Self {
         self.config.backoff.base = base;
         self.config.backoff.cap = cap;
         self
     }
 
-    /// How waits are randomized (default [`Jitter::Full`]).
+    /// Exponential backoff after throttling answers that carry no
+    /// `Retry-After` (429, [`throttle_statuses`](Self::throttle_statuses)),
+    /// from `base` up to `cap`. Default 1 s to 20 s.
+    pub fn throttle_backoff(mut self, base: Duration, cap: Duration) -> Self {
+        self.config.throttle_backoff.base = base;
+        self.config.throttle_backoff.cap = cap;
+        self
+    }
+
+    /// The statuses that mean "slow down" rather than "failing" (default
+    /// 429; a 503 with `Retry-After` always counts). They back off from the
+    /// throttling base, cost the budget's `throttle_cost`, lower an
+    /// [`adaptive_rate`](Self::adaptive_rate), and never trip the breaker.
+    /// A throttle status is retried only if it is also a retry status.
+    pub fn throttle_statuses<I: IntoIterator<Item = u16>>(mut self, statuses: I) -> Self {
+        self.config.throttle_statuses = statuses.into_iter().collect();
+        self
+    }
+
+    /// Pace requests by the server's rate-limit headers, read with `table`
+    /// (see [`LimitHeaders`]): once the quota left in the server's window
+    /// runs low (10 %), requests are spread over the time to its reset, and
+    /// with none left they wait for the reset — within the rate limit's
+    /// `max_wait` (60 s without a client-side limit), else the call fails
+    /// with [`Error::RateLimited`].
+    pub fn server_limits(mut self, table: LimitHeaders) -> Self {
+        self.config.server_limits = Some(table);
+        self
+    }
+
+    /// Do not read the server's rate-limit headers.
+    pub fn no_server_limits(mut self) -> Self {
+        self.config.server_limits = None;
+        self
+    }
+
+    /// Lower the client's own rate when the server throttles, and raise it
+    /// back as requests succeed: CUBIC, as the AWS SDKs' adaptive retry
+    /// mode (β = 0.7, C = 0.4). Off by default; nothing is limited until the
+    /// first throttling answer. Waits count against the rate limit's
+    /// `max_wait` (60 s without a client-side limit).
+    pub fn adaptive_rate(mut self, on: bool) -> Self {
+        self.config.adaptive = on;
+        self
+    }
+
+    /// How waits are randomized (default [`Jitter::Full`]), for both
+    /// backoffs.
     pub fn jitter(mut self, jitter: Jitter) -> Self {
         self.config.backoff.jitter = jitter;
+        self.config.throttle_backoff.jitter = jitter;
         self
     }
 
@@ -551,6 +654,17 @@ pub enum ResilienceEvent {
         /// Whether the wait is the server's `Retry-After`.
         from_retry_after: bool,
     },
+    /// The server throttled: the adaptive rate changed.
+    AdaptiveRate {
+        /// The rate requests may now go at, per second.
+        per_second: f64,
+    },
+    /// The call waits because the server's rate-limit headers said its
+    /// quota is low or spent.
+    ServerLimitWait {
+        /// How long.
+        wait: Duration,
+    },
     /// A retryable outcome was not retried.
     GaveUp {
         /// Attempts made.
@@ -632,6 +746,18 @@ impl fmt::Display for ResilienceEvent {
                     ""
                 }
             ),
+            ResilienceEvent::AdaptiveRate { per_second } => {
+                write!(
+                    f,
+                    "server throttled: sending at most {per_second:.1} requests/s"
+                )
+            }
+            ResilienceEvent::ServerLimitWait { wait } => {
+                write!(
+                    f,
+                    "waiting {wait:.1?}: the server's rate-limit quota is low"
+                )
+            }
             ResilienceEvent::GaveUp { attempts, reason } => {
                 write!(f, "not retrying after {attempts} attempt(s): {reason}")
             }

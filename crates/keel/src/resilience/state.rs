@@ -3,16 +3,18 @@
 //! attempt (`record`). Both are synchronous and never sleep.
 
 use std::fmt;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, SystemTime};
 
 use http::header::RETRY_AFTER;
 use http::Method;
 use url::Url;
 
+use super::adaptive::AdaptiveRate;
 use super::breaker::{CircuitBreaker, Permit};
 use super::limiter::{Denied, OnLimit};
 use super::policy::{classify_error, classify_status, parse_retry_after, Class, RetryReason};
+use super::server_limits::ServerPacer;
 use super::store::{InMemoryStore, StateStore};
 use super::{AttemptOutcome, GiveUpReason, Resilience, ResilienceEvent};
 use crate::error::{display_url, Error, Result};
@@ -29,6 +31,31 @@ const KEY: &str = "default";
 pub(crate) struct ResilienceState {
     config: Resilience,
     store: Arc<dyn StateStore>,
+    /// What the server's rate-limit headers last said (in-process).
+    pacer: Mutex<ServerPacer>,
+    /// The adaptive rate (in-process).
+    adaptive: Mutex<AdaptiveRate>,
+}
+
+/// The longest a call waits for the server's quota or the adaptive rate
+/// when the policy has no client-side rate limit to take `max_wait` from.
+const DEFAULT_MAX_WAIT: Duration = Duration::from_secs(60);
+
+/// Whether an outcome is the server saying "slow down": a throttle status,
+/// or a 503 with a `Retry-After` that parses.
+pub(crate) fn is_throttle(config: &Resilience, outcome: &Outcome<'_>) -> bool {
+    match outcome {
+        Outcome::Response(r) => {
+            config.throttle_statuses.contains(&r.status.as_u16())
+                || (r.status == http::StatusCode::SERVICE_UNAVAILABLE
+                    && r.headers
+                        .get(RETRY_AFTER)
+                        .and_then(|v| v.to_str().ok())
+                        .and_then(|v| parse_retry_after(v, SystemTime::now()))
+                        .is_some())
+        }
+        Outcome::Error(_) => false,
+    }
 }
 
 impl fmt::Debug for ResilienceState {
@@ -94,7 +121,34 @@ impl ResilienceState {
             .store
             .clone()
             .unwrap_or_else(|| Arc::new(InMemoryStore::new()));
-        ResilienceState { config, store }
+        ResilienceState {
+            config,
+            store,
+            pacer: Mutex::new(ServerPacer::new(0.1)),
+            adaptive: Mutex::new(AdaptiveRate::new(tokio::time::Instant::now())),
+        }
+    }
+
+    /// A wait asked for by the server's quota or the adaptive rate: within
+    /// the call's wait bound, or the call fails as rate limited.
+    fn paced(
+        &self,
+        wait: Duration,
+        call: &mut CallState,
+        event: ResilienceEvent,
+    ) -> Result<Option<Duration>> {
+        let max_wait = match self.config.rate_limit.map(|l| l.on_limit) {
+            Some(OnLimit::Fail) => Duration::ZERO,
+            Some(OnLimit::Wait { max_wait }) => max_wait,
+            None => DEFAULT_MAX_WAIT,
+        };
+        if call.rate_waited + wait > max_wait {
+            return Err(self.rate_limited(wait));
+        }
+        call.rate_waited += wait;
+        tracing::debug!(?wait, "pacing by the server's limits");
+        self.emit(|| event);
+        Ok(Some(wait))
     }
 
     pub(crate) fn config(&self) -> &Resilience {
@@ -178,6 +232,28 @@ impl ResilienceState {
                 }
             }
         }
+        if self.config.server_limits.is_some() {
+            let now = tokio::time::Instant::now();
+            let wait = self
+                .pacer
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .admit(now);
+            if let Some(wait) = wait {
+                return self.paced(wait, call, ResilienceEvent::ServerLimitWait { wait });
+            }
+        }
+        if self.config.adaptive {
+            let now = tokio::time::Instant::now();
+            let wait = self
+                .adaptive
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .admit(now);
+            if let Some(wait) = wait {
+                return self.paced(wait, call, ResilienceEvent::RateLimitWait { wait });
+            }
+        }
         if let Some((cfg, origin)) = breaker {
             let (permit, t) = self.store.breaker_acquire(&origin, cfg);
             self.transition(&origin, t);
@@ -224,8 +300,30 @@ impl ResilienceState {
             elapsed: info.elapsed,
         });
 
+        let throttled = is_throttle(cfg, &info.outcome);
+        if let (Some(table), Outcome::Response(r)) = (&cfg.server_limits, &info.outcome) {
+            if let Some(quota) = table.read(&r.headers, SystemTime::now()) {
+                self.pacer
+                    .lock()
+                    .unwrap_or_else(PoisonError::into_inner)
+                    .observe(quota, tokio::time::Instant::now());
+            }
+        }
+        if cfg.adaptive && matches!(info.outcome, Outcome::Response(_)) {
+            let rate = {
+                let mut a = self.adaptive.lock().unwrap_or_else(PoisonError::into_inner);
+                a.record(tokio::time::Instant::now(), throttled);
+                a.rate()
+            };
+            if let (true, Some(per_second)) = (throttled, rate) {
+                tracing::debug!(per_second, "throttled: adaptive rate lowered");
+                self.emit(|| ResilienceEvent::AdaptiveRate { per_second });
+            }
+        }
+
         if let (Some((permit, origin)), Some(cfg)) = (call.breaker.take(), &self.config.breaker) {
-            let failure = matches!(class, Class::Retryable(r) if r.is_failure());
+            // Throttling says "slow down", not "unwell".
+            let failure = !throttled && matches!(class, Class::Retryable(r) if r.is_failure());
             let t = self.store.breaker_record(&origin, cfg, permit, failure);
             self.transition(&origin, t);
         }
@@ -273,17 +371,21 @@ impl ResilienceState {
                 return Decision::Finish;
             }
             Some(ra) => (ra, true),
-            None => (
-                cfg.backoff.delay(info.attempt, rand::random::<f64>()),
-                false,
-            ),
+            None => {
+                let backoff = if throttled {
+                    cfg.throttle_backoff
+                } else {
+                    cfg.backoff
+                };
+                (backoff.delay(info.attempt, rand::random::<f64>()), false)
+            }
         };
         if info.remaining.is_some_and(|r| wait >= r) {
             self.give_up(info.attempt, GiveUpReason::Deadline);
             return Decision::Deadline;
         }
         if let Some(b) = &self.config.budget {
-            let cost = b.cost(reason == RetryReason::Timeout);
+            let cost = b.cost(reason == RetryReason::Timeout, throttled);
             if self.store.budget_withdraw(KEY, b, cost) {
                 call.last_retry_cost = cost;
             } else {
