@@ -12,10 +12,23 @@ use serde_json::Value;
 
 /// Arguments of `keel demo`.
 #[derive(Debug, clap::Args)]
-pub struct DemoArgs {}
+pub struct DemoArgs {
+    /// Internal: run as one of the fleet step's worker processes.
+    #[arg(long, hide = true)]
+    fleet_worker: bool,
+    /// Internal (fleet worker): the Redis URL.
+    #[arg(long, hide = true)]
+    redis: Option<String>,
+    /// Internal (fleet worker): the demo server's URL.
+    #[arg(long, hide = true)]
+    server: Option<String>,
+    /// Internal (fleet worker): the Redis namespace and fault key.
+    #[arg(long, hide = true)]
+    namespace: Option<String>,
+}
 
 /// Runs `keel demo`.
-pub fn run(_args: DemoArgs) -> ExitCode {
+pub fn run(args: DemoArgs) -> ExitCode {
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
@@ -27,6 +40,9 @@ pub fn run(_args: DemoArgs) -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
+    if args.fleet_worker {
+        return fleet_worker(&runtime, &args);
+    }
     match runtime.block_on(tour()) {
         Ok(()) => {
             println!("\nAll steps passed. Run `keel serve` to keep the demo server up and try `keel request`.");
@@ -37,6 +53,28 @@ pub fn run(_args: DemoArgs) -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+#[cfg(feature = "redis")]
+fn fleet_worker(runtime: &tokio::runtime::Runtime, args: &DemoArgs) -> ExitCode {
+    let (Some(redis), Some(server), Some(namespace)) = (&args.redis, &args.server, &args.namespace)
+    else {
+        eprintln!("keel demo --fleet-worker needs --redis, --server and --namespace");
+        return ExitCode::FAILURE;
+    };
+    match runtime.block_on(crate::demo_fleet::worker(redis, server, namespace)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("keel demo fleet worker: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+#[cfg(not(feature = "redis"))]
+fn fleet_worker(_runtime: &tokio::runtime::Runtime, _args: &DemoArgs) -> ExitCode {
+    eprintln!("keel demo --fleet-worker: this keel was built without the `redis` feature");
+    ExitCode::FAILURE
 }
 
 /// A failed expectation in the tour.
@@ -343,6 +381,24 @@ async fn tour() -> Result<(), Failed> {
         other => return Err(Failed(format!("expected Closed, got {other:?}"))),
     }
 
+    // 11. A fleet.
+    step.next("A fleet: two processes share one rate limit through Redis");
+    fleet(&base, server.state()).await?;
+
     server.shutdown().await;
+    Ok(())
+}
+
+#[cfg(feature = "redis")]
+async fn fleet(base: &str, state: &keel_demo::DemoState) -> Result<(), Failed> {
+    if let Some(line) = crate::demo_fleet::step(base, state).await.map_err(Failed)? {
+        got(&line);
+    }
+    Ok(())
+}
+
+#[cfg(not(feature = "redis"))]
+async fn fleet(_base: &str, _state: &keel_demo::DemoState) -> Result<(), Failed> {
+    println!("   · this keel was built without the `redis` feature: rebuild with `--features redis` to see it.");
     Ok(())
 }

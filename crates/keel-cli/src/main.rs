@@ -10,6 +10,8 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 
 mod demo;
+#[cfg(feature = "redis")]
+mod demo_fleet;
 mod generate;
 mod request;
 mod serve;

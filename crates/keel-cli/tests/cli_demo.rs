@@ -19,3 +19,50 @@ fn demo_runs_every_step() {
         "the secret was printed"
     );
 }
+
+#[path = "../../keel/tests/redis_support/mod.rs"]
+mod redis_support;
+
+/// With a Redis server, the fleet step runs two `keel` processes that share
+/// one limit; without one, it says how to start one and the demo still
+/// passes.
+#[test]
+fn demo_fleet_step_shares_one_limit_through_redis() {
+    let Some(redis) =
+        redis_support::RedisServer::start("demo_fleet_step_shares_one_limit_through_redis")
+    else {
+        return;
+    };
+    let out = Command::new(env!("CARGO_BIN_EXE_keel"))
+        .arg("demo")
+        .env("KEEL_REDIS_URL", redis.url())
+        .output()
+        .expect("run keel demo");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "stdout:\n{stdout}\nstderr:\n{stderr}");
+    assert!(stdout.contains("\n11. A fleet"), "{stdout}");
+    assert!(
+        stdout.contains("one limit held for both together"),
+        "{stdout}"
+    );
+}
+
+#[test]
+fn demo_fleet_step_explains_how_to_start_redis() {
+    // A port nothing listens on.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let out = Command::new(env!("CARGO_BIN_EXE_keel"))
+        .arg("demo")
+        .env("KEEL_REDIS_URL", format!("redis://127.0.0.1:{port}"))
+        .output()
+        .expect("run keel demo");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{stdout}");
+    assert!(stdout.contains("redis-server --port 6379"), "{stdout}");
+    assert!(stdout.contains("All steps passed."), "{stdout}");
+}
