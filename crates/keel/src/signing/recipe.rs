@@ -1200,27 +1200,6 @@ pub(crate) fn digest(d: Digest, data: &[u8]) -> Vec<u8> {
     }
 }
 
-/// HMAC of `msg` under `key`.
-pub(crate) fn hmac(d: Digest, key: &[u8], msg: &[u8]) -> Vec<u8> {
-    // HMAC accepts keys of any length; `new_from_slice` cannot fail for it.
-    macro_rules! run {
-        ($h:ty) => {
-            match Hmac::<$h>::new_from_slice(key) {
-                Ok(mut m) => {
-                    m.update(msg);
-                    m.finalize().into_bytes().to_vec()
-                }
-                Err(_) => Vec::new(),
-            }
-        };
-    }
-    match d {
-        Digest::Sha256 => run!(Sha256),
-        Digest::Sha384 => run!(Sha384),
-        Digest::Sha512 => run!(Sha512),
-    }
-}
-
 /// Constant-time check of an HMAC.
 pub(crate) fn hmac_verify(d: Digest, key: &[u8], msg: &[u8], tag: &[u8]) -> bool {
     macro_rules! run {
