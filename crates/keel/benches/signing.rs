@@ -6,7 +6,7 @@
 use std::time::{Duration, UNIX_EPOCH};
 
 use criterion::{black_box, criterion_group, criterion_main, BatchSize, Criterion};
-use hmac::{Hmac, Mac};
+use hmac::{Hmac, KeyInit, Mac};
 use http::{HeaderMap, HeaderName, Method};
 use keel::signing::recipe::SecretEncoding;
 use keel::signing::rfc9421::Rfc9421;
