@@ -179,9 +179,10 @@ impl SchemeArgs {
 
     fn rfc9421(&self) -> Result<Rfc9421, String> {
         let mut r = match self.alg.as_deref() {
-            Some(a) => Rfc9421::with_algorithm(Algorithm::from_name(a).ok_or_else(|| {
-                format!("unknown --alg {a}; use one of {}", Algorithm::NAMES)
-            })?),
+            Some(a) => Rfc9421::with_algorithm(
+                Algorithm::from_name(a)
+                    .ok_or_else(|| format!("unknown --alg {a}; use one of {}", Algorithm::NAMES))?,
+            ),
             None => Rfc9421::new(),
         }
         .label(self.label.clone())

@@ -71,7 +71,11 @@ fn verify(args: &VerifyWebhookArgs) -> Result<String, String> {
     let ok = verifier
         .verify_at(&headers, &body, now)
         .map_err(|r| format!("rejected: {}", r.reason()))?;
-    let mut line = format!("verified: {} signature over {} bytes", scheme.name(), body.len());
+    let mut line = format!(
+        "verified: {} signature over {} bytes",
+        scheme.name(),
+        body.len()
+    );
     if let Some(id) = ok.id {
         line.push_str(&format!(", id {id}"));
     }

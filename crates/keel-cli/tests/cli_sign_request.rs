@@ -279,12 +279,29 @@ MC4CAQAwBQYDK2VwBCIEIJ+DYvh6SEqVTm50DFtMDoQikTmiCqirVv9mWG9qfSnF
 
 fn b26_args<'a>(extra: &[&'a str]) -> Vec<&'a str> {
     let mut v = vec![
-        "sign", "--scheme", "rfc9421", "-X", "POST", "--url", "https://example.com/foo?param=Value&Pet=dog",
-        "-H", "Date: Tue, 20 Apr 2021 02:07:55 GMT", "-H", "Content-Type: application/json",
-        "-H", "Content-Length: 18",
-        "--data", r#"{"hello": "world"}"#,
-        "--components", r#""date" "@method" "@path" "@authority" "content-type" "content-length""#,
-        "--created", "1618884473", "--key-id", "test-key-ed25519", "--label", "sig-b26",
+        "sign",
+        "--scheme",
+        "rfc9421",
+        "-X",
+        "POST",
+        "--url",
+        "https://example.com/foo?param=Value&Pet=dog",
+        "-H",
+        "Date: Tue, 20 Apr 2021 02:07:55 GMT",
+        "-H",
+        "Content-Type: application/json",
+        "-H",
+        "Content-Length: 18",
+        "--data",
+        r#"{"hello": "world"}"#,
+        "--components",
+        r#""date" "@method" "@path" "@authority" "content-type" "content-length""#,
+        "--created",
+        "1618884473",
+        "--key-id",
+        "test-key-ed25519",
+        "--label",
+        "sig-b26",
     ];
     v.extend_from_slice(extra);
     v
@@ -304,7 +321,10 @@ fn sign_rfc9421_b26_exactly() {
     for (args, env) in [
         (b26_args(&["--private-key", &key]), vec![]),
         (b26_args(&[]), vec![("KEEL_API_SECRET", RFC_ED25519)]),
-        (b26_args(&["--alg", "ed25519"]), vec![("KEEL_API_SECRET", RFC_ED25519)]),
+        (
+            b26_args(&["--alg", "ed25519"]),
+            vec![("KEEL_API_SECRET", RFC_ED25519)],
+        ),
     ] {
         let o = keel(&args, &env);
         assert!(o.status.success(), "{}", stderr(&o));
@@ -313,12 +333,21 @@ fn sign_rfc9421_b26_exactly() {
         assert!(out.contains(INPUT), "{out}");
     }
     // --alg-param adds it (and the signature changes with it).
-    let o = keel(&b26_args(&["--alg-param"]), &[("KEEL_API_SECRET", RFC_ED25519)]);
+    let o = keel(
+        &b26_args(&["--alg-param"]),
+        &[("KEEL_API_SECRET", RFC_ED25519)],
+    );
     let out = stdout(&o);
-    assert!(out.contains(";keyid=\"test-key-ed25519\";alg=\"ed25519\"\n"), "{out}");
+    assert!(
+        out.contains(";keyid=\"test-key-ed25519\";alg=\"ed25519\"\n"),
+        "{out}"
+    );
     assert!(!out.contains(SIG), "{out}");
     // A PEM where an hmac-sha256 secret is named is an error, never a silent HMAC.
-    let o = keel(&b26_args(&["--alg", "hmac-sha256"]), &[("KEEL_API_SECRET", RFC_ED25519)]);
+    let o = keel(
+        &b26_args(&["--alg", "hmac-sha256"]),
+        &[("KEEL_API_SECRET", RFC_ED25519)],
+    );
     assert_eq!(o.status.code(), Some(1));
     assert!(
         stderr(&o).contains("a PEM private key was given where an hmac-sha256 secret is expected"),
@@ -337,13 +366,22 @@ fn verify_webhook_reads_the_body_from_a_file_or_stdin() {
     let file = dir.join("body.json");
     std::fs::write(&file, body).unwrap();
     let common = [
-        "verify-webhook", "--scheme", "standard",
-        "-H", "webhook-id: msg_p5jXN8AQM9LWM0D4loKWxJek",
-        "-H", "webhook-timestamp: 1614265330",
-        "-H", "webhook-signature: v1,g0hM9SsE+OTPJTGt/tmIKtSyZlE3uFJELVlNIOLJ1OE=",
-        "--now", "1614265330",
+        "verify-webhook",
+        "--scheme",
+        "standard",
+        "-H",
+        "webhook-id: msg_p5jXN8AQM9LWM0D4loKWxJek",
+        "-H",
+        "webhook-timestamp: 1614265330",
+        "-H",
+        "webhook-signature: v1,g0hM9SsE+OTPJTGt/tmIKtSyZlE3uFJELVlNIOLJ1OE=",
+        "--now",
+        "1614265330",
     ];
-    let env = [("KEEL_WEBHOOK_SECRET", "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw")];
+    let env = [(
+        "KEEL_WEBHOOK_SECRET",
+        "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw",
+    )];
     let mut args = common.to_vec();
     args.extend_from_slice(&["--body", file.to_str().unwrap()]);
     let o = keel(&args, &env);
@@ -354,13 +392,25 @@ fn verify_webhook_reads_the_body_from_a_file_or_stdin() {
     );
     // From stdin, with one byte changed: rejected with the reason.
     let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_keel"));
-    cmd.args(common).env_clear().envs(env).stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::piped()).stderr(std::process::Stdio::piped());
+    cmd.args(common)
+        .env_clear()
+        .envs(env)
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped());
     let mut child = cmd.spawn().unwrap();
-    child.stdin.take().unwrap().write_all(br#"{"test": 2432232315}"#).unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(br#"{"test": 2432232315}"#)
+        .unwrap();
     let o = child.wait_with_output().unwrap();
     assert_eq!(o.status.code(), Some(1));
-    assert_eq!(stderr(&o), "keel verify-webhook: rejected: no signature matches\n");
+    assert_eq!(
+        stderr(&o),
+        "keel verify-webhook: rejected: no signature matches\n"
+    );
     // Too old.
     let mut args = common.to_vec();
     args.extend_from_slice(&["--body", file.to_str().unwrap()]);
@@ -369,11 +419,41 @@ fn verify_webhook_reads_the_body_from_a_file_or_stdin() {
     late[i + 1] = "1614266330";
     let o = keel(&late, &env);
     assert_eq!(o.status.code(), Some(1));
-    assert!(stderr(&o).contains("rejected: timestamp outside the tolerance (1000 s old)"), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("rejected: timestamp outside the tolerance (1000 s old)"),
+        "{}",
+        stderr(&o)
+    );
     // GitHub, no secret, unknown scheme.
-    let o = keel(&["verify-webhook", "--scheme", "github", "--body", file.to_str().unwrap()], &[]);
-    assert!(stderr(&o).contains("a webhook secret is needed"), "{}", stderr(&o));
-    let o = keel(&["verify-webhook", "--scheme", "paypal", "--body", file.to_str().unwrap()], &env);
-    assert!(stderr(&o).contains("unknown scheme \"paypal\""), "{}", stderr(&o));
+    let o = keel(
+        &[
+            "verify-webhook",
+            "--scheme",
+            "github",
+            "--body",
+            file.to_str().unwrap(),
+        ],
+        &[],
+    );
+    assert!(
+        stderr(&o).contains("a webhook secret is needed"),
+        "{}",
+        stderr(&o)
+    );
+    let o = keel(
+        &[
+            "verify-webhook",
+            "--scheme",
+            "paypal",
+            "--body",
+            file.to_str().unwrap(),
+        ],
+        &env,
+    );
+    assert!(
+        stderr(&o).contains("unknown scheme \"paypal\""),
+        "{}",
+        stderr(&o)
+    );
     let _ = std::fs::remove_dir_all(&dir);
 }

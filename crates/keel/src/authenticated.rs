@@ -498,16 +498,11 @@ impl HttpAuthenticatedClientBuilder {
         if let Some(k) = self.private_key {
             credentials = credentials.with_private_key(k);
         }
-        let auth = Auth::new(
-            credentials,
-            scheme,
-            self.clock_offset_ms,
-            self.nonce_source,
-        )
-        .map_err(|e| match e {
-            Error::Signing(m) => Error::config(m),
-            e => e,
-        })?;
+        let auth = Auth::new(credentials, scheme, self.clock_offset_ms, self.nonce_source)
+            .map_err(|e| match e {
+                Error::Signing(m) => Error::config(m),
+                e => e,
+            })?;
         Ok(HttpAuthenticatedClient {
             client: client.with_auth(Arc::new(auth)),
         })

@@ -48,7 +48,10 @@ fn run(cmd: &mut Command) -> Result<(), String> {
     } else {
         Err(format!(
             "{cmd:?} failed: {}",
-            String::from_utf8_lossy(&out.stderr).lines().last().unwrap_or("")
+            String::from_utf8_lossy(&out.stderr)
+                .lines()
+                .last()
+                .unwrap_or("")
         ))
     }
 }
@@ -62,11 +65,19 @@ fn peer() -> Result<PathBuf, String> {
         return Ok(python);
     }
     let system = std::env::var("PYTHON").unwrap_or_else(|_| "python3".into());
-    run(Command::new(&system).args(["-m", "venv", "--clear"]).arg(&venv))
-        .map_err(|e| format!("no Python 3 virtualenv ({e})"))?;
+    run(Command::new(&system)
+        .args(["-m", "venv", "--clear"])
+        .arg(&venv))
+    .map_err(|e| format!("no Python 3 virtualenv ({e})"))?;
     let mut pip = Command::new(&python);
-    pip.args(["-m", "pip", "install", "--quiet", "--disable-pip-version-check"])
-        .args(PACKAGES);
+    pip.args([
+        "-m",
+        "pip",
+        "install",
+        "--quiet",
+        "--disable-pip-version-check",
+    ])
+    .args(PACKAGES);
     run(&mut pip).map_err(|e| format!("cannot install {} ({e})", PACKAGES.join(", ")))?;
     std::fs::write(&marker, b"").map_err(|e| e.to_string())?;
     Ok(python)
@@ -88,7 +99,10 @@ fn python_or_skip() -> Option<PathBuf> {
 }
 
 fn ask(python: &Path, job: serde_json::Value) -> serde_json::Value {
-    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/interop/rfc9421_interop.py");
+    let script = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/interop/rfc9421_interop.py"
+    );
     let mut child = Command::new(python)
         .arg(script)
         .stdin(Stdio::piped())
@@ -123,7 +137,10 @@ const BODY: &[u8] = br#"{"symbol":"BTC-USD","qty":"1.5"}"#;
 fn base_headers() -> HeaderMap {
     let mut h = HeaderMap::new();
     h.insert("content-type", HeaderValue::from_static("application/json"));
-    h.insert("date", HeaderValue::from_static("Tue, 20 Apr 2021 02:07:55 GMT"));
+    h.insert(
+        "date",
+        HeaderValue::from_static("Tue, 20 Apr 2021 02:07:55 GMT"),
+    );
     h
 }
 
@@ -139,7 +156,11 @@ fn cases() -> Vec<(&'static str, Vec<u8>, Vec<u8>)> {
             RFC_ED25519_PRIVATE.as_bytes().to_vec(),
             RFC_ED25519_PUBLIC.as_bytes().to_vec(),
         ),
-        ("ecdsa-p256-sha256", read("p256.pk8.pem"), read("p256.pub.pem")),
+        (
+            "ecdsa-p256-sha256",
+            read("p256.pk8.pem"),
+            read("p256.pub.pem"),
+        ),
         ("rsa-v1_5-sha256", read("rsa.pk8.pem"), read("rsa.pub.pem")),
     ]
 }
@@ -152,17 +173,32 @@ fn python_verifies_keel_signatures() {
     for (alg, private, public) in cases() {
         for include_alg in [false, true] {
             let signer = Rfc9421::new()
-                .components(["@method", "@authority", "@path", "@query", "content-type", "date"])
+                .components([
+                    "@method",
+                    "@authority",
+                    "@path",
+                    "@query",
+                    "content-type",
+                    "date",
+                ])
                 .content_digest(Digest::Sha256)
                 .key_id(format!("test-{alg}"))
                 .nonce(NonceParam::Counter)
                 .include_alg(include_alg);
             let mut url = Url::parse(URL).unwrap();
             let mut headers = base_headers();
-            let creds = Credentials::new("unused", Some(private.clone()), HeaderName::from_static("api-key"));
+            let creds = Credentials::new(
+                "unused",
+                Some(private.clone()),
+                HeaderName::from_static("api-key"),
+            );
             let now = std::time::SystemTime::now();
-            let mut req = SigningRequest::new(&Method::POST, &mut url, &mut headers, BODY, now, 4242);
-            Scheme::rfc9421(signer).signer().sign(&mut req, &creds).unwrap();
+            let mut req =
+                SigningRequest::new(&Method::POST, &mut url, &mut headers, BODY, now, 4242);
+            Scheme::rfc9421(signer)
+                .signer()
+                .sign(&mut req, &creds)
+                .unwrap();
             let answer = ask(
                 &python,
                 serde_json::json!({
@@ -170,7 +206,10 @@ fn python_verifies_keel_signatures() {
                     "method": "POST", "url": url.as_str(), "headers": header_list(&headers), "body": b64(BODY),
                 }),
             );
-            assert_eq!(answer["ok"], true, "{alg} (alg param: {include_alg}): {answer}");
+            assert_eq!(
+                answer["ok"], true,
+                "{alg} (alg param: {include_alg}): {answer}"
+            );
             assert_eq!(answer["params"]["nonce"], "4242", "{answer}");
             // And a tampered message is refused by the peer too.
             let mut tampered = headers.clone();
@@ -212,7 +251,8 @@ fn keel_verifies_python_signatures() {
                 );
             }
             let url = Url::parse(URL).unwrap();
-            let public_key = (alg != "hmac-sha256").then(|| PublicKey::from_bytes(&public).unwrap());
+            let public_key =
+                (alg != "hmac-sha256").then(|| PublicKey::from_bytes(&public).unwrap());
             let key_of = || match &public_key {
                 None => VerifyKey::HmacSha256(&public),
                 Some(k) => VerifyKey::Public(k),
@@ -226,10 +266,16 @@ fn keel_verifies_python_signatures() {
             assert_eq!(v.alg.name(), alg);
             assert_eq!(v.key_id.as_deref(), Some(format!("py-{alg}").as_str()));
             assert_eq!(v.nonce.as_deref(), Some("py-nonce-1"));
-            assert!(v.base.contains("\"@query-param\";name=\"limit\": 5"), "{}", v.base);
+            assert!(
+                v.base.contains("\"@query-param\";name=\"limit\": 5"),
+                "{}",
+                v.base
+            );
             // Keel refuses it on another method.
             let key = key_of();
-            assert!(rfc9421::verify_with("pyhms", &Method::PUT, &url, &headers, key, &opts).is_err());
+            assert!(
+                rfc9421::verify_with("pyhms", &Method::PUT, &url, &headers, key, &opts).is_err()
+            );
         }
     }
 }

@@ -12,13 +12,41 @@ fn file(name: &str) -> Vec<u8> {
 #[test]
 fn every_format_loads_and_the_type_decides_the_algorithm() {
     for (name, kind, alg) in [
-        ("ed25519.pk8.pem", KeyKind::Ed25519, SignatureAlgorithm::Ed25519),
-        ("p256.pk8.pem", KeyKind::EcdsaP256, SignatureAlgorithm::EcdsaP256Sha256),
-        ("p256.sec1.pem", KeyKind::EcdsaP256, SignatureAlgorithm::EcdsaP256Sha256),
-        ("rsa.pk8.pem", KeyKind::Rsa, SignatureAlgorithm::RsaPkcs1v15Sha256),
-        ("rsa.pkcs1.pem", KeyKind::Rsa, SignatureAlgorithm::RsaPkcs1v15Sha256),
-        ("rsa.pk8.der", KeyKind::Rsa, SignatureAlgorithm::RsaPkcs1v15Sha256),
-        ("rsapss.pk8.pem", KeyKind::RsaPss, SignatureAlgorithm::RsaPssSha256),
+        (
+            "ed25519.pk8.pem",
+            KeyKind::Ed25519,
+            SignatureAlgorithm::Ed25519,
+        ),
+        (
+            "p256.pk8.pem",
+            KeyKind::EcdsaP256,
+            SignatureAlgorithm::EcdsaP256Sha256,
+        ),
+        (
+            "p256.sec1.pem",
+            KeyKind::EcdsaP256,
+            SignatureAlgorithm::EcdsaP256Sha256,
+        ),
+        (
+            "rsa.pk8.pem",
+            KeyKind::Rsa,
+            SignatureAlgorithm::RsaPkcs1v15Sha256,
+        ),
+        (
+            "rsa.pkcs1.pem",
+            KeyKind::Rsa,
+            SignatureAlgorithm::RsaPkcs1v15Sha256,
+        ),
+        (
+            "rsa.pk8.der",
+            KeyKind::Rsa,
+            SignatureAlgorithm::RsaPkcs1v15Sha256,
+        ),
+        (
+            "rsapss.pk8.pem",
+            KeyKind::RsaPss,
+            SignatureAlgorithm::RsaPssSha256,
+        ),
     ] {
         let key = PrivateKey::from_bytes(&file(name)).unwrap_or_else(|e| panic!("{name}: {e}"));
         assert_eq!(key.kind(), kind, "{name}");
@@ -27,7 +55,10 @@ fn every_format_loads_and_the_type_decides_the_algorithm() {
         assert!(key.public_key().verify(alg, b"message", &sig), "{name}");
         assert!(!key.public_key().verify(alg, b"massage", &sig), "{name}");
         // Never printed.
-        assert_eq!(format!("{key:?}"), format!("PrivateKey({kind}, [redacted])"));
+        assert_eq!(
+            format!("{key:?}"),
+            format!("PrivateKey({kind}, [redacted])")
+        );
     }
     // The public halves load from SPKI PEM and match.
     for (private, public) in [
@@ -38,7 +69,10 @@ fn every_format_loads_and_the_type_decides_the_algorithm() {
         let key = PrivateKey::from_bytes(&file(private)).unwrap();
         let public = PublicKey::from_bytes(&file(public)).unwrap();
         let sig = key.sign(b"m").unwrap();
-        assert!(public.verify(key.default_algorithm(), b"m", &sig), "{public:?}");
+        assert!(
+            public.verify(key.default_algorithm(), b"m", &sig),
+            "{public:?}"
+        );
     }
 }
 
@@ -54,7 +88,10 @@ fn encrypted_pkcs8_needs_the_right_passphrase() {
             .unwrap_err()
             .to_string();
         assert!(err.contains("wrong passphrase"), "{err}");
-        assert!(!err.contains("correct-horse") && !err.contains("wrong\""), "{err}");
+        assert!(
+            !err.contains("correct-horse") && !err.contains("wrong\""),
+            "{err}"
+        );
     }
 }
 
@@ -68,7 +105,8 @@ fn unusable_keys_are_clear_errors_naming_the_accepted_formats() {
         (file("rsa1024.pem"), "1024 bits; at least 2048"),
         (file("p384.pem"), "not on P-256"),
         (
-            b"-----BEGIN OPENSSH PRIVATE KEY-----\nAAAA\n-----END OPENSSH PRIVATE KEY-----\n".to_vec(),
+            b"-----BEGIN OPENSSH PRIVATE KEY-----\nAAAA\n-----END OPENSSH PRIVATE KEY-----\n"
+                .to_vec(),
             "ssh-keygen",
         ),
         (
@@ -84,14 +122,18 @@ fn unusable_keys_are_clear_errors_naming_the_accepted_formats() {
     }
     // A key that does not fit an algorithm is refused, not misused.
     let ed = PrivateKey::from_bytes(&file("ed25519.pk8.pem")).unwrap();
-    assert!(ed.sign_with(SignatureAlgorithm::RsaPssSha512, b"m").is_err());
+    assert!(ed
+        .sign_with(SignatureAlgorithm::RsaPssSha512, b"m")
+        .is_err());
     // Raw Ed25519 keys: 32-byte seeds and 64-byte seed+public pairs whose halves match.
     let seed = [7u8; 32];
     let k = PrivateKey::ed25519_from_bytes(&seed).unwrap();
     assert_eq!(k.kind(), KeyKind::Ed25519);
     let mut pair = seed.to_vec();
     pair.extend_from_slice(&[0u8; 32]);
-    let err = PrivateKey::ed25519_from_bytes(&pair).unwrap_err().to_string();
+    let err = PrivateKey::ed25519_from_bytes(&pair)
+        .unwrap_err()
+        .to_string();
     assert!(err.contains("does not match its seed"), "{err}");
     assert!(PrivateKey::ed25519_from_bytes(&[1u8; 31]).is_err());
 }
@@ -100,8 +142,13 @@ fn unusable_keys_are_clear_errors_naming_the_accepted_formats() {
 fn a_key_file_is_read_and_a_missing_one_is_named() {
     let path = format!("{}/tests/keys/p256.enc.pem", env!("CARGO_MANIFEST_DIR"));
     assert!(PrivateKey::from_file_with_passphrase(&path, "correct-horse").is_ok());
-    let err = PrivateKey::from_file("/nonexistent/key.pem").unwrap_err().to_string();
-    assert!(err.contains("cannot read the key file /nonexistent/key.pem"), "{err}");
+    let err = PrivateKey::from_file("/nonexistent/key.pem")
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("cannot read the key file /nonexistent/key.pem"),
+        "{err}"
+    );
 }
 
 #[test]
@@ -121,5 +168,8 @@ fn an_authenticated_client_takes_a_private_key() {
         .private_key(PrivateKey::from_bytes(&file("ed25519.pk8.pem")).unwrap())
         .build()
         .unwrap_err();
-    assert!(err.to_string().contains("signs with an HMAC secret"), "{err}");
+    assert!(
+        err.to_string().contains("signs with an HMAC secret"),
+        "{err}"
+    );
 }

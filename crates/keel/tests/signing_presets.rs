@@ -250,7 +250,8 @@ fn okx_prehash_matches_the_docs() {
     );
     assert_eq!(header(&s, "ok-access-passphrase"), "okx-pass");
     let mut mac =
-        <Hmac<sha2::Sha256> as KeyInit>::new_from_slice(b"22582BD0CFF14C41EDBF1AB98506286D").unwrap();
+        <Hmac<sha2::Sha256> as KeyInit>::new_from_slice(b"22582BD0CFF14C41EDBF1AB98506286D")
+            .unwrap();
     mac.update(expected.as_bytes());
     let b64 = base64::engine::general_purpose::STANDARD.encode(mac.finalize().into_bytes());
     assert_eq!(header(&s, "ok-access-sign"), b64);
@@ -456,7 +457,10 @@ fn binance_rsa_and_ed25519_keys_sign_as_openssl_does() {
         assert_eq!(binance_signature(&s), expected, "{file}");
         // URL-encoded on the wire: base64's + / = never appear raw.
         let raw = s.url.query().unwrap().split("signature=").nth(1).unwrap();
-        assert!(!raw.contains('+') && !raw.contains('/') && !raw.contains('='), "{raw}");
+        assert!(
+            !raw.contains('+') && !raw.contains('/') && !raw.contains('='),
+            "{raw}"
+        );
         assert_eq!(header(&s, "x-mbx-apikey"), "binance-key");
     }
     // A PEM given as the API secret is read as the key (Binance's own flow).
@@ -511,13 +515,23 @@ fn binance_recv_window_and_client_order_id() {
         "symbol=LTCBTC&side=BUY&type=MARKET&quantity=1&newClientOrderId={key}&timestamp=1499827319559"
     );
     assert_eq!(s.string_to_sign, expected.as_bytes());
-    let mut mac = <Hmac<sha2::Sha256> as KeyInit>::new_from_slice(BINANCE_SECRET.as_bytes()).unwrap();
+    let mut mac =
+        <Hmac<sha2::Sha256> as KeyInit>::new_from_slice(BINANCE_SECRET.as_bytes()).unwrap();
     mac.update(expected.as_bytes());
-    assert_eq!(binance_signature(&s), hex::encode(mac.finalize().into_bytes()));
+    assert_eq!(
+        binance_signature(&s),
+        hex::encode(mac.finalize().into_bytes())
+    );
     // A retry with the same key sends the same id; a GET or another path gets none.
     for (method, url) in [
-        (Method::GET, "https://api.binance.com/api/v3/order?symbol=LTCBTC"),
-        (Method::POST, "https://api.binance.com/api/v3/userDataStream"),
+        (
+            Method::GET,
+            "https://api.binance.com/api/v3/order?symbol=LTCBTC",
+        ),
+        (
+            Method::POST,
+            "https://api.binance.com/api/v3/userDataStream",
+        ),
     ] {
         let s = sign(
             &Scheme::binance(),
@@ -568,19 +582,52 @@ fn json_client_order_ids_keep_every_other_byte() {
     let id = v["clOrdId"].as_str().unwrap();
     assert_eq!(id.len(), 32);
     assert!(id.bytes().all(|b| b.is_ascii_alphanumeric()));
-    assert_eq!(&text[text.find(", ").unwrap()..], r#", "instId":"BTC-USDT", "sz":"1" }"#);
+    assert_eq!(
+        &text[text.find(", ").unwrap()..],
+        r#", "instId":"BTC-USDT", "sz":"1" }"#
+    );
     // The body with the id is what was signed.
     assert!(s.string_to_sign.ends_with(text.as_bytes()));
     // Bybit, Coinbase Exchange and KuCoin take the UUID as it is; Gate.io
     // prefixes t- and keeps 28 characters.
     for (scheme, url, field, want) in [
-        (Scheme::bybit(), "https://api.bybit.com/v5/order/create", "orderLinkId", key.to_string()),
-        (Scheme::coinbase_exchange(), "https://api.exchange.coinbase.com/orders", "client_oid", key.to_string()),
-        (Scheme::kucoin(), "https://api.kucoin.com/api/v1/hf/orders", "clientOid", key.to_string()),
-        (Scheme::gate(), "https://api.gateio.ws/api/v4/futures/usdt/orders", "text", String::new()),
+        (
+            Scheme::bybit(),
+            "https://api.bybit.com/v5/order/create",
+            "orderLinkId",
+            key.to_string(),
+        ),
+        (
+            Scheme::coinbase_exchange(),
+            "https://api.exchange.coinbase.com/orders",
+            "client_oid",
+            key.to_string(),
+        ),
+        (
+            Scheme::kucoin(),
+            "https://api.kucoin.com/api/v1/hf/orders",
+            "clientOid",
+            key.to_string(),
+        ),
+        (
+            Scheme::gate(),
+            "https://api.gateio.ws/api/v4/futures/usdt/orders",
+            "text",
+            String::new(),
+        ),
     ] {
         let secret = base64::engine::general_purpose::STANDARD.encode([7u8; 64]);
-        let s = sign(&scheme, &creds("k", &secret).with_passphrase("p"), Method::POST, url, &[("idempotency-key", key)], b"{}", 1, 1).unwrap();
+        let s = sign(
+            &scheme,
+            &creds("k", &secret).with_passphrase("p"),
+            Method::POST,
+            url,
+            &[("idempotency-key", key)],
+            b"{}",
+            1,
+            1,
+        )
+        .unwrap();
         let v: serde_json::Value = serde_json::from_slice(&s.body).unwrap();
         let got = v[field].as_str().unwrap_or_else(|| panic!("{url}: {v}"));
         if want.is_empty() {
@@ -632,7 +679,8 @@ fn kraken_cl_ord_id_goes_into_the_form() {
 // documented strings.
 #[test]
 fn kucoin_v2_signature_and_signed_passphrase() {
-    let body = br#"{"clientOid":"abc","side":"buy","symbol":"BTC-USDT","type":"market","size":"1"}"#;
+    let body =
+        br#"{"clientOid":"abc","side":"buy","symbol":"BTC-USDT","type":"market","size":"1"}"#;
     let s = sign(
         &Scheme::kucoin(),
         &creds("kc-key", "kc-secret").with_passphrase("kc-pass"),
@@ -690,8 +738,20 @@ fn gate_v4_signature() {
     assert_eq!(header(&s, "key"), "gate-key");
     assert_eq!(header(&s, "timestamp"), "1541993715");
     // An empty body hashes the empty string, as the sample does.
-    let s = sign(&Scheme::gate(), &creds("k", "s"), Method::GET, "https://api.gateio.ws/api/v4/spot/accounts", &[], b"", 1_000, 1).unwrap();
-    assert!(String::from_utf8(s.string_to_sign).unwrap().contains(&hex::encode(sha2::Sha512::digest(b""))));
+    let s = sign(
+        &Scheme::gate(),
+        &creds("k", "s"),
+        Method::GET,
+        "https://api.gateio.ws/api/v4/spot/accounts",
+        &[],
+        b"",
+        1_000,
+        1,
+    )
+    .unwrap();
+    assert!(String::from_utf8(s.string_to_sign)
+        .unwrap()
+        .contains(&hex::encode(sha2::Sha512::digest(b""))));
 }
 
 // Coinbase "JWT Authentication" (docs.cdp.coinbase.com, Advanced Trade / App API): header
@@ -702,7 +762,9 @@ fn gate_v4_signature() {
 fn coinbase_cdp_jwt_es256_and_ed25519() {
     let b64url = &base64::engine::general_purpose::URL_SAFE_NO_PAD;
     let key_name = "organizations/org-1/apiKeys/key-1";
-    let sec1 = String::from_utf8(key_file("p256.sec1.pem")).unwrap().replace('\n', "\\n");
+    let sec1 = String::from_utf8(key_file("p256.sec1.pem"))
+        .unwrap()
+        .replace('\n', "\\n");
     let ed_seed = keel::signing::PrivateKey::from_bytes(&key_file("ed25519.pk8.pem")).unwrap();
     let _ = ed_seed;
     // An Ed25519 CDP secret: base64(seed || public), from the seed openssl made.
@@ -710,13 +772,20 @@ fn coinbase_cdp_jwt_es256_and_ed25519() {
         let der = key_file("ed25519.pk8.pem");
         let text = String::from_utf8(der).unwrap();
         let b64: String = text.lines().filter(|l| !l.starts_with("-----")).collect();
-        let der = base64::engine::general_purpose::STANDARD.decode(b64).unwrap();
+        let der = base64::engine::general_purpose::STANDARD
+            .decode(b64)
+            .unwrap();
         let seed = &der[der.len() - 32..];
         let public = keel::signing::PublicKey::from_bytes(&key_file("ed25519.pub.pem")).unwrap();
         let _ = public;
         let pub_text = String::from_utf8(key_file("ed25519.pub.pem")).unwrap();
-        let pb64: String = pub_text.lines().filter(|l| !l.starts_with("-----")).collect();
-        let pder = base64::engine::general_purpose::STANDARD.decode(pb64).unwrap();
+        let pb64: String = pub_text
+            .lines()
+            .filter(|l| !l.starts_with("-----"))
+            .collect();
+        let pder = base64::engine::general_purpose::STANDARD
+            .decode(pb64)
+            .unwrap();
         let mut pair = seed.to_vec();
         pair.extend_from_slice(&pder[pder.len() - 32..]);
         base64::engine::general_purpose::STANDARD.encode(pair)
@@ -740,8 +809,10 @@ fn coinbase_cdp_jwt_es256_and_ed25519() {
         let jwt = auth.strip_prefix("Bearer ").unwrap();
         let parts: Vec<&str> = jwt.split('.').collect();
         assert_eq!(parts.len(), 3);
-        let head: serde_json::Value = serde_json::from_slice(&b64url.decode(parts[0]).unwrap()).unwrap();
-        let claims: serde_json::Value = serde_json::from_slice(&b64url.decode(parts[1]).unwrap()).unwrap();
+        let head: serde_json::Value =
+            serde_json::from_slice(&b64url.decode(parts[0]).unwrap()).unwrap();
+        let claims: serde_json::Value =
+            serde_json::from_slice(&b64url.decode(parts[1]).unwrap()).unwrap();
         assert_eq!(head["alg"], alg);
         assert_eq!(head["kid"], key_name);
         assert_eq!(head["typ"], "JWT");
@@ -774,7 +845,11 @@ fn secrets_are_validated_after_decoding() {
     for (scheme, secret, want) in [
         (Scheme::kraken(), "  \n", "decodes to nothing"),
         (Scheme::coinbase_exchange(), "  \n", "decodes to nothing"),
-        (Scheme::kraken(), "c2hvcnQ=", "decodes to 5 bytes, but the API issues 64-byte"),
+        (
+            Scheme::kraken(),
+            "c2hvcnQ=",
+            "decodes to 5 bytes, but the API issues 64-byte",
+        ),
         (Scheme::default_hmac(), " \t ", "decodes to nothing"),
     ] {
         let err = scheme
@@ -798,5 +873,8 @@ fn secrets_are_validated_after_decoding() {
         .signer()
         .check_credentials(&creds("k", &pem).with_passphrase("p"))
         .unwrap_err();
-    assert!(err.to_string().contains("signs with an HMAC secret"), "{err}");
+    assert!(
+        err.to_string().contains("signs with an HMAC secret"),
+        "{err}"
+    );
 }

@@ -236,7 +236,10 @@ fn the_key_decides_the_algorithm_and_alg_is_sent_only_when_asked() {
     );
     // Asked for: `alg` is added (and signed).
     let (headers, base, url) = sign(&b26_signer().include_alg(true), ED25519_PRIVATE.as_bytes());
-    assert!(base.ends_with(";created=1618884473;keyid=\"test-key-ed25519\";alg=\"ed25519\""), "{base}");
+    assert!(
+        base.ends_with(";created=1618884473;keyid=\"test-key-ed25519\";alg=\"ed25519\""),
+        "{base}"
+    );
     let v = rfc9421::verify(
         "sig-b26",
         &Method::POST,
@@ -273,9 +276,16 @@ fn a_pem_where_an_hmac_secret_is_expected_is_an_error() {
         .signer()
         .check_credentials(&creds)
         .unwrap_err();
-    assert!(err.to_string().contains("does not fit the ed25519 key"), "{err}");
+    assert!(
+        err.to_string().contains("does not fit the ed25519 key"),
+        "{err}"
+    );
     // A secret that decodes to nothing.
-    let empty = Credentials::new("k", Some(b"  \n".to_vec()), HeaderName::from_static("api-key"));
+    let empty = Credentials::new(
+        "k",
+        Some(b"  \n".to_vec()),
+        HeaderName::from_static("api-key"),
+    );
     let err = Scheme::rfc9421(Rfc9421::new())
         .signer()
         .check_credentials(&empty)
@@ -292,7 +302,10 @@ fn structured_field_components_as_the_rfc_prints_them() {
     )
     .unwrap();
     let mut headers = HeaderMap::new();
-    headers.insert("example-dict", " a=1,    b=2;x=1;y=2,   c=(a   b   c)".parse().unwrap());
+    headers.insert(
+        "example-dict",
+        " a=1,    b=2;x=1;y=2,   c=(a   b   c)".parse().unwrap(),
+    );
     headers.insert("content-type", "application/json".parse().unwrap());
     let components = Rfc9421::parse_components(
         r#""example-dict";sf "example-dict";key="a" "example-dict";key="b" "example-dict";key="c" "content-type";sf "@query-param";name="var" "@query-param";name="bar" "@query-param";name="fa%C3%A7ade%22%3A%20""#,
@@ -304,7 +317,10 @@ fn structured_field_components_as_the_rfc_prints_them() {
     let creds = Credentials::new("k", Some(b"s".to_vec()), HeaderName::from_static("api-key"));
     let mut req = SigningRequest::new(&Method::GET, &mut url, &mut headers, b"", UNIX_EPOCH, 1)
         .capture_string_to_sign(true);
-    Scheme::rfc9421(signer).signer().sign(&mut req, &creds).unwrap();
+    Scheme::rfc9421(signer)
+        .signer()
+        .sign(&mut req, &creds)
+        .unwrap();
     let base = String::from_utf8(req.string_to_sign().unwrap().to_vec()).unwrap();
     let lines: Vec<&str> = base.lines().collect();
     assert_eq!(
@@ -321,9 +337,8 @@ fn structured_field_components_as_the_rfc_prints_them() {
         ]
     );
     // The parameters are serialized as the RFC does.
-    assert!(lines[8].starts_with(
-        "\"@signature-params\": (\"example-dict\";sf \"example-dict\";key=\"a\""
-    ));
+    assert!(lines[8]
+        .starts_with("\"@signature-params\": (\"example-dict\";sf \"example-dict\";key=\"a\""));
     // And a received `"content-type";sf` parses (it used to break the parser).
     assert!(rfc9421::verify(
         "sig1",
@@ -350,7 +365,10 @@ fn component_identifiers_that_are_not_valid_are_refused() {
         assert!(rfc9421::Component::parse(bad).is_err(), "{bad}");
     }
     assert_eq!(
-        rfc9421::Component::parse("content-type;sf").unwrap().identifier().unwrap(),
+        rfc9421::Component::parse("content-type;sf")
+            .unwrap()
+            .identifier()
+            .unwrap(),
         "\"content-type\";sf"
     );
 }
@@ -396,7 +414,10 @@ fn verification_enforces_age_expiry_components_and_replays() {
     assert!(check(
         &h,
         &url,
-        &opts.clone().allowed_skew(Duration::from_secs(5)).at(t0 - Duration::from_secs(5))
+        &opts
+            .clone()
+            .allowed_skew(Duration::from_secs(5))
+            .at(t0 - Duration::from_secs(5))
     )
     .is_ok());
 
@@ -408,16 +429,29 @@ fn verification_enforces_age_expiry_components_and_replays() {
     );
 
     // `expires`.
-    let (h, url) = signed_at(base().expires(Some(rfc9421::Expires::After(Duration::from_secs(10)))));
-    assert!(check(&h, &url, &VerifyOptions::new().at(t0 + Duration::from_secs(10))).is_ok());
+    let (h, url) =
+        signed_at(base().expires(Some(rfc9421::Expires::After(Duration::from_secs(10)))));
+    assert!(check(
+        &h,
+        &url,
+        &VerifyOptions::new().at(t0 + Duration::from_secs(10))
+    )
+    .is_ok());
     assert_eq!(
-        check(&h, &url, &VerifyOptions::new().at(t0 + Duration::from_secs(11))).unwrap_err(),
+        check(
+            &h,
+            &url,
+            &VerifyOptions::new().at(t0 + Duration::from_secs(11))
+        )
+        .unwrap_err(),
         SignatureRejection::Expired
     );
     assert!(check(
         &h,
         &url,
-        &VerifyOptions::new().ignore_expires(true).at(t0 + Duration::from_secs(11))
+        &VerifyOptions::new()
+            .ignore_expires(true)
+            .at(t0 + Duration::from_secs(11))
     )
     .is_ok());
 
@@ -454,8 +488,14 @@ fn malformed_and_mismatched_signatures_are_rejected_with_a_reason() {
     let (h, url) = signed_at(Rfc9421::hmac_sha256().include_alg(true));
     // Another label.
     assert_eq!(
-        rfc9421::verify("sig2", &Method::POST, &url, &h, VerifyKey::HmacSha256(b"shared-secret"))
-            .unwrap_err(),
+        rfc9421::verify(
+            "sig2",
+            &Method::POST,
+            &url,
+            &h,
+            VerifyKey::HmacSha256(b"shared-secret")
+        )
+        .unwrap_err(),
         SignatureRejection::NoSuchLabel("sig2".into())
     );
     // `alg` names another algorithm than the key's.
@@ -471,20 +511,38 @@ fn malformed_and_mismatched_signatures_are_rejected_with_a_reason() {
     let mut bad = h.clone();
     bad.insert("signature-input", "sig1=(\"@method\"".parse().unwrap());
     assert!(matches!(
-        rfc9421::verify("sig1", &Method::POST, &url, &bad, VerifyKey::HmacSha256(b"shared-secret")),
+        rfc9421::verify(
+            "sig1",
+            &Method::POST,
+            &url,
+            &bad,
+            VerifyKey::HmacSha256(b"shared-secret")
+        ),
         Err(SignatureRejection::Malformed(_))
     ));
     let mut bad = h.clone();
     bad.remove("signature");
     assert_eq!(
-        rfc9421::verify("sig1", &Method::POST, &url, &bad, VerifyKey::HmacSha256(b"shared-secret"))
-            .unwrap_err(),
+        rfc9421::verify(
+            "sig1",
+            &Method::POST,
+            &url,
+            &bad,
+            VerifyKey::HmacSha256(b"shared-secret")
+        )
+        .unwrap_err(),
         SignatureRejection::MissingHeader("signature")
     );
     // A wrong key.
     assert_eq!(
-        rfc9421::verify("sig1", &Method::POST, &url, &h, VerifyKey::HmacSha256(b"other"))
-            .unwrap_err(),
+        rfc9421::verify(
+            "sig1",
+            &Method::POST,
+            &url,
+            &h,
+            VerifyKey::HmacSha256(b"other")
+        )
+        .unwrap_err(),
         SignatureRejection::BadSignature
     );
 }
@@ -493,39 +551,84 @@ fn malformed_and_mismatched_signatures_are_rejected_with_a_reason() {
 fn every_key_type_signs_and_verifies() {
     let keys = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/keys/");
     for (private, public, alg) in [
-        ("p256.sec1.pem", "p256.pub.pem", rfc9421::Algorithm::EcdsaP256Sha256),
-        ("rsa.pkcs1.pem", "rsa.pub.pem", rfc9421::Algorithm::RsaV15Sha256),
-        ("rsapss.pk8.pem", "rsapss.pub.pem", rfc9421::Algorithm::RsaPssSha512),
-        ("ed25519.pk8.pem", "ed25519.pub.pem", rfc9421::Algorithm::Ed25519),
+        (
+            "p256.sec1.pem",
+            "p256.pub.pem",
+            rfc9421::Algorithm::EcdsaP256Sha256,
+        ),
+        (
+            "rsa.pkcs1.pem",
+            "rsa.pub.pem",
+            rfc9421::Algorithm::RsaV15Sha256,
+        ),
+        (
+            "rsapss.pk8.pem",
+            "rsapss.pub.pem",
+            rfc9421::Algorithm::RsaPssSha512,
+        ),
+        (
+            "ed25519.pk8.pem",
+            "ed25519.pub.pem",
+            rfc9421::Algorithm::Ed25519,
+        ),
     ] {
         let pem = std::fs::read(format!("{keys}{private}")).unwrap();
         let (headers, _, url) = sign(&Rfc9421::new().include_alg(true), &pem);
-        let public =
-            keel::signing::PublicKey::from_bytes(&std::fs::read(format!("{keys}{public}")).unwrap())
-                .unwrap();
-        let v = rfc9421::verify("sig1", &Method::POST, &url, &headers, VerifyKey::Public(&public))
-            .unwrap_or_else(|e| panic!("{private}: {e}"));
+        let public = keel::signing::PublicKey::from_bytes(
+            &std::fs::read(format!("{keys}{public}")).unwrap(),
+        )
+        .unwrap();
+        let v = rfc9421::verify(
+            "sig1",
+            &Method::POST,
+            &url,
+            &headers,
+            VerifyKey::Public(&public),
+        )
+        .unwrap_or_else(|e| panic!("{private}: {e}"));
         assert_eq!(v.alg, alg, "{private}");
         let mut tampered = headers.clone();
-        tampered.insert("signature-input", headers["signature-input"].to_str().unwrap().replace("created=1618884473", "created=1618884474").parse().unwrap());
+        tampered.insert(
+            "signature-input",
+            headers["signature-input"]
+                .to_str()
+                .unwrap()
+                .replace("created=1618884473", "created=1618884474")
+                .parse()
+                .unwrap(),
+        );
         assert_eq!(
-            rfc9421::verify("sig1", &Method::POST, &url, &tampered, VerifyKey::Public(&public))
-                .unwrap_err(),
+            rfc9421::verify(
+                "sig1",
+                &Method::POST,
+                &url,
+                &tampered,
+                VerifyKey::Public(&public)
+            )
+            .unwrap_err(),
             SignatureRejection::BadSignature,
             "{private}"
         );
     }
     // RSA signs PSS when asked.
     let pem = std::fs::read(format!("{keys}rsa.pk8.pem")).unwrap();
-    let (headers, _, url) = sign(&Rfc9421::with_algorithm(rfc9421::Algorithm::RsaPssSha512), &pem);
-    let public = keel::signing::PublicKey::from_bytes(&std::fs::read(format!("{keys}rsa.pub.pem")).unwrap()).unwrap();
-    assert!(rfc9421::verify_with(
-        "sig1",
-        &Method::POST,
-        &url,
-        &headers,
-        VerifyKey::Public(&public),
-        &VerifyOptions::new()
-    )
-    .is_err(), "without alg, an RSA key verifies rsa-v1_5-sha256");
+    let (headers, _, url) = sign(
+        &Rfc9421::with_algorithm(rfc9421::Algorithm::RsaPssSha512),
+        &pem,
+    );
+    let public =
+        keel::signing::PublicKey::from_bytes(&std::fs::read(format!("{keys}rsa.pub.pem")).unwrap())
+            .unwrap();
+    assert!(
+        rfc9421::verify_with(
+            "sig1",
+            &Method::POST,
+            &url,
+            &headers,
+            VerifyKey::Public(&public),
+            &VerifyOptions::new()
+        )
+        .is_err(),
+        "without alg, an RSA key verifies rsa-v1_5-sha256"
+    );
 }

@@ -40,15 +40,23 @@ fn sw(sig: &str, ts: &str) -> HeaderMap {
 #[test]
 fn standard_webhooks_test_vector() {
     let v = WebhookVerifier::standard_webhooks(SW_SECRET).unwrap();
-    let ok = v.verify_at(&sw(SW_SIG, "1614265330"), SW_BODY, at(1614265330)).unwrap();
+    let ok = v
+        .verify_at(&sw(SW_SIG, "1614265330"), SW_BODY, at(1614265330))
+        .unwrap();
     assert_eq!(ok.id.as_deref(), Some("msg_p5jXN8AQM9LWM0D4loKWxJek"));
     assert_eq!(ok.timestamp, Some(1614265330));
     // Several signatures in one header (secret rotation): any one matching passes.
     let many = format!("v1,Zm9vYmFy {SW_SIG} v2,whatever");
-    assert!(v.verify_at(&sw(&many, "1614265330"), SW_BODY, at(1614265330)).is_ok());
+    assert!(v
+        .verify_at(&sw(&many, "1614265330"), SW_BODY, at(1614265330))
+        .is_ok());
     // Rejections.
     assert_eq!(
-        v.verify_at(&sw(SW_SIG, "1614265330"), br#"{"test": 2432232315}"#, at(1614265330)),
+        v.verify_at(
+            &sw(SW_SIG, "1614265330"),
+            br#"{"test": 2432232315}"#,
+            at(1614265330)
+        ),
         Err(WebhookRejection::NoMatch)
     );
     assert_eq!(
@@ -67,16 +75,24 @@ fn standard_webhooks_test_vector() {
     );
     assert!(matches!(
         v.verify_at(&sw(SW_SIG, "soon"), SW_BODY, at(1614265330)),
-        Err(WebhookRejection::MalformedHeader { header: "webhook-timestamp", .. })
+        Err(WebhookRejection::MalformedHeader {
+            header: "webhook-timestamp",
+            ..
+        })
     ));
     assert!(matches!(
         v.verify_at(&sw("nocomma", "1614265330"), SW_BODY, at(1614265330)),
-        Err(WebhookRejection::MalformedHeader { header: "webhook-signature", .. })
+        Err(WebhookRejection::MalformedHeader {
+            header: "webhook-signature",
+            ..
+        })
     ));
     let mut h = sw(SW_SIG, "1614265330");
     h.remove("webhook-id");
     assert_eq!(
-        v.verify_at(&h, SW_BODY, at(1614265330)).unwrap_err().reason(),
+        v.verify_at(&h, SW_BODY, at(1614265330))
+            .unwrap_err()
+            .reason(),
         "missing header webhook-id"
     );
     // A wider tolerance; another secret during rotation.
@@ -85,7 +101,9 @@ fn standard_webhooks_test_vector() {
         .also_secret(SW_SECRET)
         .unwrap()
         .tolerance(Duration::from_secs(3600));
-    assert!(wide.verify_at(&sw(SW_SIG, "1614265330"), SW_BODY, at(1614265330 + 3000)).is_ok());
+    assert!(wide
+        .verify_at(&sw(SW_SIG, "1614265330"), SW_BODY, at(1614265330 + 3000))
+        .is_ok());
     // Secrets that cannot be right are refused up front.
     assert!(WebhookVerifier::standard_webhooks("whsec_not base64!").is_err());
     assert!(WebhookVerifier::standard_webhooks("  ").is_err());
@@ -105,8 +123,14 @@ fn stripe_signature() {
         "stripe-signature",
         &format!("t=1492774577,v1=00ff,v1={sig},v0=6ffbb59b2300aae63f272406069a9788598b792a944a07aba816edb039989a39"),
     )]);
-    assert_eq!(v.verify_at(&h, body, at(1492774577)).unwrap().timestamp, Some(1492774577));
-    assert_eq!(v.verify_at(&h, b"{}", at(1492774577)), Err(WebhookRejection::NoMatch));
+    assert_eq!(
+        v.verify_at(&h, body, at(1492774577)).unwrap().timestamp,
+        Some(1492774577)
+    );
+    assert_eq!(
+        v.verify_at(&h, b"{}", at(1492774577)),
+        Err(WebhookRejection::NoMatch)
+    );
     assert_eq!(
         v.verify_at(&h, body, at(1492774577 + 600)),
         Err(WebhookRejection::OutsideTolerance { age_secs: 600 })
@@ -118,7 +142,9 @@ fn stripe_signature() {
     );
     let no_t = headers(&[("stripe-signature", &format!("v1={sig}"))]);
     assert_eq!(
-        v.verify_at(&no_t, body, at(1492774577)).unwrap_err().reason(),
+        v.verify_at(&no_t, body, at(1492774577))
+            .unwrap_err()
+            .reason(),
         "malformed header Stripe-Signature: no timestamp (t=)"
     );
     assert_eq!(
@@ -141,12 +167,21 @@ fn github_test_vector() {
         ("x-github-delivery", "72d3162e-cc78-11e3-81ab-4c9367dc0958"),
     ]);
     let ok = v.verify(&h, b"Hello, World!").unwrap();
-    assert_eq!(ok.id.as_deref(), Some("72d3162e-cc78-11e3-81ab-4c9367dc0958"));
-    assert_eq!(v.verify(&h, b"Hello, World"), Err(WebhookRejection::NoMatch));
+    assert_eq!(
+        ok.id.as_deref(),
+        Some("72d3162e-cc78-11e3-81ab-4c9367dc0958")
+    );
+    assert_eq!(
+        v.verify(&h, b"Hello, World"),
+        Err(WebhookRejection::NoMatch)
+    );
     let sha1 = headers(&[("x-hub-signature-256", "sha1=abcd")]);
     assert!(matches!(
         v.verify(&sha1, b""),
-        Err(WebhookRejection::MalformedHeader { header: "X-Hub-Signature-256", .. })
+        Err(WebhookRejection::MalformedHeader {
+            header: "X-Hub-Signature-256",
+            ..
+        })
     ));
     let not_hex = headers(&[("x-hub-signature-256", "sha256=zz")]);
     assert!(matches!(
@@ -170,12 +205,18 @@ fn slack_test_vector() {
         ),
     ]);
     assert!(v.verify_at(&h, body, at(1531420618)).is_ok());
-    assert_eq!(v.verify_at(&h, &body[1..], at(1531420618)), Err(WebhookRejection::NoMatch));
+    assert_eq!(
+        v.verify_at(&h, &body[1..], at(1531420618)),
+        Err(WebhookRejection::NoMatch)
+    );
     assert_eq!(
         v.verify_at(&h, body, at(1531420618 + 301)),
         Err(WebhookRejection::OutsideTolerance { age_secs: 301 })
     );
-    let v1 = headers(&[("x-slack-request-timestamp", "1531420618"), ("x-slack-signature", "v1=00")]);
+    let v1 = headers(&[
+        ("x-slack-request-timestamp", "1531420618"),
+        ("x-slack-signature", "v1=00"),
+    ]);
     assert_eq!(
         v.verify_at(&v1, body, at(1531420618)),
         Err(WebhookRejection::NoSignatureOfVersion("v0"))
@@ -184,5 +225,8 @@ fn slack_test_vector() {
         v.verify_at(&HeaderMap::new(), body, at(1)),
         Err(WebhookRejection::MissingHeader("x-slack-request-timestamp"))
     );
-    assert_eq!(WebhookScheme::from_name("slack"), Some(WebhookScheme::Slack));
+    assert_eq!(
+        WebhookScheme::from_name("slack"),
+        Some(WebhookScheme::Slack)
+    );
 }

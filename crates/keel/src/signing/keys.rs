@@ -144,7 +144,10 @@ impl SignatureAlgorithm {
 enum PrivateInner {
     Ed25519(ed25519_dalek::SigningKey),
     P256(p256::ecdsa::SigningKey),
-    Rsa { key: rsa::PrivateKey, pss_only: bool },
+    Rsa {
+        key: rsa::PrivateKey,
+        pss_only: bool,
+    },
 }
 
 /// A private key for signing: Ed25519, ECDSA P-256 or RSA. Cheap to clone
@@ -271,7 +274,9 @@ impl PrivateKey {
             "PUBLIC KEY" | "RSA PUBLIC KEY" => Err(bad_key(
                 "this is a public key; signing needs the private key",
             )),
-            other => Err(bad_key(format!("the PEM label {other:?} is not a private key format"))),
+            other => Err(bad_key(format!(
+                "the PEM label {other:?} is not a private key format"
+            ))),
         }
     }
 
@@ -292,9 +297,8 @@ impl PrivateKey {
     }
 
     fn from_encrypted_pkcs8(der: &[u8], passphrase: Option<&[u8]>) -> Result<Self> {
-        let pass = passphrase.ok_or_else(|| {
-            bad_key("it is an encrypted PKCS#8 key and no passphrase was given")
-        })?;
+        let pass = passphrase
+            .ok_or_else(|| bad_key("it is an encrypted PKCS#8 key and no passphrase was given"))?;
         let info = pkcs8::EncryptedPrivateKeyInfoRef::from_der(der)
             .map_err(|e| bad_key(format!("the encrypted PKCS#8 structure is malformed ({e})")))?;
         let doc = info.decrypt(pass).map_err(|_| {
@@ -355,7 +359,9 @@ impl PrivateKey {
         match &*self.inner {
             PrivateInner::Ed25519(_) => KeyKind::Ed25519,
             PrivateInner::P256(_) => KeyKind::EcdsaP256,
-            PrivateInner::Rsa { pss_only: false, .. } => KeyKind::Rsa,
+            PrivateInner::Rsa {
+                pss_only: false, ..
+            } => KeyKind::Rsa,
             PrivateInner::Rsa { pss_only: true, .. } => KeyKind::RsaPss,
         }
     }
@@ -406,8 +412,8 @@ impl PrivateKey {
                 ed25519_dalek::Signer::sign(k, message).to_bytes().to_vec()
             }
             (PrivateInner::P256(k), _) => {
-                let sig: p256::ecdsa::Signature = p256::ecdsa::signature::Signer::try_sign(k, message)
-                    .map_err(failed)?;
+                let sig: p256::ecdsa::Signature =
+                    p256::ecdsa::signature::Signer::try_sign(k, message).map_err(failed)?;
                 sig.to_bytes().to_vec()
             }
             (PrivateInner::Rsa { key, .. }, SignatureAlgorithm::RsaPkcs1v15Sha256) => {
@@ -433,12 +439,9 @@ impl PrivateKey {
 }
 
 fn read_file(path: &Path) -> Result<Zeroizing<Vec<u8>>> {
-    std::fs::read(path).map(Zeroizing::new).map_err(|e| {
-        Error::config(format!(
-            "cannot read the key file {}: {e}",
-            path.display()
-        ))
-    })
+    std::fs::read(path)
+        .map(Zeroizing::new)
+        .map_err(|e| Error::config(format!("cannot read the key file {}: {e}", path.display())))
 }
 
 #[derive(Clone)]
@@ -474,12 +477,12 @@ impl PublicKey {
         match label {
             "PUBLIC KEY" => Self::from_spki(&der),
             "RSA PUBLIC KEY" => Self::from_pkcs1(&der),
-            "PRIVATE KEY" | "ENCRYPTED PRIVATE KEY" | "RSA PRIVATE KEY" | "EC PRIVATE KEY" => {
-                Err(bad_public(
-                    "this is a private key; give the public key (openssl pkey -pubout)",
-                ))
-            }
-            other => Err(bad_public(format!("the PEM label {other:?} is not a public key format"))),
+            "PRIVATE KEY" | "ENCRYPTED PRIVATE KEY" | "RSA PRIVATE KEY" | "EC PRIVATE KEY" => Err(
+                bad_public("this is a private key; give the public key (openssl pkey -pubout)"),
+            ),
+            other => Err(bad_public(format!(
+                "the PEM label {other:?} is not a public key format"
+            ))),
         }
     }
 
@@ -495,9 +498,12 @@ impl PublicKey {
 
     /// An Ed25519 public key from its 32 raw bytes.
     pub fn ed25519_from_bytes(bytes: &[u8]) -> Result<Self> {
-        let arr: [u8; 32] = bytes
-            .try_into()
-            .map_err(|_| bad_public(format!("a raw Ed25519 public key is 32 bytes, not {}", bytes.len())))?;
+        let arr: [u8; 32] = bytes.try_into().map_err(|_| {
+            bad_public(format!(
+                "a raw Ed25519 public key is 32 bytes, not {}",
+                bytes.len()
+            ))
+        })?;
         let k = ed25519_dalek::VerifyingKey::from_bytes(&arr)
             .map_err(|_| bad_public("the 32 bytes are not an Ed25519 point"))?;
         Ok(PublicKey {
@@ -516,7 +522,11 @@ impl PublicKey {
             )
         } else if oid == OID_EC_PUBLIC_KEY {
             PublicInner::P256(p256::ecdsa::VerifyingKey::from_public_key_der(der).map_err(
-                |_| bad_public("it is an elliptic-curve key, but not on P-256 (only P-256 is supported)"),
+                |_| {
+                    bad_public(
+                        "it is an elliptic-curve key, but not on P-256 (only P-256 is supported)",
+                    )
+                },
             )?)
         } else if oid == OID_RSA || oid == OID_RSA_PSS {
             PublicInner::Rsa {
@@ -591,13 +601,12 @@ impl PublicKey {
                         .is_ok()
                 })
             }
-            (PublicInner::Rsa { key, .. }, _) => {
-                rsa::pss::Signature::try_from(signature).is_ok_and(|s| {
+            (PublicInner::Rsa { key, .. }, _) => rsa::pss::Signature::try_from(signature)
+                .is_ok_and(|s| {
                     rsa::pss::VerifyingKey::<rsa::sha2::Sha256>::new(key.clone())
                         .verify(message, &s)
                         .is_ok()
-                })
-            }
+                }),
         }
     }
 }

@@ -467,6 +467,19 @@ impl Scheme {
         &self.signer
     }
 
+    /// The signer a client family built with `credentials` signs with:
+    /// the credentials checked ([`Signer::check_credentials`]) and the
+    /// signer bound to them ([`Signer::prepare`]: pre-keyed HMAC, parsed
+    /// key, cached header values). For tools that sign without a client
+    /// (`keel sign`, benchmarks).
+    pub fn prepare(&self, credentials: &Credentials) -> Result<Arc<dyn Signer>> {
+        self.signer.check_credentials(credentials)?;
+        Ok(self
+            .signer
+            .prepare(credentials)?
+            .unwrap_or_else(|| self.signer.clone()))
+    }
+
     /// Keel's default scheme, `keel-v2` ([`HmacRecipe::keel_default`]):
     ///
     /// ```text
@@ -794,7 +807,13 @@ impl Auth {
             .signer
             .prepare(&credentials)?
             .unwrap_or_else(|| scheme.signer.clone());
-        Ok(Self::with_signer(credentials, scheme, signer, clock_offset_ms, nonce))
+        Ok(Self::with_signer(
+            credentials,
+            scheme,
+            signer,
+            clock_offset_ms,
+            nonce,
+        ))
     }
 
     /// An `Auth` that never fails to build (the placeholder of an
@@ -965,16 +984,17 @@ mod uniqueness_tests {
                 .collect();
             handles
                 .into_iter()
-                .map(|h| h.join().unwrap_or_else(|_| panic!("a signing thread failed")))
+                .map(|h| {
+                    h.join()
+                        .unwrap_or_else(|_| panic!("a signing thread failed"))
+                })
                 .collect()
         });
         let elapsed = started.elapsed();
         let all: Vec<HeaderMap> = signed.into_iter().flatten().collect();
         let rate = all.len() as f64 / elapsed.as_secs_f64();
-        let timestamps: HashSet<&[u8]> = all
-            .iter()
-            .map(|h| h["api-timestamp"].as_bytes())
-            .collect();
+        let timestamps: HashSet<&[u8]> =
+            all.iter().map(|h| h["api-timestamp"].as_bytes()).collect();
         println!(
             "{} requests signed in {elapsed:?} ({rate:.0} requests/s), {} distinct timestamps",
             all.len(),

@@ -300,8 +300,8 @@ fn insert_json_field(body: &[u8], field: &str, value: &str) -> Result<Option<Vec
         .iter()
         .position(|b| *b == b'{')
         .ok_or_else(not_object)?;
-    let member = serde_json::to_string(&serde_json::json!({ field: value }))
-        .map_err(|_| not_object())?;
+    let member =
+        serde_json::to_string(&serde_json::json!({ field: value })).map_err(|_| not_object())?;
     // `{"field":"value"}` -> `"field":"value"`
     let member = &member[1..member.len() - 1];
     let mut out = Vec::with_capacity(body.len() + member.len() + 1);
@@ -1178,7 +1178,7 @@ pub(crate) fn decode_secret(
         }
         SecretEncoding::Hex => {
             let trimmed = secret.trim_ascii();
-            if trimmed.len() % 2 != 0 {
+            if !trimmed.len().is_multiple_of(2) {
                 return Err("is not valid hexadecimal (the scheme expects a hex-encoded secret)");
             }
             let mut out = Zeroizing::new(vec![0u8; trimmed.len() / 2]);
@@ -1420,6 +1420,9 @@ fn ensure_form_content_type(req: &mut SigningRequest<'_>) {
 }
 
 /// The key a recipe signs with: a keyed HMAC state, or a private key.
+// The HMAC state is kept inline: it is cloned on every request, a box would
+// add an allocation to the hot path.
+#[allow(clippy::large_enum_variant)]
 #[derive(Clone)]
 enum RecipeKey {
     /// The HMAC state after absorbing the key; cloned for every request.
@@ -1606,7 +1609,10 @@ impl HmacRecipe {
                     None
                 };
                 let tag = mac.finish();
-                (Signature::Stack(encode_stack(self.output, tag.as_slice())?), captured)
+                (
+                    Signature::Stack(encode_stack(self.output, tag.as_slice())?),
+                    captured,
+                )
             }
             RecipeKey::Private(k, enc) => {
                 let mut to_sign = Vec::with_capacity(128 + values.body.len());
@@ -1831,8 +1837,12 @@ mod tests {
                 "{bad}"
             );
         }
-        assert!(parse_timestamp("2024-02-29T00:00:00.000Z", TimestampFormat::Iso8601Millis).is_some());
-        assert!(parse_timestamp("2023-02-29T00:00:00.000Z", TimestampFormat::Iso8601Millis).is_none());
+        assert!(
+            parse_timestamp("2024-02-29T00:00:00.000Z", TimestampFormat::Iso8601Millis).is_some()
+        );
+        assert!(
+            parse_timestamp("2023-02-29T00:00:00.000Z", TimestampFormat::Iso8601Millis).is_none()
+        );
     }
 
     #[test]

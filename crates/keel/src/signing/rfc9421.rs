@@ -211,7 +211,10 @@ impl Component {
     }
 
     fn param(&self, key: &str) -> Option<&sfv::BareItem> {
-        self.params.iter().find(|(k, _)| k.as_str() == key).map(|(_, v)| v)
+        self.params
+            .iter()
+            .find(|(k, _)| k.as_str() == key)
+            .map(|(_, v)| v)
     }
 
     fn flag(&self, key: &str) -> bool {
@@ -571,8 +574,14 @@ const QUERY_PARAM_SET: &AsciiSet = &NON_ALPHANUMERIC
 /// Fields whose structured type is known, for the `sf` parameter.
 fn field_type(name: &str) -> Option<&'static str> {
     Some(match name {
-        "signature" | "signature-input" | "content-digest" | "repr-digest"
-        | "want-content-digest" | "want-repr-digest" | "accept-signature" | "priority"
+        "signature"
+        | "signature-input"
+        | "content-digest"
+        | "repr-digest"
+        | "want-content-digest"
+        | "want-repr-digest"
+        | "accept-signature"
+        | "priority"
         | "example-dict" => "dict",
         "cache-status" | "proxy-status" | "accept-ch" => "list",
         _ => return None,
@@ -792,12 +801,7 @@ enum RfcKey {
 }
 
 impl Rfc9421 {
-    fn sign_with(
-        &self,
-        req: &mut SigningRequest<'_>,
-        alg: Algorithm,
-        key: &RfcKey,
-    ) -> Result<()> {
+    fn sign_with(&self, req: &mut SigningRequest<'_>, alg: Algorithm, key: &RfcKey) -> Result<()> {
         self.check_label()?;
         let mut components = self.components_checked()?.to_vec();
         if let Some(d) = self.content_digest {
@@ -1138,7 +1142,10 @@ pub fn verify(
     verify_with(label, method, url, headers, key, &VerifyOptions::default())
 }
 
-fn joined(headers: &HeaderMap, name: &'static str) -> std::result::Result<String, SignatureRejection> {
+fn joined(
+    headers: &HeaderMap,
+    name: &'static str,
+) -> std::result::Result<String, SignatureRejection> {
     let all: Vec<String> = headers
         .get_all(name)
         .iter()
@@ -1278,7 +1285,9 @@ pub fn verify_with(
     let base = signature_base_of(&components, &params, method, url, headers)?;
     let ok = match (public, v.alg.key_algorithm()) {
         (None, None) => match key {
-            VerifyKey::HmacSha256(k) => recipe::hmac_verify(Digest::Sha256, k, base.as_bytes(), &sig),
+            VerifyKey::HmacSha256(k) => {
+                recipe::hmac_verify(Digest::Sha256, k, base.as_bytes(), &sig)
+            }
             _ => false,
         },
         (Some(k), Some(a)) => k.verify(a, base.as_bytes(), &sig),
@@ -1342,4 +1351,3 @@ pub fn verify_with(
     v.base = base;
     Ok(v)
 }
-

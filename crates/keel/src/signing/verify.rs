@@ -366,7 +366,6 @@ impl Verifier {
     }
 }
 
-
 fn read(
     placement: &Placement,
     req: &VerifyRequest<'_>,

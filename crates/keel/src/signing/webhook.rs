@@ -305,10 +305,13 @@ impl WebhookVerifier {
         let id = header(h, "webhook-id")?;
         let ts_text = header(h, "webhook-timestamp")?;
         let sigs = header(h, "webhook-signature")?;
-        let ts: i64 = ts_text.trim().parse().map_err(|_| WebhookRejection::MalformedHeader {
-            header: "webhook-timestamp",
-            why: "not an integer number of seconds",
-        })?;
+        let ts: i64 = ts_text
+            .trim()
+            .parse()
+            .map_err(|_| WebhookRejection::MalformedHeader {
+                header: "webhook-timestamp",
+                why: "not an integer number of seconds",
+            })?;
         self.check_time(ts, now)?;
         let mut candidates = Vec::new();
         for entry in sigs.split(' ').filter(|s| !s.is_empty()) {
@@ -327,7 +330,10 @@ impl WebhookVerifier {
         if candidates.is_empty() {
             return Err(WebhookRejection::NoSignatureOfVersion("v1"));
         }
-        if !self.matches(&[id.as_bytes(), b".", ts_text.trim().as_bytes(), b".", body], &candidates) {
+        if !self.matches(
+            &[id.as_bytes(), b".", ts_text.trim().as_bytes(), b".", body],
+            &candidates,
+        ) {
             return Err(WebhookRejection::NoMatch);
         }
         Ok(VerifiedWebhook {
@@ -366,10 +372,12 @@ impl WebhookVerifier {
             header: "Stripe-Signature",
             why: "no timestamp (t=)",
         })?;
-        let ts: i64 = ts_text.parse().map_err(|_| WebhookRejection::MalformedHeader {
-            header: "Stripe-Signature",
-            why: "the timestamp (t=) is not an integer",
-        })?;
+        let ts: i64 = ts_text
+            .parse()
+            .map_err(|_| WebhookRejection::MalformedHeader {
+                header: "Stripe-Signature",
+                why: "the timestamp (t=) is not an integer",
+            })?;
         if candidates.is_empty() {
             return Err(WebhookRejection::NoSignatureOfVersion("v1"));
         }
@@ -389,13 +397,14 @@ impl WebhookVerifier {
         body: &[u8],
     ) -> std::result::Result<VerifiedWebhook, WebhookRejection> {
         let value = header(h, "x-hub-signature-256")?;
-        let hex_sig = value
-            .trim()
-            .strip_prefix("sha256=")
-            .ok_or(WebhookRejection::MalformedHeader {
-                header: "X-Hub-Signature-256",
-                why: "the value does not start with sha256=",
-            })?;
+        let hex_sig =
+            value
+                .trim()
+                .strip_prefix("sha256=")
+                .ok_or(WebhookRejection::MalformedHeader {
+                    header: "X-Hub-Signature-256",
+                    why: "the value does not start with sha256=",
+                })?;
         let tag = hex::decode(hex_sig).map_err(|_| WebhookRejection::MalformedHeader {
             header: "X-Hub-Signature-256",
             why: "the signature is not hexadecimal",
@@ -420,10 +429,13 @@ impl WebhookVerifier {
     ) -> std::result::Result<VerifiedWebhook, WebhookRejection> {
         let ts_text = header(h, "x-slack-request-timestamp")?;
         let sig = header(h, "x-slack-signature")?;
-        let ts: i64 = ts_text.trim().parse().map_err(|_| WebhookRejection::MalformedHeader {
-            header: "X-Slack-Request-Timestamp",
-            why: "not an integer number of seconds",
-        })?;
+        let ts: i64 = ts_text
+            .trim()
+            .parse()
+            .map_err(|_| WebhookRejection::MalformedHeader {
+                header: "X-Slack-Request-Timestamp",
+                why: "not an integer number of seconds",
+            })?;
         self.check_time(ts, now)?;
         let hex_sig = sig
             .trim()
