@@ -384,6 +384,15 @@ fn a_breaker_trip_reaches_the_fleet_and_one_probe_goes(redis: &RedisServer) {
         transitions, expected,
         "each transition reported exactly once"
     );
+    let outages: Vec<&String> = all
+        .iter()
+        .flatten()
+        .filter(|l| l.starts_with("event unavailable"))
+        .collect();
+    assert!(
+        outages.is_empty(),
+        "Redis did not answer in time, so workers failed open to their own breakers: {outages:?}"
+    );
     let probes = log.take("/fleet/probe");
     assert_eq!(
         probes.len(),
@@ -455,14 +464,20 @@ fn redis_going_away_mid_run(redis: &mut RedisServer) {
             0,
             &redis.url(),
             &server.url(),
-            &[("KEEL_FLEET_POLICY", "open")],
+            &[
+                ("KEEL_FLEET_POLICY", "open"),
+                ("KEEL_FLEET_TIMEOUT_MS", "100"),
+            ],
         ),
         Worker::spawn(
             "outage",
             1,
             &redis.url(),
             &server.url(),
-            &[("KEEL_FLEET_POLICY", "closed")],
+            &[
+                ("KEEL_FLEET_POLICY", "closed"),
+                ("KEEL_FLEET_TIMEOUT_MS", "100"),
+            ],
         ),
     ];
     start_all(&mut workers);
@@ -629,7 +644,15 @@ mod worker {
             };
             let store = RedisStore::builder(var("KEEL_FLEET_REDIS"))
                 .namespace("fleet-test")
-                .timeout(Duration::from_millis(100))
+                // Long enough that a loaded machine does not make Redis look
+                // away (which would fail open to this process's own state);
+                // the outage test sets a short one.
+                .timeout(Duration::from_millis(
+                    std::env::var("KEEL_FLEET_TIMEOUT_MS")
+                        .ok()
+                        .and_then(|v| v.parse().ok())
+                        .unwrap_or(1000),
+                ))
                 .recheck_every(Duration::from_millis(200))
                 .on_unavailable(policy)
                 .on_event(Arc::new(move |e: &ResilienceEvent| {
