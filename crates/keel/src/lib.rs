@@ -37,20 +37,24 @@ mod request;
 pub mod resilience;
 mod response;
 pub mod signing;
+pub mod transport;
+mod validate;
 
-pub use authenticated::{
-    ClockSync, HttpAuthenticatedClient, HttpAuthenticatedClientBuilder, ServerTime,
-    DEFAULT_AUTH_HEADER_NAME,
+pub use authenticated::{ClockSync, ServerTime, DEFAULT_AUTH_HEADER_NAME};
+pub use client::{
+    AuthState, Authenticated, Client, ClientScope, HttpAuthenticatedClient, HttpClient,
+    Unauthenticated,
 };
-pub use client::{Client, ClientScope, HttpClient};
 pub use config::{
-    HttpClientBuilder, DEFAULT_CONNECT_TIMEOUT, DEFAULT_MAX_REDIRECTS, DEFAULT_TIMEOUT,
+    ClientBuilder, HttpAuthenticatedClientBuilder, HttpClientBuilder, DEFAULT_CONNECT_TIMEOUT,
+    DEFAULT_MAX_REDIRECTS, DEFAULT_MAX_RESPONSE_SIZE, DEFAULT_READ_TIMEOUT, DEFAULT_TIMEOUT,
+    DEFAULT_USER_AGENT,
 };
-pub use error::{ApiError, Error, Result};
+pub use error::{ApiError, ConnectErrorKind, Error, Result};
 pub use multipart::Multipart;
 pub use request::{encode_path_segment, RequestBuilder, StatusMatch};
 pub use resilience::Resilience;
-pub use response::Response;
+pub use response::{BodyReader, Response, StreamingResponse};
 
 /// Internals exposed for Keel's own benchmarks; not part of the public API
 /// and exempt from semver.
@@ -60,10 +64,9 @@ pub mod __private {
 }
 
 pub use bytes::Bytes;
+/// The `http` crate Keel's types come from (requests, headers, status codes).
+pub use http;
 pub use http::{HeaderMap, HeaderValue, Method, StatusCode};
-/// The transport Keel is built on, for the escape hatches
-/// ([`HttpClientBuilder::configure_async`], [`HttpClient::set_async_client`]).
-pub use reqwest;
 pub use url::Url;
 
 /// The README's examples, compiled as doc tests so they stay true.

@@ -36,11 +36,12 @@ async fn nothing_formatted_shows_a_credential() {
     let b = builder(&server.url());
     assert_clean("builder", &format!("{b:?}"));
     let c = b.build().unwrap();
-    assert_clean("client", &format!("{c:?} {:?}", c.as_http_client()));
+    assert_clean("client", &format!("{c:?} {:?}", c.unauthenticated()));
     let d = c
         .with_headers([("X-A", "1")])
         .unwrap()
-        .with_timeout(std::time::Duration::from_secs(3));
+        .with_timeout(std::time::Duration::from_secs(3))
+        .unwrap();
     assert_clean("derived client", &format!("{d:?}"));
     assert_clean("scheme", &format!("{:?}", c.scheme()));
     let req = c
@@ -240,9 +241,10 @@ async fn plain_http_to_a_non_loopback_host_needs_explicit_consent() {
     // A name that is not loopback, resolved (by this test's transport only)
     // to the loopback demo server: no traffic leaves the machine.
     let url = format!("http://signed.example.test:{port}");
-    let resolve = move |b: keel::reqwest::ClientBuilder| b.resolve("signed.example.test", addr);
+    let resolve =
+        move |t: &mut keel::transport::TransportSettings| t.resolve("signed.example.test", addr);
 
-    let refused = builder(&url).configure_async(resolve).build().unwrap();
+    let refused = builder(&url).configure_transport(resolve).build().unwrap();
     let err = refused.get("/signed/whoami").send().await.unwrap_err();
     assert!(
         err.to_string()
@@ -256,7 +258,7 @@ async fn plain_http_to_a_non_loopback_host_needs_explicit_consent() {
         .api_key(keel_demo::DEMO_API_KEY)
         .api_secret(keel_demo::DEMO_API_SECRET)
         .allow_insecure_credentials(true)
-        .configure_async(resolve)
+        .configure_transport(resolve)
         .build()
         .unwrap();
     let r = allowed.get("/signed/whoami").send().await.unwrap();

@@ -14,7 +14,10 @@ async fn an_untrusted_certificate_is_refused_by_default() {
     let err = client.get("/health").send().await.unwrap_err();
     assert!(err.is_connect(), "{err:?}");
     match &err {
-        Error::Connect { url, message } => {
+        Error::Connect {
+            url, message, kind, ..
+        } => {
+            assert_eq!(*kind, keel::ConnectErrorKind::Tls, "{message}");
             assert!(url.starts_with("https://127.0.0.1:"), "{url}");
             assert!(message.to_lowercase().contains("certificate"), "{message}");
             assert!(

@@ -65,7 +65,7 @@ pub use breaker::{
 pub use budget::RetryBudget;
 pub use limiter::{Denied as RateLimitDenied, OnLimit, RateLimit};
 pub use policy::{parse_retry_after, Backoff, Jitter, RetryReason};
-pub(crate) use state::{AttemptInfo, CallState, Decision, Outcome, ResilienceState};
+pub(crate) use state::{AttemptInfo, CallState, Decision, Head, Outcome, ResilienceState};
 pub use store::{InMemoryStore, StateStore};
 
 /// A fresh random idempotency key (UUID v4 format).
@@ -270,6 +270,12 @@ impl Resilience {
                 "`max_attempts` of {} is more than 100; that is a storm, not a retry policy",
                 self.max_attempts
             ));
+        }
+        use crate::validate::at_most_a_year;
+        at_most_a_year("backoff cap", self.backoff.cap)?;
+        at_most_a_year("`max_retry_after`", self.max_retry_after)?;
+        if let Some(d) = self.deadline {
+            at_most_a_year("the deadline", d)?;
         }
         if self.backoff.cap < self.backoff.base {
             return Err(format!(
@@ -655,18 +661,15 @@ impl BenchDecider {
         if let Some(v) = retry_after.and_then(|v| http::HeaderValue::from_str(v).ok()) {
             headers.insert(http::header::RETRY_AFTER, v);
         }
-        let resp = crate::response::Response::<()>::raw(
-            status,
-            headers,
-            bytes::Bytes::new(),
-            self.url.clone(),
-        );
         match self.state.record(
             &AttemptInfo {
                 attempt: 1,
                 method: &Method::GET,
                 url: &self.url,
-                outcome: Outcome::Response(&resp),
+                outcome: Outcome::Response(Head {
+                    status,
+                    headers: &headers,
+                }),
                 idempotent: true,
                 replayable: true,
                 elapsed: Duration::ZERO,

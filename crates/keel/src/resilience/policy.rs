@@ -174,7 +174,9 @@ pub(crate) fn classify_status(status: StatusCode, retry_statuses: &[u16]) -> Cla
 /// Classifies an error of one attempt.
 pub(crate) fn classify_error(error: &Error) -> Class {
     match error {
-        Error::Connect { .. } => Class::Retryable(RetryReason::Connect),
+        Error::Connect { kind, .. } if kind.is_retryable() => {
+            Class::Retryable(RetryReason::Connect)
+        }
         Error::Timeout { .. } => Class::Retryable(RetryReason::Timeout),
         Error::Transport { maybe_sent, .. } => Class::Retryable(RetryReason::Transport {
             maybe_sent: *maybe_sent,
@@ -321,6 +323,8 @@ mod tests {
         let connect = Error::Connect {
             url: "u".into(),
             message: "refused".into(),
+            kind: crate::error::ConnectErrorKind::Other,
+            source: None,
         };
         assert_eq!(
             classify_error(&connect),
