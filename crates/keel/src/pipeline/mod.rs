@@ -255,15 +255,28 @@ impl<'c> Call<'c> {
         self.exchange()
     }
 
+    /// Whether no later attempt or redirect hop can need the prepared
+    /// headers again: then the attempt takes them instead of a copy.
+    fn last_use(&self) -> bool {
+        self.hop.is_none()
+            && self.inner.config.max_redirects == 0
+            && self.attempts >= self.inner.resilience.config().max_attempts()
+    }
+
     /// Builds the exchange for the current hop: the prepared parts, signed
     /// afresh.
     fn exchange(&mut self) -> Step {
         let attempts = self.attempts;
+        let last_use = self.last_use();
         let (method, url, headers, body, foreign) = match &mut self.hop {
             None => (
                 self.prepared.method.clone(),
                 self.prepared.url.clone(),
-                self.prepared.headers.clone(),
+                if last_use {
+                    std::mem::take(&mut self.prepared.headers)
+                } else {
+                    self.prepared.headers.clone()
+                },
                 &mut self.prepared.body,
                 false,
             ),
