@@ -143,7 +143,11 @@ fn generated_client_talks_to_the_demo_server() {
     if lock.exists() {
         std::fs::copy(&lock, root.join("Cargo.lock")).unwrap();
     }
-    let target = manifest.join("../../target/keel-generated");
+    // In the target directory in use (CARGO_TARGET_DIR in CI), shared with the README check.
+    let target = std::env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| manifest.join("../../target"))
+        .join("keel-generated");
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
     let mut build = Command::new(&cargo);
     build

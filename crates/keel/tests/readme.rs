@@ -13,7 +13,8 @@
 //!   `path` to this checkout added), then run against the demo server. So a
 //!   missing tokio feature, a blocking call inside an async fn, or a request
 //!   the server rejects fails here. The nested build uses
-//!   `target/keel-generated` (shared with the generator's end-to-end test);
+//!   `keel-generated` in the target directory (shared with the generator's
+//!   end-to-end test);
 //!   `KEEL_SKIP_README_CRATE=1` skips it.
 //!
 //! Blocks in other languages (`sh`, `text`) are not checked.
@@ -256,7 +257,7 @@ fn readme_examples_build_and_run_as_a_new_crate() {
         std::fs::copy(&lock, dir.join("Cargo.lock")).unwrap();
     }
 
-    let target = root.join("target/keel-generated");
+    let target = nested_target_dir(&root);
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
     let mut build = Command::new(&cargo);
     build
@@ -299,6 +300,16 @@ fn readme_examples_build_and_run_as_a_new_crate() {
     }
     rt.block_on(server.shutdown());
     assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
+
+/// `keel-generated` inside the target directory in use (`CARGO_TARGET_DIR`
+/// when set, as in CI), shared with the generator's end-to-end test and
+/// CI's `cargo publish --dry-run`, which build the same dependencies.
+fn nested_target_dir(root: &Path) -> PathBuf {
+    std::env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| root.join("target"))
+        .join("keel-generated")
 }
 
 /// Runs `exe` with `API_URL=url`, killing it after `limit`.
