@@ -145,7 +145,11 @@ fn main() -> std::process::ExitCode {
         .cloned()
         .unwrap_or_else(|| "http://127.0.0.1:8080".into());
     let total: usize = args.get(1).and_then(|s| s.parse().ok()).unwrap_or(100_000);
-    let tasks: usize = args.get(2).and_then(|s| s.parse().ok()).unwrap_or(32).max(1);
+    let tasks: usize = args
+        .get(2)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(32)
+        .max(1);
     let threads: usize = args.get(3).and_then(|s| s.parse().ok()).unwrap_or(2);
     match run(&url, total, tasks, threads) {
         Ok(true) => std::process::ExitCode::SUCCESS,

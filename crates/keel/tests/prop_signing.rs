@@ -34,6 +34,9 @@ MCowBQYDK2VwAyEAJrQLj5P/89iXES9+vFgrIy29clF9CC/oPPsw3c5D0bs=
 -----END PUBLIC KEY-----
 ";
 
+/// Makes the key a received signature is checked with.
+type KeyFn = fn() -> VerifyKey<'static>;
+
 fn scan() -> SecretScan {
     SecretScan::new(&[SECRET, SECRET_B64, PASSPHRASE])
 }
@@ -95,16 +98,27 @@ struct Sent {
     body: Vec<u8>,
 }
 
+/// What a request is made of, before signing.
+struct Parts<'a> {
+    method: &'a Method,
+    path: &'a str,
+    query: &'a [(String, String)],
+    body: &'a [u8],
+}
+
 fn sign(
     signer: &dyn Signer,
     creds: &Credentials,
-    method: &Method,
-    path: &str,
-    query: &[(String, String)],
-    body: &[u8],
+    parts: Parts<'_>,
     at: SystemTime,
     nonce: u64,
 ) -> keel::Result<Sent> {
+    let Parts {
+        method,
+        path,
+        query,
+        body,
+    } = parts;
     let mut url = Url::parse("https://api.example.test")
         .map_err(|e| keel::Error::InvalidConfig(format!("test URL: {e}")))?;
     url.set_path(path);
@@ -156,7 +170,7 @@ proptest! {
                 HeaderName::from_static("api-key"),
             )
             .with_passphrase(PASSPHRASE);
-            let sent = match sign(&recipe, &creds, &method, &path, &query, &body, at(now_ms), nonce) {
+            let sent = match sign(&recipe, &creds, Parts { method: &method, path: &path, query: &query, body: &body }, at(now_ms), nonce) {
                 Ok(s) => s,
                 Err(e) => {
                     scan.error(&format!("{name}: signing error"), &e);
@@ -230,7 +244,7 @@ proptest! {
         let mut scan = scan();
         let components = ["@method", "@authority", "@path", "@query", "content-digest"];
         let digest = keel::signing::recipe::Digest::Sha256;
-        let cases: Vec<(Rfc9421, &str, fn() -> VerifyKey<'static>)> = vec![
+        let cases: Vec<(Rfc9421, &str, KeyFn)> = vec![
             (
                 Rfc9421::hmac_sha256().components(components).content_digest(digest).key_id(key_id.clone()).label(label.clone()),
                 SECRET,
@@ -248,7 +262,7 @@ proptest! {
                 Some(secret.as_bytes().to_vec()),
                 HeaderName::from_static("api-key"),
             );
-            let sent = match sign(&config, &creds, &method, &path, &query, &body, UNIX_EPOCH + Duration::from_secs(created), nonce) {
+            let sent = match sign(&config, &creds, Parts { method: &method, path: &path, query: &query, body: &body }, UNIX_EPOCH + Duration::from_secs(created), nonce) {
                 Ok(s) => s,
                 Err(e) => {
                     // Only a key id that cannot be an sf-string may be refused.

@@ -581,9 +581,7 @@ fn sf_params(s: &str) -> std::result::Result<Vec<(String, String, String)>, Stri
     let mut rest = s;
     while let Some(after) = rest.strip_prefix(';') {
         let after = after.trim_start();
-        let key_len = after
-            .find(|c: char| c == '=' || c == ';')
-            .unwrap_or(after.len());
+        let key_len = after.find(['=', ';']).unwrap_or(after.len());
         let key = after[..key_len].trim().to_owned();
         rest = &after[key_len..];
         let Some(value) = rest.strip_prefix('=') else {
