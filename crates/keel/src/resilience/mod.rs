@@ -68,9 +68,10 @@ pub use policy::{parse_retry_after, Backoff, Jitter, RetryReason};
 pub(crate) use state::{AttemptInfo, CallState, Decision, Head, Outcome, ResilienceState};
 pub use store::{InMemoryStore, StateStore};
 
-/// A fresh random idempotency key (UUID v4 format).
+/// A fresh random idempotency key: a UUID version 4 from the `uuid` crate
+/// (122 random bits from the operating system's generator).
 pub(crate) fn new_idempotency_key() -> String {
-    policy::uuid_v4(rand::random())
+    uuid::Uuid::new_v4().to_string()
 }
 
 /// The statuses retried by default: 408, 425, 429, 500, 502, 503, 504.
@@ -686,6 +687,18 @@ impl BenchDecider {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn idempotency_keys_are_random_uuid_v4() {
+        let a = new_idempotency_key();
+        let b = new_idempotency_key();
+        assert_ne!(a, b);
+        for k in [&a, &b] {
+            let parsed = uuid::Uuid::parse_str(k).unwrap();
+            assert_eq!(parsed.get_version(), Some(uuid::Version::Random));
+            assert_eq!(k.len(), 36, "hyphenated lower-case form: {k}");
+        }
+    }
 
     #[test]
     fn presets_are_valid() {

@@ -522,10 +522,9 @@ pub fn verify(
         expires: None,
         nonce: None,
     };
-    for p in params[close + 1..].split(';').filter(|p| !p.is_empty()) {
-        let (k, val) = p.split_once('=').unwrap_or((p, ""));
-        let unq = val.trim_matches('"').to_owned();
-        match k {
+    for (k, val, unq) in sf_params(&params[close + 1..])? {
+        let (val, unq) = (val.as_str(), unq);
+        match k.as_str() {
             "created" => v.created = val.parse().ok(),
             "expires" => v.expires = val.parse().ok(),
             "keyid" => v.key_id = Some(unq),
@@ -572,6 +571,51 @@ fn header_str(headers: &HeaderMap, name: &str) -> std::result::Result<String, St
         .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned())
         .collect::<Vec<_>>()
         .join(", "))
+}
+
+/// The parameters after an inner list (`;created=1;keyid="a\\"b"`): each
+/// key, its raw value and its value with an sf-string unquoted and
+/// unescaped (RFC 8941 3.3.3). A `;` inside a string does not split.
+fn sf_params(s: &str) -> std::result::Result<Vec<(String, String, String)>, String> {
+    let mut out = Vec::new();
+    let mut rest = s;
+    while let Some(after) = rest.strip_prefix(';') {
+        let after = after.trim_start();
+        let key_len = after.find(['=', ';']).unwrap_or(after.len());
+        let key = after[..key_len].trim().to_owned();
+        rest = &after[key_len..];
+        let Some(value) = rest.strip_prefix('=') else {
+            out.push((key, String::new(), String::new()));
+            continue;
+        };
+        if let Some(quoted) = value.strip_prefix('"') {
+            let mut text = String::new();
+            let mut chars = quoted.char_indices();
+            let end = loop {
+                match chars.next() {
+                    Some((_, '\\')) => match chars.next() {
+                        Some((_, c @ ('"' | '\\'))) => text.push(c),
+                        _ => return Err("malformed string in Signature-Input".into()),
+                    },
+                    Some((i, '"')) => break i,
+                    Some((_, c)) => text.push(c),
+                    None => return Err("unterminated string in Signature-Input".into()),
+                }
+            };
+            let raw = format!("\"{}\"", &quoted[..end]);
+            rest = &quoted[end + 1..];
+            out.push((key, raw, text));
+        } else {
+            let len = value.find(';').unwrap_or(value.len());
+            let raw = value[..len].trim().to_owned();
+            rest = &value[len..];
+            out.push((key, raw.clone(), raw));
+        }
+    }
+    if !rest.trim().is_empty() {
+        return Err("malformed parameters in Signature-Input".into());
+    }
+    Ok(out)
 }
 
 /// The value of member `key` of a structured-field dictionary, verbatim.

@@ -10,6 +10,9 @@ use std::time::Duration;
 
 use serde_json::Value;
 
+pub mod prop;
+pub mod secrets;
+
 /// The JSON `/echo` answered with.
 pub fn echo(resp: &keel::Response<impl std::fmt::Debug>) -> Value {
     assert_eq!(resp.status, 200, "echo answered {resp:?}");
