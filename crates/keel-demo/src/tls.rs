@@ -84,7 +84,7 @@ impl DemoTls {
         client_params.extended_key_usages = vec![ExtendedKeyUsagePurpose::ClientAuth];
         let client_key = KeyPair::generate().map_err(|e| tls_err("client key", e))?;
         let client_cert = client_params
-            .signed_by(&client_key, &ca_cert, &ca_key)
+            .signed_by(&client_key, &Issuer::from_params(&ca_params, &ca_key))
             .map_err(|e| tls_err("client certificate", e))?;
 
         let chain: Vec<CertificateDer<'static>> = vec![leaf_cert.der().clone()];
