@@ -318,7 +318,9 @@ proptest! {
     ) {
         let sep = " ".repeat(spaces);
         let list = names.iter().map(|n| format!("\"{n}\"")).collect::<Vec<_>>().join(&sep);
-        let parsed = Rfc9421::parse_components(&list);
+        let parsed = Rfc9421::parse_components(&list)
+            .map_err(|e| TestCaseError::fail(format!("{list}: {e}")))?;
+        let parsed: Vec<String> = parsed.iter().map(|c| c.name().to_owned()).collect();
         prop_assert_eq!(&parsed, &names);
     }
 
