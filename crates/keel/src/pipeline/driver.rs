@@ -166,6 +166,10 @@ pub(crate) async fn run<M: Mode>(
                     tokio::time::sleep(d).await;
                     call.after_sleep()
                 }
+                Step::Nonce(nonce) => {
+                    let nonce = nonce.await;
+                    call.after_nonce(nonce)
+                }
                 Step::Fail(e) => return Err(e),
             };
         }
