@@ -22,8 +22,9 @@ use common::secrets::SecretScan;
 
 const KEY: &str = "prop-key-Zr81Qw";
 const SECRET: &str = "prop-secret-Lx47Pn-0123456789";
-/// Kraken takes a base64 secret; this decodes to 32 bytes.
-const SECRET_B64: &str = "cHJvcC1zZWNyZXQtYmFzZTY0LUxrMjItMDEyMzQ1Njc=";
+/// Kraken and Coinbase Exchange take a base64 secret; this decodes to the
+/// 64 bytes both issue.
+const SECRET_B64: &str = "cHJvcC1zZWNyZXQtYmFzZTY0LUxrMjItMDEyMzQ1Njc4OS1hYmNkZWZnaGlqa2xtbm9wcXJzdHV2d3h5ejAxMg==";
 const PASSPHRASE: &str = "prop-pass-Yt55Ud";
 const ED25519_PRIVATE: &str = "-----BEGIN PRIVATE KEY-----
 MC4CAQAwBQYDK2VwBCIEIJ+DYvh6SEqVTm50DFtMDoQikTmiCqirVv9mWG9qfSnF
@@ -236,7 +237,7 @@ proptest! {
         path in path(),
         query in query(),
         body in prop::collection::vec(any::<u8>(), 0..64),
-        created in 1_600_000_000u64..1_900_000_000,
+        created in 1_600_000_000u64..1_750_000_000,
         nonce in 1u64..u64::MAX / 2,
         key_id in "[ -~]{0,20}",
         label in "[a-z][a-z0-9]{0,5}",
