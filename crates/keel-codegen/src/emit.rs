@@ -495,7 +495,7 @@ impl<'c, 'a> Emitter<'c, 'a> {
         let mut build = TokenStream::new();
         let mut extra_items = TokenStream::new();
         let client_ty = if op.security.is_empty() {
-            quote!(&impl keel::Client)
+            quote!(&keel::Client<impl keel::AuthState>)
         } else {
             quote!(&keel::HttpAuthenticatedClient)
         };
@@ -622,8 +622,8 @@ impl<'c, 'a> Emitter<'c, 'a> {
                 #f_request(client, #(#args),*).send_with_blocking(#resp_ty::parse)
             }
 
-            fn #f_request(client: &impl keel::Client, #(#sig),*) -> keel::RequestBuilder {
-                let rb = keel::Client::request(client, keel::Method::#method, #path);
+            fn #f_request(client: &keel::Client<impl keel::AuthState>, #(#sig),*) -> keel::RequestBuilder {
+                let rb = client.request(keel::Method::#method, #path);
                 #build
                 rb.documented([#(#documented),*])
             }

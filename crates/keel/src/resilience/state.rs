@@ -18,7 +18,6 @@ use super::server_limits::ServerPacer;
 use super::store::{InMemoryStore, StateStore};
 use super::{AttemptOutcome, GiveUpReason, Resilience, ResilienceEvent};
 use crate::error::{display_url, Error, Result};
-use crate::response::Response;
 
 /// The key the client passes to the store for its retry budget and rate
 /// limit.
@@ -78,6 +77,13 @@ pub(crate) struct CallState {
 }
 
 /// What happened in one attempt, as the core reports it.
+/// The head of a response: what the decisions read of it.
+#[derive(Clone, Copy)]
+pub(crate) struct Head<'a> {
+    pub(crate) status: http::StatusCode,
+    pub(crate) headers: &'a http::HeaderMap,
+}
+
 pub(crate) struct AttemptInfo<'a> {
     /// 1 for the first attempt.
     pub(crate) attempt: u32,
@@ -98,7 +104,7 @@ pub(crate) struct AttemptInfo<'a> {
 
 /// The outcome of one attempt.
 pub(crate) enum Outcome<'a> {
-    Response(&'a Response),
+    Response(Head<'a>),
     Error(&'a Error),
 }
 
@@ -377,7 +383,7 @@ impl ResilienceState {
                 } else {
                     cfg.backoff
                 };
-                (backoff.delay(info.attempt, rand::random::<f64>()), false)
+                (backoff.delay(info.attempt, fastrand::f64()), false)
             }
         };
         if info.remaining.is_some_and(|r| wait >= r) {
@@ -408,12 +414,20 @@ impl ResilienceState {
 mod tests {
     use super::*;
     use crate::resilience::{RetryBudget, DEFAULT_RETRY_STATUSES};
+    use crate::response::Response;
     use bytes::Bytes;
     use http::{HeaderMap, HeaderValue, StatusCode};
     use std::sync::Mutex;
 
     fn url() -> Url {
         Url::parse("http://127.0.0.1:9/x").unwrap()
+    }
+
+    fn head(r: &Response) -> Head<'_> {
+        Head {
+            status: r.status,
+            headers: &r.headers,
+        }
     }
 
     fn response(status: u16, retry_after: Option<&str>) -> Response {
@@ -466,21 +480,21 @@ mod tests {
         let mut c = CallState::default();
         let r = response(503, None);
         assert_eq!(
-            decide(&s, &mut c, 1, Method::GET, Outcome::Response(&r)),
+            decide(&s, &mut c, 1, Method::GET, Outcome::Response(head(&r))),
             Decision::Retry(Duration::from_millis(100))
         );
         assert_eq!(
-            decide(&s, &mut c, 2, Method::GET, Outcome::Response(&r)),
+            decide(&s, &mut c, 2, Method::GET, Outcome::Response(head(&r))),
             Decision::Retry(Duration::from_millis(200))
         );
         assert_eq!(
-            decide(&s, &mut c, 3, Method::GET, Outcome::Response(&r)),
+            decide(&s, &mut c, 3, Method::GET, Outcome::Response(head(&r))),
             Decision::Finish
         );
         for code in [200, 201, 301, 400, 401, 404, 409, 501] {
             let r = response(code, None);
             assert_eq!(
-                decide(&s, &mut c, 1, Method::GET, Outcome::Response(&r)),
+                decide(&s, &mut c, 1, Method::GET, Outcome::Response(head(&r))),
                 Decision::Finish,
                 "{code}"
             );
@@ -488,7 +502,7 @@ mod tests {
         for code in DEFAULT_RETRY_STATUSES {
             let r = response(code, None);
             assert!(matches!(
-                decide(&s, &mut c, 1, Method::GET, Outcome::Response(&r)),
+                decide(&s, &mut c, 1, Method::GET, Outcome::Response(head(&r))),
                 Decision::Retry(_)
             ));
         }
@@ -500,7 +514,7 @@ mod tests {
         let mut c = CallState::default();
         let r = response(503, None);
         assert_eq!(
-            decide(&s, &mut c, 1, Method::POST, Outcome::Response(&r)),
+            decide(&s, &mut c, 1, Method::POST, Outcome::Response(head(&r))),
             Decision::Finish
         );
         let timeout = Error::Timeout {
@@ -514,6 +528,8 @@ mod tests {
         let connect = Error::Connect {
             url: "u".into(),
             message: "refused".into(),
+            kind: crate::error::ConnectErrorKind::Other,
+            source: None,
         };
         assert!(matches!(
             decide(&s, &mut c, 1, Method::POST, Outcome::Error(&connect)),
@@ -532,17 +548,17 @@ mod tests {
         let mut c = CallState::default();
         let r = response(429, Some("2"));
         assert_eq!(
-            decide(&s, &mut c, 1, Method::GET, Outcome::Response(&r)),
+            decide(&s, &mut c, 1, Method::GET, Outcome::Response(head(&r))),
             Decision::Retry(Duration::from_secs(2))
         );
         let r = response(429, Some("6"));
         assert_eq!(
-            decide(&s, &mut c, 1, Method::GET, Outcome::Response(&r)),
+            decide(&s, &mut c, 1, Method::GET, Outcome::Response(head(&r))),
             Decision::Finish
         );
         let date = httpdate::fmt_http_date(SystemTime::now() + Duration::from_secs(4));
         let r = response(503, Some(&date));
-        match decide(&s, &mut c, 1, Method::GET, Outcome::Response(&r)) {
+        match decide(&s, &mut c, 1, Method::GET, Outcome::Response(head(&r))) {
             Decision::Retry(d) => assert!(
                 d <= Duration::from_secs(4) && d >= Duration::from_secs(2),
                 "{d:?}"
@@ -552,7 +568,7 @@ mod tests {
         // A garbled Retry-After falls back to backoff.
         let r = response(503, Some("later"));
         assert_eq!(
-            decide(&s, &mut c, 1, Method::GET, Outcome::Response(&r)),
+            decide(&s, &mut c, 1, Method::GET, Outcome::Response(head(&r))),
             Decision::Retry(Duration::from_millis(100))
         );
         // Beyond the remaining deadline: give up at once.
@@ -562,7 +578,7 @@ mod tests {
                 attempt: 1,
                 method: &Method::GET,
                 url: &url(),
-                outcome: Outcome::Response(&r),
+                outcome: Outcome::Response(head(&r)),
                 idempotent: true,
                 replayable: true,
                 elapsed: Duration::ZERO,
@@ -591,7 +607,7 @@ mod tests {
         for _ in 0..5 {
             let mut c = CallState::default();
             if matches!(
-                decide(&s, &mut c, 1, Method::GET, Outcome::Response(&r)),
+                decide(&s, &mut c, 1, Method::GET, Outcome::Response(head(&r))),
                 Decision::Retry(_)
             ) {
                 retries += 1;
@@ -624,7 +640,7 @@ mod tests {
                 attempt: 1,
                 method: &Method::PUT,
                 url: &url(),
-                outcome: Outcome::Response(&r),
+                outcome: Outcome::Response(head(&r)),
                 idempotent: true,
                 replayable: false,
                 elapsed: Duration::ZERO,
@@ -653,7 +669,7 @@ mod tests {
         for _ in 0..2 {
             let mut c = CallState::default();
             assert_eq!(s.admit(&url(), 1, &mut c).unwrap(), None);
-            decide(&s, &mut c, 1, Method::GET, Outcome::Response(&r));
+            decide(&s, &mut c, 1, Method::GET, Outcome::Response(head(&r)));
         }
         let mut c = CallState::default();
         match s.admit(&url(), 1, &mut c) {
