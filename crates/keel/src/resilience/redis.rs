@@ -823,7 +823,7 @@ impl NonceStore for RedisStore {
             let floor = nonce_floor(at_least)?;
             let k = self.key(&["nonce", key]);
             let lease = self.key(&["nonce", key, "lease"]);
-            let token: u64 = rand::random::<u64>() >> 1;
+            let token: u64 = fastrand::u64(..) >> 1;
             let got = self
                 .guarded(
                     "nonce",
