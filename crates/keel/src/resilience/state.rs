@@ -308,7 +308,7 @@ impl ResilienceState {
 
         let throttled = is_throttle(cfg, &info.outcome);
         if let (Some(table), Outcome::Response(r)) = (&cfg.server_limits, &info.outcome) {
-            if let Some(quota) = table.read(&r.headers, SystemTime::now()) {
+            if let Some(quota) = table.read(r.headers, SystemTime::now()) {
                 self.pacer
                     .lock()
                     .unwrap_or_else(PoisonError::into_inner)
