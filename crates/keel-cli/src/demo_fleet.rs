@@ -1,13 +1,14 @@
 //! `keel demo`'s fleet step: two `keel` processes share one rate limit
 //! through Redis. The parent spawns itself twice with the hidden
-//! `--fleet-worker` flag; each worker takes permits from the Redis store
-//! before every request to the demo server, and the server counts what
+//! `--fleet-worker` flag; each worker's client keeps its rate limit in the
+//! Redis store (`Resilience::shared_store`), and the server counts what
 //! arrives.
 
 use std::process::{Command, Stdio};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use keel::resilience::{RateLimit, RateLimitDenied, RateLimitStore, RedisStore};
+use keel::resilience::{OnLimit, RateLimit, RedisStore, Resilience};
 
 /// The shared limit of the demo: 20 requests a second, no burst.
 fn limit() -> RateLimit {
@@ -101,8 +102,9 @@ fn rand_suffix() -> u64 {
 }
 
 /// A worker: sends GET /fault/fail?times=0 (always 200, counted under the
-/// namespace) for 2 s, taking one permit from Redis before each; prints how
-/// many it sent.
+/// namespace) for 2 s through a client whose resilience keeps its rate limit
+/// in Redis (the pipeline takes a permit from the store before each
+/// request); prints how many it sent.
 pub(crate) async fn worker(redis: &str, server: &str, namespace: &str) -> Result<(), String> {
     let store = RedisStore::builder(redis)
         .namespace(namespace)
@@ -110,23 +112,25 @@ pub(crate) async fn worker(redis: &str, server: &str, namespace: &str) -> Result
         .connect()
         .await
         .map_err(|e| e.to_string())?;
-    let client = keel::HttpClient::new(server).map_err(|e| e.to_string())?;
-    let limit = limit();
+    let policy = Resilience::builder()
+        .max_attempts(1)
+        .no_circuit_breaker()
+        .no_retry_budget()
+        .no_deadline()
+        .rate_limit(limit().on_limit(OnLimit::Wait { max_wait: RUN }))
+        .shared_store(Arc::new(store))
+        .build()
+        .map_err(|e| e.to_string())?;
+    // Both workers build the same client (same base URL): one client
+    // family, so one limit in the store.
+    let client = keel::HttpClient::new(server)
+        .map_err(|e| e.to_string())?
+        .with_resilience(policy);
     let until = Instant::now() + RUN;
     let mut sent = 0u64;
-    'outer: for _ in 0..100_000 {
-        loop {
-            if Instant::now() >= until {
-                break 'outer;
-            }
-            match store.rate_limit_take("demo", &limit, 1).await {
-                Ok(Ok(())) => break,
-                Ok(Err(RateLimitDenied::Wait(d))) => {
-                    tokio::time::sleep(d.min(until.saturating_duration_since(Instant::now()))).await
-                }
-                Ok(Err(other)) => return Err(format!("{other:?}")),
-                Err(e) => return Err(e.to_string()),
-            }
+    for _ in 0..100_000 {
+        if Instant::now() >= until {
+            break;
         }
         client
             .get("/fault/fail")

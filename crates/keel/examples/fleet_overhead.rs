@@ -1,7 +1,9 @@
 //! What sharing resilience state through Redis costs per request, against
 //! the in-process store: the store calls one attempt makes (breaker check,
-//! rate-limit permit, breaker admission, outcome), alone and around a real
-//! GET to the demo server on loopback, one caller and 16 concurrent ones.
+//! rate-limit permit, breaker admission, outcome), alone, and as the request
+//! pipeline makes them around a real GET to the demo server on loopback
+//! (`Resilience::shared_store` against `state_store`), one caller and 16
+//! concurrent ones.
 //!
 //! Starts its own `redis-server` on a free loopback port (or uses
 //! `KEEL_REDIS_URL`):
@@ -15,7 +17,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use keel::resilience::{
-    BreakerStore, CircuitBreaker, InMemoryStore, RateLimit, RateLimitStore, RedisStore,
+    BreakerStore, CircuitBreaker, InMemoryStore, RateLimit, RateLimitStore, RedisStore, Resilience,
 };
 
 /// The store calls of one attempt, as the pipeline makes them.
@@ -54,33 +56,6 @@ async fn per_op<S: BreakerStore + RateLimitStore + ?Sized>(
         one_attempt(store, breaker, limit).await;
     }
     started.elapsed() / n
-}
-
-async fn with_get<S: BreakerStore + RateLimitStore + ?Sized + 'static>(
-    store: Arc<S>,
-    client: keel::HttpClient,
-    tasks: usize,
-    per_task: u32,
-    breaker: CircuitBreaker,
-    limit: RateLimit,
-) -> Duration {
-    let started = Instant::now();
-    let handles: Vec<_> = (0..tasks)
-        .map(|_| {
-            let (store, client, breaker) = (store.clone(), client.clone(), breaker.clone());
-            tokio::spawn(async move {
-                for _ in 0..per_task {
-                    one_attempt(&*store, &breaker, &limit).await;
-                    let r = client.get("/bench").send().await.expect("GET /bench");
-                    assert_eq!(r.status, 200);
-                }
-            })
-        })
-        .collect();
-    for h in handles {
-        h.await.expect("task");
-    }
-    started.elapsed() / (tasks as u32 * per_task)
 }
 
 async fn plain_get(client: keel::HttpClient, tasks: usize, per_task: u32) -> Duration {
@@ -162,29 +137,23 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         r.as_secs_f64() * 1e6
     );
 
+    let policy = || {
+        Resilience::builder()
+            .max_attempts(1)
+            .no_retry_budget()
+            .no_deadline()
+            .circuit_breaker(breaker.clone())
+            .rate_limit(limit)
+    };
+    let in_memory = client.with_resilience(policy().state_store(memory.clone()).build()?);
+    let shared = client.with_resilience(policy().shared_store(store.clone()).build()?);
     for (tasks, per_task) in [(1usize, 5_000u32), (16, 1_000)] {
         println!(
-            "GET /bench with those calls, {tasks} concurrent caller(s), wall time per request:"
+            "GET /bench through the pipeline (breaker + rate limit), {tasks} concurrent caller(s), wall time per request:"
         );
         let p = plain_get(client.clone(), tasks, per_task).await;
-        let m = with_get(
-            memory.clone(),
-            client.clone(),
-            tasks,
-            per_task,
-            breaker.clone(),
-            limit,
-        )
-        .await;
-        let r = with_get(
-            store.clone(),
-            client.clone(),
-            tasks,
-            per_task,
-            breaker.clone(),
-            limit,
-        )
-        .await;
+        let m = plain_get(in_memory.clone(), tasks, per_task).await;
+        let r = plain_get(shared.clone(), tasks, per_task).await;
         println!("  no store   {:>8.2} µs", p.as_secs_f64() * 1e6);
         println!("  in-memory  {:>8.2} µs", m.as_secs_f64() * 1e6);
         println!(

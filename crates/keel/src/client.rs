@@ -196,7 +196,7 @@ impl<A: AuthState> Client<A> {
                     transport: RwLock::new(supplied),
                     state: AtomicU8::new(OPEN),
                 }),
-                resilience: Arc::new(ResilienceState::new(Resilience::none())),
+                resilience: Arc::new(ResilienceState::new(Resilience::none(), "")),
             }),
             auth,
         }
@@ -294,10 +294,32 @@ impl<A: AuthState> Client<A> {
     /// whose state it shares with every client using that store. The pool
     /// is shared; an authenticated client signs every retry afresh.
     pub fn with_resilience(&self, resilience: Resilience) -> Self {
+        let family = self.family_id();
         self.derive(
             self.inner.config.clone(),
-            Arc::new(ResilienceState::new(resilience)),
+            Arc::new(ResilienceState::new(resilience, &family)),
         )
+    }
+
+    /// The client family's id in a shared store: the same in every process
+    /// that builds this client (same base URL and API key), different for
+    /// unrelated clients. A hash, so neither the key nor the URL's
+    /// credentials appear in the store.
+    fn family_id(&self) -> String {
+        use sha2::{Digest, Sha256};
+        let mut h = Sha256::new();
+        h.update(self.inner.config.base_url.as_str().as_bytes());
+        if let Some(auth) = self.auth() {
+            h.update([0u8]);
+            h.update(auth.credentials.api_key().as_bytes());
+        }
+        let digest = h.finalize();
+        let mut id = String::with_capacity(18);
+        id.push_str("f-");
+        for b in &digest[..8] {
+            id.push_str(&format!("{b:02x}"));
+        }
+        id
     }
 
     /// A new client like this one that raises (or not) on statuses the

@@ -140,6 +140,15 @@ pub enum Error {
         retry_in: Duration,
     },
 
+    /// The shared resilience store (Redis) could not answer, and its
+    /// policy is to fail closed: the call was not sent.
+    #[error("the shared resilience store could not answer ({source}); the request was not sent. Bring the store back, or let it fail open (`OnUnavailable::FailOpen`)")]
+    StoreUnavailable {
+        /// What the store said.
+        #[source]
+        source: crate::resilience::StoreError,
+    },
+
     /// Every allowed attempt failed.
     #[error("gave up after {attempts} attempt(s); last error: {last}")]
     RetriesExhausted {

@@ -14,6 +14,7 @@ use url::Url;
 use super::{Call, Exchange, Prepared, Shown, Step, Verdict};
 use crate::client::Inner;
 use crate::error::{display_url, error_chain_message, ConnectErrorKind, Error, Result};
+use crate::resilience::Pending;
 use crate::response::{Response, StreamingResponse};
 use crate::signing::Auth;
 use crate::transport::{ResponseBody, SharedTransport, TransportError};
@@ -140,14 +141,32 @@ pub(crate) async fn run<M: Mode>(
         let mut call = Call::new(inner, auth, prepared);
         let limits = call.limits();
         let mut step = call.start();
+        // A response whose recording the shared store is answering.
+        let mut held: Option<M::Exchanged> = None;
         loop {
             step = match step {
                 Step::Send(exchange) => {
+                    held = None;
                     let attempt = tracing::debug_span!("keel.attempt", attempt = call.attempts());
-                    let result = mode
-                        .exchange(&transport, exchange, limits)
-                        .instrument(attempt.clone())
-                        .await;
+                    let started = tokio::time::Instant::now();
+                    let result = match call.hedge_delay() {
+                        None => {
+                            mode.exchange(&transport, exchange, limits)
+                                .instrument(attempt.clone())
+                                .await
+                        }
+                        Some(delay) => {
+                            hedged(&mode, &transport, exchange, limits, delay, &mut call)
+                                .instrument(attempt.clone())
+                                .await
+                        }
+                    };
+                    if result.is_ok() {
+                        inner.resilience.observe_latency(started.elapsed());
+                    }
+                    if let Some(release) = call.release_nonce() {
+                        release.await;
+                    }
                     let _entered = attempt.enter();
                     match result {
                         Ok(exchanged) => {
@@ -156,10 +175,34 @@ pub(crate) async fn run<M: Mode>(
                                 Verdict::Accept => {
                                     return Ok(M::finish(exchanged, call.attempts()))
                                 }
-                                Verdict::Next(step) => step,
+                                Verdict::Next(step) => {
+                                    if matches!(step, Step::Record(_)) {
+                                        held = Some(exchanged);
+                                    }
+                                    step
+                                }
                             }
                         }
                         Err(e) => call.on_error(e),
+                    }
+                }
+                Step::Admit(admission) => {
+                    let admitted = admission.await;
+                    call.after_admit(admitted)
+                }
+                Step::Record(recording) => {
+                    let recorded = recording.await;
+                    match held.take() {
+                        Some(exchanged) => {
+                            let (status, _, url, content) = M::head(&exchanged);
+                            match call.after_record_response(recorded, status, url, content) {
+                                Verdict::Accept => {
+                                    return Ok(M::finish(exchanged, call.attempts()))
+                                }
+                                Verdict::Next(step) => step,
+                            }
+                        }
+                        None => call.after_record_error(recorded),
                     }
                 }
                 Step::Sleep(d) => {
@@ -170,12 +213,65 @@ pub(crate) async fn run<M: Mode>(
                     let nonce = nonce.await;
                     call.after_nonce(nonce)
                 }
-                Step::Fail(e) => return Err(e),
+                Step::Fail(e) => {
+                    if let Some(release) = call.release_nonce() {
+                        release.await;
+                    }
+                    return Err(e);
+                }
             };
         }
     }
     .instrument(span)
     .await
+}
+
+/// One exchange, hedged: when it has not answered after `delay`, a second
+/// copy goes (if the call admits it); the first response wins and the other
+/// copy is dropped (cancelled). When one copy fails, the other's outcome is
+/// the answer.
+async fn hedged<M: Mode>(
+    mode: &M,
+    transport: &SharedTransport,
+    exchange: Exchange,
+    limits: (Option<Duration>, u64),
+    delay: Duration,
+    call: &mut Call<'_>,
+) -> Result<M::Exchanged> {
+    let first = mode.exchange(transport, exchange, limits);
+    tokio::pin!(first);
+    tokio::select! {
+        biased;
+        r = &mut first => return r,
+        _ = tokio::time::sleep(delay) => {}
+    }
+    let Some(copy) = call.hedge_exchange() else {
+        return first.await;
+    };
+    let admitted = match call.hedge_admit(delay) {
+        Pending::Ready(ok) => ok,
+        Pending::Wait(admission) => {
+            tokio::select! {
+                r = &mut first => return r,
+                ok = admission => ok,
+            }
+        }
+    };
+    if !admitted {
+        return first.await;
+    }
+    let second = mode.exchange(transport, copy, limits);
+    tokio::pin!(second);
+    tokio::select! {
+        r = &mut first => match r {
+            Ok(r) => Ok(r),
+            Err(_) => second.await,
+        },
+        r = &mut second => match r {
+            Ok(r) => Ok(r),
+            Err(_) => first.await,
+        },
+    }
 }
 
 /// Runs `fut` within the attempt's time limit, if any.

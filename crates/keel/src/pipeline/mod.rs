@@ -34,7 +34,9 @@ use url::Url;
 
 use crate::client::Inner;
 use crate::error::{display_url, Error, Result};
-use crate::resilience::{AttemptInfo, CallState, Decision, Head, Outcome};
+use crate::resilience::{
+    Admitted, AttemptInfo, CallState, Decision, Head, Outcome, Pending, Recorded,
+};
 use crate::signing::{Auth, NextNonce};
 use crate::transport::Body;
 
@@ -94,6 +96,13 @@ pub(crate) enum Step<'c> {
     Sleep(Duration),
     /// Await this nonce, then hand it to [`Call::after_nonce`].
     Nonce(NonceFuture<'c>),
+    /// Await the shared store's admission, then hand it to
+    /// [`Call::after_admit`].
+    Admit(Pin<Box<dyn Future<Output = Admitted> + Send + 'c>>),
+    /// Await the shared store's part of recording an outcome, then hand it
+    /// to [`Call::after_record_response`] (with the response the driver
+    /// kept) or [`Call::after_record_error`].
+    Record(Pin<Box<dyn Future<Output = Recorded> + Send + 'c>>),
     Fail(Error),
 }
 
@@ -136,6 +145,17 @@ pub(crate) struct Call<'c> {
     resilience: CallState,
     /// An exchange waiting for its nonce before it is signed.
     unsigned: Option<Exchange>,
+    /// The error of an attempt whose recording the driver is awaiting.
+    recording: Option<Error>,
+    /// The nonce the current attempt was signed with, until its source
+    /// has been told the attempt is over.
+    signed_nonce: Option<u64>,
+    /// When the current exchange, signed, was handed to the transport
+    /// (this machine's clock), for the clock-skew estimate.
+    signed_at: Option<std::time::SystemTime>,
+    /// Whether the request was already sent again after the server refused
+    /// its timestamp (once per call).
+    timestamp_retried: bool,
 }
 
 /// A redirect hop: where the request goes instead of `prepared.url`.
@@ -183,6 +203,10 @@ impl<'c> Call<'c> {
             last_error: None,
             resilience: CallState::default(),
             unsigned: None,
+            recording: None,
+            signed_nonce: None,
+            signed_at: None,
+            timestamp_retried: false,
         }
     }
 
@@ -247,11 +271,25 @@ impl<'c> Call<'c> {
         if self.remaining() == Some(Duration::ZERO) {
             return Step::Fail(self.deadline_error());
         }
-        match self.inner.resilience.admit(
+        let inner: &'c Inner = self.inner;
+        match inner.resilience.admit(
             &self.prepared.url,
             self.prepared.weight,
             &mut self.resilience,
         ) {
+            Pending::Ready(a) => self.after_admit(a),
+            Pending::Wait(f) => Step::Admit(f),
+        }
+    }
+
+    /// Called with the admission's answer (at once, or by the driver after
+    /// it awaited the shared store).
+    pub(crate) fn after_admit(&mut self, admitted: Admitted) -> Step<'c> {
+        match self
+            .inner
+            .resilience
+            .admitted(admitted, &mut self.resilience)
+        {
             Ok(None) => {}
             Ok(Some(wait)) => {
                 if self.remaining().is_some_and(|r| wait >= r) {
@@ -272,6 +310,8 @@ impl<'c> Call<'c> {
     /// headers again: then the attempt takes them instead of a copy.
     fn last_use(&self) -> bool {
         self.hop.is_none()
+            && self.inner.resilience.config().hedge().is_none()
+            && (self.timestamp_retried || self.auth.is_none_or(|a| a.stale.is_none()))
             && self.inner.config.max_redirects == 0
             && self.attempts >= self.inner.resilience.config().max_attempts()
     }
@@ -334,6 +374,60 @@ impl<'c> Call<'c> {
         }
     }
 
+    /// How long the driver lets the exchange it was just given run before
+    /// it asks for a hedge ([`hedge_admit`](Self::hedge_admit)), when the
+    /// request may be hedged: idempotent, a byte body, its first hop.
+    pub(crate) fn hedge_delay(&self) -> Option<Duration> {
+        if !self.idempotent || self.hop.is_some() || self.prepared.body.is_stream() {
+            return None;
+        }
+        self.inner.resilience.hedge_delay()
+    }
+
+    /// Whether the hedge may go (rate limit, budget).
+    pub(crate) fn hedge_admit(&self, after: Duration) -> Pending<'c, bool> {
+        let inner: &'c Inner = self.inner;
+        inner.resilience.hedge_admit(self.prepared.weight, after)
+    }
+
+    /// The second copy of the current exchange, signed afresh; `None` when
+    /// it cannot be made at once (a nonce that comes from a store).
+    pub(crate) fn hedge_exchange(&mut self) -> Option<Exchange> {
+        let PreparedBody::Bytes(bytes) = &self.prepared.body else {
+            return None;
+        };
+        let mut exchange = Exchange {
+            method: self.prepared.method.clone(),
+            url: self.prepared.url.clone(),
+            headers: self.prepared.headers.clone(),
+            body: Body::bytes(bytes.clone()),
+            timeout: match (self.prepared.timeout, self.remaining()) {
+                (Some(t), Some(r)) => Some(t.min(r)),
+                (t, r) => t.or(r),
+            },
+        };
+        if let Some(auth) = self.auth {
+            let NextNonce::Ready(nonce) = auth.nonce.next_nonce() else {
+                return None;
+            };
+            let nonce = nonce.ok()?;
+            let body = exchange.body.as_bytes().unwrap_or_default();
+            match auth.sign_with_nonce(
+                &exchange.method,
+                &mut exchange.url,
+                &mut exchange.headers,
+                body,
+                nonce,
+            ) {
+                Ok(Some(replaced)) => exchange.body = Body::bytes(replaced),
+                Ok(None) => {}
+                Err(_) => return None,
+            }
+        }
+        tracing::debug!(attempt = self.attempts, url = %Shown(&exchange.url), "sending a hedge");
+        Some(exchange)
+    }
+
     /// Called by the driver with the nonce it awaited.
     pub(crate) fn after_nonce(&mut self, nonce: Result<u64>) -> Step<'c> {
         match (self.auth, self.unsigned.take()) {
@@ -350,6 +444,7 @@ impl<'c> Call<'c> {
             Ok(n) => n,
             Err(e) => return Step::Fail(e),
         };
+        self.signed_nonce = Some(nonce);
         let bytes = exchange.body.as_bytes().unwrap_or_default();
         match auth.sign_with_nonce(
             &exchange.method,
@@ -362,6 +457,7 @@ impl<'c> Call<'c> {
             Ok(None) => {}
             Err(e) => return Step::Fail(e),
         }
+        self.signed_at = Some(std::time::SystemTime::now());
         self.send(exchange)
     }
 
@@ -385,6 +481,11 @@ impl<'c> Call<'c> {
         url: &Url,
         content: &[u8],
     ) -> Verdict<'c> {
+        if let Some(sent) = self.signed_at.take() {
+            if let Some(step) = self.clock_check(sent, status, headers, url, content) {
+                return Verdict::Next(step);
+            }
+        }
         match self.redirect(status, headers, url) {
             Ok(Some(hop)) => {
                 self.hops += 1;
@@ -394,7 +495,24 @@ impl<'c> Call<'c> {
             Ok(None) => {}
             Err(e) => return Verdict::Next(Step::Fail(e)),
         }
-        let decision = self.record(Outcome::Response(Head { status, headers }));
+        match self.record(Outcome::Response(Head { status, headers })) {
+            Pending::Ready(r) => self.after_record_response(r, status, url, content),
+            Pending::Wait(f) => Verdict::Next(Step::Record(f)),
+        }
+    }
+
+    /// What a recorded response leads to.
+    pub(crate) fn after_record_response(
+        &mut self,
+        recorded: Recorded,
+        status: StatusCode,
+        url: &Url,
+        content: &[u8],
+    ) -> Verdict<'c> {
+        let decision = self
+            .inner
+            .resilience
+            .recorded(recorded, &mut self.resilience);
         match decision {
             Decision::Finish | Decision::NotReplayable => Verdict::Accept,
             Decision::Deadline => {
@@ -408,9 +526,68 @@ impl<'c> Call<'c> {
         }
     }
 
+    /// Learns the server's clock from the `Date` of a response to a signed
+    /// exchange, and sends the request once more, signed afresh, when the
+    /// server refused it for its timestamp.
+    fn clock_check(
+        &mut self,
+        sent: std::time::SystemTime,
+        status: StatusCode,
+        headers: &HeaderMap,
+        url: &Url,
+        content: &[u8],
+    ) -> Option<Step<'c>> {
+        let auth = self.auth?;
+        // A cached answer's Date is not the server's clock now.
+        if !headers.contains_key(http::header::AGE) {
+            if let Some(date) = headers
+                .get(http::header::DATE)
+                .and_then(|v| v.to_str().ok())
+                .and_then(|v| httpdate::parse_http_date(v).ok())
+            {
+                auth.observe_date(url, sent, std::time::SystemTime::now(), date);
+            }
+        }
+        let stale = auth.stale?;
+        if self.timestamp_retried || self.prepared.body.is_stream() || !stale(status, content) {
+            return None;
+        }
+        self.timestamp_retried = true;
+        tracing::info!(
+            status = status.as_u16(),
+            url = %Shown(url),
+            "the server refused the request's timestamp; sending it once more with the corrected clock"
+        );
+        Some(self.exchange())
+    }
+
     /// Hands a failed exchange to the core.
     pub(crate) fn on_error(&mut self, error: Error) -> Step<'c> {
-        let decision = self.record(Outcome::Error(&error));
+        match self.record(Outcome::Error(&error)) {
+            Pending::Ready(r) => self.decided_error(r, error),
+            Pending::Wait(f) => {
+                self.recording = Some(error);
+                Step::Record(f)
+            }
+        }
+    }
+
+    /// What a recorded failure leads to (after the driver awaited the
+    /// shared store).
+    pub(crate) fn after_record_error(&mut self, recorded: Recorded) -> Step<'c> {
+        match self.recording.take() {
+            Some(error) => self.decided_error(recorded, error),
+            None => Step::Fail(Error::request(
+                "an outcome was recorded for no pending failure (a Keel bug)",
+            )),
+        }
+    }
+
+    fn decided_error(&mut self, recorded: Recorded, error: Error) -> Step<'c> {
+        let decision = self
+            .inner
+            .resilience
+            .recorded(recorded, &mut self.resilience);
         match decision {
             Decision::Finish => Step::Fail(self.finish_error(error)),
             // A stream body cannot be sent again.
@@ -428,9 +605,17 @@ impl<'c> Call<'c> {
         }
     }
 
-    fn record(&mut self, outcome: Outcome<'_>) -> Decision {
+    /// The nonce source's release of the attempt that just ended (a source
+    /// that keeps requests in nonce order holds its key until then).
+    pub(crate) fn release_nonce(&mut self) -> Option<crate::signing::ReleaseFuture<'c>> {
+        let nonce = self.signed_nonce.take()?;
+        self.auth?.nonce.release(nonce)
+    }
+
+    fn record(&mut self, outcome: Outcome<'_>) -> Pending<'c, Recorded> {
         let replayable = !self.prepared.body.is_stream();
-        self.inner.resilience.record(
+        let inner: &'c Inner = self.inner;
+        inner.resilience.record(
             &AttemptInfo {
                 attempt: self.attempts,
                 method: &self.prepared.method,

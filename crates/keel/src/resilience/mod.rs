@@ -47,6 +47,7 @@
 mod adaptive;
 mod breaker;
 mod budget;
+mod hedge;
 mod limiter;
 mod policy;
 #[cfg(feature = "redis")]
@@ -70,14 +71,17 @@ pub use breaker::{
     BreakerState, CircuitBreaker, Permit as BreakerPermit, Transition as BreakerTransition,
 };
 pub use budget::RetryBudget;
+pub use hedge::Hedge;
 pub use limiter::{Denied as RateLimitDenied, OnLimit, RateLimit};
 pub use policy::{parse_retry_after, Backoff, Jitter, RetryReason};
 pub use server_limits::{LimitHeaders, ResetUnit, ServerQuota};
 pub use shared::{
     lease_nonce, BreakerStore, BudgetStore, NonceLease, NonceStore, OnUnavailable, RateLimitStore,
-    StoreError, StoreErrorKind, StoreFuture,
+    SharedStore, StoreError, StoreErrorKind, StoreFuture,
 };
-pub(crate) use state::{AttemptInfo, CallState, Decision, Head, Outcome, ResilienceState};
+pub(crate) use state::{
+    Admitted, AttemptInfo, CallState, Decision, Head, Outcome, Pending, Recorded, ResilienceState,
+};
 pub use store::{InMemoryStore, StateStore};
 
 /// A fresh random idempotency key: a UUID version 4 from the `uuid` crate
@@ -120,7 +124,18 @@ pub struct Resilience {
     pub(crate) rate_limit: Option<RateLimit>,
     pub(crate) budget: Option<RetryBudget>,
     pub(crate) on_event: Option<EventHook>,
-    pub(crate) store: Option<Arc<dyn StateStore>>,
+    pub(crate) store: Option<StoreRef>,
+    pub(crate) scope: Option<String>,
+    pub(crate) hedge: Option<Hedge>,
+}
+
+/// The store a configuration keeps its state in.
+#[derive(Clone)]
+pub(crate) enum StoreRef {
+    /// Synchronous, in this process: answered at once.
+    Local(Arc<dyn StateStore>),
+    /// Shared with other processes (Redis): awaited by the driver.
+    Shared(Arc<dyn SharedStore>),
 }
 
 impl fmt::Debug for Resilience {
@@ -140,7 +155,15 @@ impl fmt::Debug for Resilience {
             .field("rate_limit", &self.rate_limit)
             .field("retry_budget", &self.budget)
             .field("on_event", &self.on_event.as_ref().map(|_| "set"))
-            .field("state_store", &self.store.as_ref().map(|_| "set"))
+            .field(
+                "state_store",
+                &self.store.as_ref().map(|s| match s {
+                    StoreRef::Local(_) => "in-process",
+                    StoreRef::Shared(_) => "shared",
+                }),
+            )
+            .field("scope", &self.scope)
+            .field("hedge", &self.hedge)
             .finish()
     }
 }
@@ -172,6 +195,8 @@ impl Resilience {
             budget: None,
             on_event: None,
             store: None,
+            scope: None,
+            hedge: None,
         }
     }
 
@@ -312,10 +337,44 @@ impl Resilience {
     /// The shared state store, if one was given (otherwise every
     /// `with_resilience` call starts a fresh [`InMemoryStore`]).
     pub fn state_store(&self) -> Option<&Arc<dyn StateStore>> {
-        self.store.as_ref()
+        match &self.store {
+            Some(StoreRef::Local(s)) => Some(s),
+            _ => None,
+        }
+    }
+
+    /// The shared (cross-process) store, if one was given with
+    /// [`shared_store`](ResilienceBuilder::shared_store).
+    pub fn shared_store(&self) -> Option<&Arc<dyn SharedStore>> {
+        match &self.store {
+            Some(StoreRef::Shared(s)) => Some(s),
+            _ => None,
+        }
+    }
+
+    /// When idempotent requests are hedged, if they are.
+    pub fn hedge(&self) -> Option<&Hedge> {
+        self.hedge.as_ref()
+    }
+
+    /// The name this configuration's state has in its store, when set with
+    /// [`scope`](ResilienceBuilder::scope) (otherwise: the client family's
+    /// id).
+    pub fn scope(&self) -> Option<&str> {
+        self.scope.as_deref()
     }
 
     fn validate(&self) -> std::result::Result<(), String> {
+        if let Some(h) = &self.hedge {
+            h.validate()?;
+        }
+        if let Some(scope) = &self.scope {
+            if scope.is_empty() || scope.len() > 200 || scope.contains(char::is_whitespace) {
+                return Err(format!(
+                    "the scope {scope:?} must be 1 to 200 characters without spaces"
+                ));
+            }
+        }
         if self.max_attempts == 0 {
             return Err("`max_attempts` must be at least 1 (1 means no retries)".into());
         }
@@ -556,7 +615,64 @@ impl ResilienceBuilder {
     /// # Ok::<(), keel::Error>(())
     /// ```
     pub fn state_store(mut self, store: Arc<dyn StateStore>) -> Self {
-        self.config.store = Some(store);
+        self.config.store = Some(StoreRef::Local(store));
+        self
+    }
+
+    /// Keep the breakers, retry budget and rate limit in a store shared by
+    /// every process that uses it (`RedisStore`, feature `redis`): the pipeline awaits the
+    /// store at admission (breaker, rate limit) and when it records an
+    /// outcome (breaker, budget). The configuration's
+    /// [`on_event`](Self::on_event) hook also receives the store's
+    /// [`StoreUnavailable`](ResilienceEvent::StoreUnavailable) and
+    /// [`StoreRecovered`](ResilienceEvent::StoreRecovered) events.
+    ///
+    /// State is kept under the client family's id (its base URL and API
+    /// key, hashed), so two unrelated clients on one store never share a
+    /// budget by accident, while the same client built in every process of
+    /// a fleet shares one; name the state with [`scope`](Self::scope) to
+    /// share it between different clients on purpose.
+    ///
+    /// When the store cannot answer, its own policy applies
+    /// ([`OnUnavailable`]): fail open (answer from in-process state) or
+    /// fail closed (the call fails with [`Error::StoreUnavailable`] before
+    /// anything is sent; a retry the budget cannot confirm is not made).
+    pub fn shared_store(mut self, store: Arc<dyn SharedStore>) -> Self {
+        self.config.store = Some(StoreRef::Shared(store));
+        self
+    }
+
+    /// The name of this configuration's rate limit, retry budget and
+    /// breakers in its store (default: the client family's id). Clients
+    /// whose configurations have the same store and scope share that
+    /// state, whatever their base URL or credentials.
+    pub fn scope(mut self, scope: impl Into<String>) -> Self {
+        self.config.scope = Some(scope.into());
+        self
+    }
+
+    /// Hedge idempotent requests: when the first copy has not answered
+    /// after the [`Hedge`]'s delay, send a second; the first answer wins and
+    /// the other is cancelled. Both copies take rate-limit permits, and the
+    /// second a retry's cost from the retry budget (it is not sent when
+    /// either is short). Off by default.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use keel::resilience::{Hedge, Resilience};
+    /// let policy = Resilience::builder().hedge(Hedge::after(Duration::from_millis(200))).build()?;
+    /// let p95 = Resilience::builder().hedge(Hedge::at_p95()).build()?;
+    /// # let _ = (policy, p95);
+    /// # Ok::<(), keel::Error>(())
+    /// ```
+    pub fn hedge(mut self, hedge: Hedge) -> Self {
+        self.config.hedge = Some(hedge);
+        self
+    }
+
+    /// No hedged requests (the default).
+    pub fn no_hedge(mut self) -> Self {
+        self.config.hedge = None;
         self
     }
 
@@ -611,6 +727,9 @@ pub enum GiveUpReason {
     RetryAfterTooLong(Duration),
     /// The wait would pass the call's deadline.
     Deadline,
+    /// The shared store could not confirm the retry's budget (it did not
+    /// answer and fails closed).
+    StoreUnavailable,
 }
 
 impl fmt::Display for GiveUpReason {
@@ -628,6 +747,9 @@ impl fmt::Display for GiveUpReason {
                 write!(f, "Retry-After of {d:?} is longer than max_retry_after")
             }
             GiveUpReason::Deadline => f.write_str("the wait would pass the deadline"),
+            GiveUpReason::StoreUnavailable => {
+                f.write_str("the shared store could not confirm the retry budget")
+            }
         }
     }
 }
@@ -695,6 +817,12 @@ pub enum ResilienceEvent {
         origin: String,
         /// When a probe will be let through.
         retry_in: Duration,
+    },
+    /// A hedged request's first copy had not answered after `after`: a
+    /// second copy was sent.
+    Hedged {
+        /// How long the first copy had been waiting.
+        after: Duration,
     },
     /// The call waits for a rate-limit permit.
     RateLimitWait {
@@ -779,6 +907,9 @@ impl fmt::Display for ResilienceEvent {
             ResilienceEvent::RateLimitWait { wait } => {
                 write!(f, "waiting {wait:.1?} for a rate-limit permit")
             }
+            ResilienceEvent::Hedged { after } => {
+                write!(f, "no answer after {after:.1?}: sent a second copy (hedge)")
+            }
             ResilienceEvent::RateLimited { retry_in } => {
                 write!(f, "rate limited; a permit is available in {retry_in:.1?}")
             }
@@ -818,7 +949,7 @@ impl BenchDecider {
     /// A decider for `policy` and requests to `url`.
     pub fn new(policy: Resilience, url: &str) -> Result<Self> {
         Ok(BenchDecider {
-            state: ResilienceState::new(policy),
+            state: ResilienceState::new(policy, "bench"),
             url: url::Url::parse(url).map_err(|e| Error::config(e.to_string()))?,
         })
     }
@@ -828,14 +959,14 @@ impl BenchDecider {
     /// attempt. Returns the retry wait, if a retry was decided.
     pub fn attempt(&self, status: StatusCode, retry_after: Option<&str>) -> Option<Duration> {
         let mut call = CallState::default();
-        if !matches!(self.state.admit(&self.url, 1, &mut call), Ok(None)) {
+        if !matches!(self.state.admit_now(&self.url, 1, &mut call), Ok(None)) {
             return None;
         }
         let mut headers = http::HeaderMap::new();
         if let Some(v) = retry_after.and_then(|v| http::HeaderValue::from_str(v).ok()) {
             headers.insert(http::header::RETRY_AFTER, v);
         }
-        match self.state.record(
+        match self.state.record_now(
             &AttemptInfo {
                 attempt: 1,
                 method: &Method::GET,

@@ -21,7 +21,7 @@ use super::budget::RetryBudget;
 use super::limiter::{Denied, RateLimit};
 use super::shared::{
     BreakerStore, BudgetStore, LocalNonces, NonceLease, NonceStore, OnUnavailable, RateLimitStore,
-    StoreError, StoreErrorKind, StoreFuture,
+    SharedStore, StoreError, StoreErrorKind, StoreFuture,
 };
 use super::store::{InMemoryStore, StateStore};
 use super::{EventHook, ResilienceEvent};
@@ -70,20 +70,25 @@ const MAX_NONCE: u64 = i64::MAX as u64;
 ///
 /// ```no_run
 /// # async fn run() -> keel::Result<()> {
+/// use std::sync::Arc;
 /// use std::time::Duration;
-/// use keel::resilience::{OnUnavailable, RateLimit, RateLimitStore, RedisStore};
+/// use keel::resilience::{OnUnavailable, RateLimit, RedisStore, Resilience};
 /// let store = RedisStore::builder("redis://127.0.0.1:6379")
 ///     .namespace("orders-service")
 ///     .timeout(Duration::from_millis(50))
-///     .on_unavailable(OnUnavailable::FailClosed)
+///     .on_unavailable(OnUnavailable::FailOpen)
 ///     .connect()
 ///     .await?;
-/// let limit = RateLimit::per_second(50).burst(5);
-/// match store.rate_limit_take("binance-key-1", &limit, 2).await {
-///     Ok(Ok(())) => { /* send */ }
-///     Ok(Err(denied)) => { /* wait, or fail */ let _ = denied; }
-///     Err(redis_down) => eprintln!("{redis_down}"),
-/// }
+/// // Every process builds the same client: one limit, one breaker per
+/// // origin, one budget for all of them.
+/// let client = keel::HttpClient::new("https://api.example.com")?.with_resilience(
+///     Resilience::builder()
+///         .rate_limit(RateLimit::per_second(50).burst(2))
+///         .shared_store(Arc::new(store))
+///         .build()?,
+/// );
+/// let r = client.get("/v3/order").weight(2).send().await?; // takes 2 permits
+/// println!("{}", r.status);
 /// # Ok(()) }
 /// ```
 #[derive(Clone)]
@@ -99,7 +104,9 @@ struct Inner {
     timeout: Duration,
     recheck_every: Duration,
     policy: OnUnavailable,
-    on_event: Option<EventHook>,
+    /// The builder's hook and those of the resilience configurations that
+    /// use this store ([`SharedStore::subscribe`]).
+    hooks: std::sync::RwLock<Vec<EventHook>>,
     /// The state answered from while Redis is away (fail open).
     local: InMemoryStore,
     local_nonces: LocalNonces,
@@ -262,7 +269,7 @@ impl RedisStoreBuilder {
                 timeout: self.timeout,
                 recheck_every: self.recheck_every,
                 policy: self.policy,
-                on_event: self.on_event,
+                hooks: std::sync::RwLock::new(self.on_event.into_iter().collect()),
                 local: InMemoryStore::new(),
                 local_nonces: LocalNonces::default(),
                 down: Mutex::new(None),
@@ -336,7 +343,13 @@ impl RedisStore {
     }
 
     fn emit(&self, event: ResilienceEvent) {
-        if let Some(hook) = &self.inner.on_event {
+        let hooks = self
+            .inner
+            .hooks
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone();
+        for hook in hooks {
             hook(&event);
         }
     }
@@ -560,6 +573,21 @@ impl BreakerArgs {
         [
             op, &a[0], &a[1], &a[2], &a[3], &a[4], &a[5], permit, failure, &a[6],
         ]
+    }
+}
+
+impl SharedStore for RedisStore {
+    /// Adds `hook` to the receivers of this store's outage events (once:
+    /// the same hook subscribed again is kept once).
+    fn subscribe(&self, hook: EventHook) {
+        let mut hooks = self
+            .inner
+            .hooks
+            .write()
+            .unwrap_or_else(PoisonError::into_inner);
+        if !hooks.iter().any(|h| std::sync::Arc::ptr_eq(h, &hook)) {
+            hooks.push(hook);
+        }
     }
 }
 

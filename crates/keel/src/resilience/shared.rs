@@ -204,6 +204,21 @@ pub trait RateLimitStore: Send + Sync {
     ) -> StoreFuture<'a, Result<(), Denied>>;
 }
 
+/// A store for every shared policy (breakers, retry budgets, rate limits):
+/// what [`ResilienceBuilder::shared_store`](super::ResilienceBuilder::shared_store)
+/// takes. The request pipeline awaits it at admission and when it records
+/// an outcome.
+pub trait SharedStore: BreakerStore + BudgetStore + RateLimitStore {
+    /// Called once for each resilience configuration that uses this store,
+    /// with its event hook: a store that reports its own events
+    /// ([`StoreUnavailable`](super::ResilienceEvent::StoreUnavailable),
+    /// [`StoreRecovered`](super::ResilienceEvent::StoreRecovered)) reports
+    /// them to `hook` as well. The default does nothing.
+    fn subscribe(&self, hook: super::EventHook) {
+        let _ = hook;
+    }
+}
+
 /// A nonce handed out under a lease: while the lease is held no other
 /// caller (in any process sharing the store) gets a nonce for the same key,
 /// so requests carrying these nonces reach the server in increasing order

@@ -3,7 +3,10 @@
 //! attempt (`record`). Both are synchronous and never sleep.
 
 use std::fmt;
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::{Arc, Mutex, PoisonError};
+use std::task::{Context, Poll, Waker};
 use std::time::{Duration, SystemTime};
 
 use http::header::RETRY_AFTER;
@@ -11,17 +14,76 @@ use http::Method;
 use url::Url;
 
 use super::adaptive::AdaptiveRate;
-use super::breaker::{CircuitBreaker, Permit};
-use super::limiter::{Denied, OnLimit};
+use super::breaker::{CircuitBreaker, Permit, Transition};
+use super::budget::RetryBudget;
+use super::limiter::{Denied, OnLimit, RateLimit};
 use super::policy::{classify_error, classify_status, parse_retry_after, Class, RetryReason};
 use super::server_limits::ServerPacer;
-use super::store::{InMemoryStore, StateStore};
-use super::{AttemptOutcome, GiveUpReason, Resilience, ResilienceEvent};
+use super::shared::StoreError;
+use super::store::InMemoryStore;
+use super::{AttemptOutcome, GiveUpReason, Resilience, ResilienceEvent, StoreRef};
 use crate::error::{display_url, Error, Result};
 
-/// The key the client passes to the store for its retry budget and rate
-/// limit.
-const KEY: &str = "default";
+/// An answer of the resilience layer: ready now (an in-process store: no
+/// allocation, no await), or after the driver awaits a shared store.
+pub(crate) enum Pending<'c, T> {
+    Ready(T),
+    Wait(Pin<Box<dyn Future<Output = T> + Send + 'c>>),
+}
+
+/// Polls a future that cannot pend (the in-process store's path) on the
+/// stack, once.
+fn at_once<F: Future>(fut: F) -> Option<F::Output> {
+    let mut fut = std::pin::pin!(fut);
+    match fut.as_mut().poll(&mut Context::from_waker(Waker::noop())) {
+        Poll::Ready(v) => Some(v),
+        Poll::Pending => None,
+    }
+}
+
+/// What an admission decided, for the call to keep.
+pub(crate) struct Admitted {
+    /// `Ok(None)` go now, `Ok(Some(d))` wait `d` and ask again, `Err` fail
+    /// fast.
+    pub(crate) result: Result<Option<Duration>>,
+    breaker: Option<(Permit, String)>,
+    rate_waited: Duration,
+}
+
+/// What recording an outcome decided, for the call to keep.
+pub(crate) struct Recorded {
+    pub(crate) decision: Decision,
+    /// Budget tokens the retry took, when one was decided and paid for.
+    retry_cost: Option<u32>,
+}
+
+/// The store operations that recording an outcome still has to make, in
+/// order: the breaker's report, then the budget's refund or withdrawal
+/// (which decides whether the retry happens).
+struct Plan {
+    breaker: Option<(Permit, String, bool)>,
+    budget: BudgetOp,
+    decision: Decision,
+    /// The event the decision reports, after the breaker's (as it always
+    /// came).
+    note: Option<Note>,
+}
+
+enum Note {
+    GaveUp(u32, GiveUpReason),
+    Retrying(u32, RetryReason, Duration, bool),
+}
+
+enum BudgetOp {
+    None,
+    Refund(u32),
+    Withdraw {
+        cost: u32,
+        attempt: u32,
+        reason: RetryReason,
+        from_retry_after: bool,
+    },
+}
 
 /// The live state (breakers, limiter, budget) of one `with_resilience`
 /// call, shared by the clients derived from it: the configuration and the
@@ -29,11 +91,17 @@ const KEY: &str = "default";
 /// one).
 pub(crate) struct ResilienceState {
     config: Resilience,
-    store: Arc<dyn StateStore>,
+    store: StoreRef,
+    /// The key of this family's budget and rate limit, and the scope of its
+    /// breakers, in the store: the configuration's `scope`, or the client
+    /// family's id.
+    scope: String,
     /// What the server's rate-limit headers last said (in-process).
     pacer: Mutex<ServerPacer>,
     /// The adaptive rate (in-process).
     adaptive: Mutex<AdaptiveRate>,
+    /// Recent exchange durations, for hedging at a quantile.
+    latencies: super::hedge::Latencies,
 }
 
 /// The longest a call waits for the server's quota or the adaptive rate
@@ -122,17 +190,73 @@ pub(crate) enum Decision {
 }
 
 impl ResilienceState {
-    pub(crate) fn new(config: Resilience) -> Self {
+    /// The state of `config` for the client family `family` (its id:
+    /// the default scope of shared state).
+    pub(crate) fn new(config: Resilience, family: &str) -> Self {
         let store = config
             .store
             .clone()
-            .unwrap_or_else(|| Arc::new(InMemoryStore::new()));
+            .unwrap_or_else(|| StoreRef::Local(Arc::new(InMemoryStore::new())));
+        if let (StoreRef::Shared(s), Some(hook)) = (&store, &config.on_event) {
+            s.subscribe(hook.clone());
+        }
+        let scope = config.scope.clone().unwrap_or_else(|| family.to_owned());
         ResilienceState {
             config,
             store,
+            scope,
             pacer: Mutex::new(ServerPacer::new(0.1)),
             adaptive: Mutex::new(AdaptiveRate::new(tokio::time::Instant::now())),
+            latencies: super::hedge::Latencies::default(),
         }
+    }
+
+    /// How long a hedged request waits before its second copy, when
+    /// hedging is on (and, at a quantile, enough was observed).
+    pub(crate) fn hedge_delay(&self) -> Option<Duration> {
+        self.config.hedge.as_ref()?.delay.now(&self.latencies)
+    }
+
+    /// An exchange that answered took `d` (kept when hedging at a
+    /// quantile).
+    pub(crate) fn observe_latency(&self, d: Duration) {
+        if matches!(
+            self.config.hedge,
+            Some(super::Hedge {
+                delay: super::hedge::HedgeDelay::Quantile { .. }
+            })
+        ) {
+            self.latencies.observe(d);
+        }
+    }
+
+    /// Whether a hedged request's second copy may go now: it takes
+    /// `weight` rate-limit permits without waiting, and a retry's cost from
+    /// the budget. Reported as [`ResilienceEvent::Hedged`] when it may.
+    pub(crate) fn hedge_admit<'c>(&'c self, weight: u32, after: Duration) -> Pending<'c, bool> {
+        let fut = self.hedge_admission(weight, after);
+        match self.store {
+            StoreRef::Local(_) => Pending::Ready(at_once(fut).unwrap_or(false)),
+            StoreRef::Shared(_) => Pending::Wait(Box::pin(fut)),
+        }
+    }
+
+    async fn hedge_admission(&self, weight: u32, after: Duration) -> bool {
+        if let Some(rl) = &self.config.rate_limit {
+            match self.rate_take(rl, weight).await {
+                Ok(Ok(())) => {}
+                _ => return false,
+            }
+        }
+        if let Some(b) = &self.config.budget {
+            match self.budget_take(b, b.cost(false, false)).await {
+                Ok(true) => {}
+                _ => return false,
+            }
+        }
+        tracing::debug!(?after, "hedging: sending a second copy");
+        self.emit(|| ResilienceEvent::Hedged { after });
+        true
     }
 
     /// A wait asked for by the server's quota or the adaptive rate: within
@@ -140,7 +264,7 @@ impl ResilienceState {
     fn paced(
         &self,
         wait: Duration,
-        call: &mut CallState,
+        rate_waited: &mut Duration,
         event: ResilienceEvent,
     ) -> Result<Option<Duration>> {
         let max_wait = match self.config.rate_limit.map(|l| l.on_limit) {
@@ -148,10 +272,10 @@ impl ResilienceState {
             Some(OnLimit::Wait { max_wait }) => max_wait,
             None => DEFAULT_MAX_WAIT,
         };
-        if call.rate_waited + wait > max_wait {
+        if *rate_waited + wait > max_wait {
             return Err(self.rate_limited(wait));
         }
-        call.rate_waited += wait;
+        *rate_waited += wait;
         tracing::debug!(?wait, "pacing by the server's limits");
         self.emit(|| event);
         Ok(Some(wait))
@@ -193,49 +317,184 @@ impl ResilienceState {
         Error::RateLimited { retry_in }
     }
 
-    /// Whether an attempt to `url` may go now: `Ok(None)` yes, `Ok(Some(d))`
-    /// wait `d` and ask again, `Err` fail fast (breaker open, rate limited).
-    pub(crate) fn admit(
+    /// The store's breaker wait (how long it still refuses).
+    async fn breaker_wait(
         &self,
+        origin: &str,
+        cfg: &CircuitBreaker,
+    ) -> std::result::Result<Option<Duration>, StoreError> {
+        match &self.store {
+            StoreRef::Local(s) => Ok(s.breaker_refusing(origin, cfg)),
+            StoreRef::Shared(s) => s.breaker_wait(&self.scope, origin, cfg).await,
+        }
+    }
+
+    async fn breaker_admit(
+        &self,
+        origin: &str,
+        cfg: &CircuitBreaker,
+    ) -> std::result::Result<(std::result::Result<Permit, Duration>, Option<Transition>), StoreError>
+    {
+        match &self.store {
+            StoreRef::Local(s) => Ok(s.breaker_acquire(origin, cfg)),
+            StoreRef::Shared(s) => s.breaker_admit(&self.scope, origin, cfg).await,
+        }
+    }
+
+    async fn breaker_report(
+        &self,
+        origin: &str,
+        cfg: &CircuitBreaker,
+        permit: Permit,
+        failure: bool,
+    ) -> std::result::Result<Option<Transition>, StoreError> {
+        match &self.store {
+            StoreRef::Local(s) => Ok(s.breaker_record(origin, cfg, permit, failure)),
+            StoreRef::Shared(s) => {
+                s.breaker_report(&self.scope, origin, cfg, permit, failure)
+                    .await
+            }
+        }
+    }
+
+    async fn rate_take(
+        &self,
+        limit: &RateLimit,
+        weight: u32,
+    ) -> std::result::Result<std::result::Result<(), Denied>, StoreError> {
+        match &self.store {
+            StoreRef::Local(s) => Ok(s.rate_limit_acquire(&self.scope, limit, weight)),
+            StoreRef::Shared(s) => s.rate_limit_take(&self.scope, limit, weight).await,
+        }
+    }
+
+    async fn budget_take(
+        &self,
+        b: &RetryBudget,
+        tokens: u32,
+    ) -> std::result::Result<bool, StoreError> {
+        match &self.store {
+            StoreRef::Local(s) => Ok(s.budget_withdraw(&self.scope, b, tokens)),
+            StoreRef::Shared(s) => s.budget_take(&self.scope, b, tokens).await,
+        }
+    }
+
+    async fn budget_put(
+        &self,
+        b: &RetryBudget,
+        tokens: u32,
+    ) -> std::result::Result<(), StoreError> {
+        match &self.store {
+            StoreRef::Local(s) => {
+                s.budget_deposit(&self.scope, b, tokens);
+                Ok(())
+            }
+            StoreRef::Shared(s) => s.budget_put(&self.scope, b, tokens).await,
+        }
+    }
+
+    /// A store that could not answer during admission, and fails closed:
+    /// the call fails before anything is sent.
+    fn store_failed(&self, operation: &str, e: StoreError) -> Error {
+        tracing::warn!(operation, error = %e, "shared resilience store did not answer; not sending");
+        Error::StoreUnavailable { source: e }
+    }
+
+    /// Whether an attempt to `url` may go now: `Ok(None)` yes, `Ok(Some(d))`
+    /// wait `d` and ask again, `Err` fail fast (breaker open, rate limited,
+    /// a shared store that fails closed could not answer). Ready at once
+    /// for an in-process store; for a shared one the driver awaits it.
+    pub(crate) fn admit<'c>(
+        &'c self,
         url: &Url,
         weight: u32,
         call: &mut CallState,
-    ) -> Result<Option<Duration>> {
+    ) -> Pending<'c, Admitted> {
         call.breaker = None;
+        let origin = self
+            .config
+            .breaker
+            .as_ref()
+            .map(|_| url.origin().ascii_serialization());
+        let rate_waited = call.rate_waited;
+        match self.store {
+            StoreRef::Local(_) => Pending::Ready(
+                at_once(self.admission(origin, weight, rate_waited)).unwrap_or_else(|| Admitted {
+                    result: Err(Error::request(
+                        "an in-process resilience store did not answer at once (a Keel bug)",
+                    )),
+                    breaker: None,
+                    rate_waited,
+                }),
+            ),
+            StoreRef::Shared(_) => {
+                Pending::Wait(Box::pin(self.admission(origin, weight, rate_waited)))
+            }
+        }
+    }
+
+    /// Keeps what an admission decided in the call's state.
+    pub(crate) fn admitted(&self, a: Admitted, call: &mut CallState) -> Result<Option<Duration>> {
+        call.breaker = a.breaker;
+        call.rate_waited = a.rate_waited;
+        a.result
+    }
+
+    async fn admission(
+        &self,
+        origin: Option<String>,
+        weight: u32,
+        rate_waited: Duration,
+    ) -> Admitted {
+        let mut out = Admitted {
+            result: Ok(None),
+            breaker: None,
+            rate_waited,
+        };
+        out.result = self.admission_steps(origin, weight, &mut out).await;
+        out
+    }
+
+    async fn admission_steps(
+        &self,
+        origin: Option<String>,
+        weight: u32,
+        out: &mut Admitted,
+    ) -> Result<Option<Duration>> {
         // The breaker first, without taking a probe slot: an open breaker
         // must not spend rate-limit permits.
-        let breaker: Option<(&CircuitBreaker, String)> = match &self.config.breaker {
-            Some(cfg) => {
-                let origin = url.origin().ascii_serialization();
-                if let Some(retry_in) = self.store.breaker_refusing(&origin, cfg) {
-                    return Err(self.circuit_open(origin, retry_in));
+        let breaker: Option<(&CircuitBreaker, String)> = match (&self.config.breaker, origin) {
+            (Some(cfg), Some(origin)) => {
+                match self.breaker_wait(&origin, cfg).await {
+                    Ok(Some(retry_in)) => return Err(self.circuit_open(origin, retry_in)),
+                    Ok(None) => {}
+                    Err(e) => return Err(self.store_failed("breaker", e)),
                 }
                 Some((cfg, origin))
             }
-            None => None,
+            _ => None,
         };
         if let Some(rl) = &self.config.rate_limit {
-            match self.store.rate_limit_acquire(KEY, rl, weight) {
-                Ok(()) => {}
-                Err(Denied::Never { burst }) => {
+            match self.rate_take(rl, weight).await {
+                Ok(Ok(())) => {}
+                Ok(Err(Denied::Never { burst })) => {
                     return Err(Error::request(format!(
                         "the request's weight ({weight}) is larger than the rate limit's burst ({burst}), so it could never be sent; lower the weight or raise the burst"
                     )))
                 }
-                Err(Denied::Wait(wait)) => {
-                    match rl.on_limit {
-                        OnLimit::Fail => return Err(self.rate_limited(wait)),
-                        OnLimit::Wait { max_wait } => {
-                            if call.rate_waited + wait > max_wait {
-                                return Err(self.rate_limited(wait));
-                            }
-                            call.rate_waited += wait;
-                            tracing::debug!(?wait, "waiting for a rate-limit permit");
-                            self.emit(|| ResilienceEvent::RateLimitWait { wait });
-                            return Ok(Some(wait));
+                Ok(Err(Denied::Wait(wait))) => match rl.on_limit {
+                    OnLimit::Fail => return Err(self.rate_limited(wait)),
+                    OnLimit::Wait { max_wait } => {
+                        if out.rate_waited + wait > max_wait {
+                            return Err(self.rate_limited(wait));
                         }
+                        out.rate_waited += wait;
+                        tracing::debug!(?wait, "waiting for a rate-limit permit");
+                        self.emit(|| ResilienceEvent::RateLimitWait { wait });
+                        return Ok(Some(wait));
                     }
-                }
+                },
+                Err(e) => return Err(self.store_failed("rate limit", e)),
             }
         }
         if self.config.server_limits.is_some() {
@@ -246,7 +505,11 @@ impl ResilienceState {
                 .unwrap_or_else(PoisonError::into_inner)
                 .admit(now);
             if let Some(wait) = wait {
-                return self.paced(wait, call, ResilienceEvent::ServerLimitWait { wait });
+                return self.paced(
+                    wait,
+                    &mut out.rate_waited,
+                    ResilienceEvent::ServerLimitWait { wait },
+                );
             }
         }
         if self.config.adaptive {
@@ -257,15 +520,23 @@ impl ResilienceState {
                 .unwrap_or_else(PoisonError::into_inner)
                 .admit(now);
             if let Some(wait) = wait {
-                return self.paced(wait, call, ResilienceEvent::RateLimitWait { wait });
+                return self.paced(
+                    wait,
+                    &mut out.rate_waited,
+                    ResilienceEvent::RateLimitWait { wait },
+                );
             }
         }
         if let Some((cfg, origin)) = breaker {
-            let (permit, t) = self.store.breaker_acquire(&origin, cfg);
-            self.transition(&origin, t);
-            match permit {
-                Ok(permit) => call.breaker = Some((permit, origin)),
-                Err(retry_in) => return Err(self.circuit_open(origin, retry_in)),
+            match self.breaker_admit(&origin, cfg).await {
+                Ok((permit, t)) => {
+                    self.transition(&origin, t);
+                    match permit {
+                        Ok(permit) => out.breaker = Some((permit, origin)),
+                        Err(retry_in) => return Err(self.circuit_open(origin, retry_in)),
+                    }
+                }
+                Err(e) => return Err(self.store_failed("breaker", e)),
             }
         }
         Ok(None)
@@ -276,8 +547,120 @@ impl ResilienceState {
         self.emit(|| ResilienceEvent::GaveUp { attempts, reason });
     }
 
-    /// Records an attempt's outcome and decides what comes next.
-    pub(crate) fn record(&self, info: &AttemptInfo<'_>, call: &mut CallState) -> Decision {
+    /// Records an attempt's outcome and decides what comes next. Ready at
+    /// once for an in-process store; for a shared one the driver awaits
+    /// the store's part (the breaker's report, the budget).
+    pub(crate) fn record<'c>(
+        &'c self,
+        info: &AttemptInfo<'_>,
+        call: &mut CallState,
+    ) -> Pending<'c, Recorded> {
+        let plan = self.plan(info, call);
+        match self.store {
+            StoreRef::Local(_) => Pending::Ready(at_once(self.settle(plan)).unwrap_or(Recorded {
+                decision: Decision::Finish,
+                retry_cost: None,
+            })),
+            StoreRef::Shared(_) => Pending::Wait(Box::pin(self.settle(plan))),
+        }
+    }
+
+    /// Keeps what recording decided in the call's state.
+    pub(crate) fn recorded(&self, r: Recorded, call: &mut CallState) -> Decision {
+        if let Some(cost) = r.retry_cost {
+            call.last_retry_cost = cost;
+        }
+        r.decision
+    }
+
+    /// The store operations of a recorded outcome, and the decision they
+    /// confirm.
+    async fn settle(&self, plan: Plan) -> Recorded {
+        if let (Some((permit, origin, failure)), Some(cfg)) = (plan.breaker, &self.config.breaker) {
+            match self.breaker_report(&origin, cfg, permit, failure).await {
+                Ok(t) => self.transition(&origin, t),
+                // The outcome stays with the caller; the breaker misses one
+                // report.
+                Err(e) => {
+                    tracing::warn!(error = %e, "shared resilience store did not record the breaker outcome")
+                }
+            }
+        }
+        match plan.note {
+            Some(Note::GaveUp(attempt, reason)) => self.give_up(attempt, reason),
+            Some(Note::Retrying(attempt, reason, wait, from_retry_after)) => {
+                self.retrying(attempt, reason, wait, from_retry_after)
+            }
+            None => {}
+        }
+        let Some(b) = &self.config.budget else {
+            return Recorded {
+                decision: plan.decision,
+                retry_cost: None,
+            };
+        };
+        match plan.budget {
+            BudgetOp::None => Recorded {
+                decision: plan.decision,
+                retry_cost: None,
+            },
+            BudgetOp::Refund(tokens) => {
+                if let Err(e) = self.budget_put(b, tokens).await {
+                    tracing::warn!(error = %e, "shared resilience store did not take the budget refund");
+                }
+                Recorded {
+                    decision: plan.decision,
+                    retry_cost: None,
+                }
+            }
+            BudgetOp::Withdraw {
+                cost,
+                attempt,
+                reason,
+                from_retry_after,
+            } => match self.budget_take(b, cost).await {
+                Ok(true) => {
+                    if let Decision::Retry(wait) = plan.decision {
+                        self.retrying(attempt, reason, wait, from_retry_after);
+                    }
+                    Recorded {
+                        decision: plan.decision,
+                        retry_cost: Some(cost),
+                    }
+                }
+                Ok(false) => {
+                    self.give_up(attempt, GiveUpReason::BudgetExhausted);
+                    Recorded {
+                        decision: Decision::Finish,
+                        retry_cost: None,
+                    }
+                }
+                Err(e) => {
+                    tracing::warn!(error = %e, "shared resilience store did not answer for the retry budget; not retrying");
+                    self.give_up(attempt, GiveUpReason::StoreUnavailable);
+                    Recorded {
+                        decision: Decision::Finish,
+                        retry_cost: None,
+                    }
+                }
+            },
+        }
+    }
+
+    fn retrying(&self, attempt: u32, reason: RetryReason, wait: Duration, from_retry_after: bool) {
+        tracing::debug!(attempt, %reason, ?wait, from_retry_after, "retrying");
+        self.emit(|| ResilienceEvent::Retry {
+            attempt,
+            reason,
+            wait,
+            from_retry_after,
+        });
+    }
+
+    /// The synchronous part of recording: classification, events, the
+    /// server's limits and the adaptive rate; what the store still has to
+    /// do.
+    fn plan(&self, info: &AttemptInfo<'_>, call: &mut CallState) -> Plan {
         let cfg = &self.config;
         let class = match info.outcome {
             Outcome::Response(r) => classify_status(r.status, &cfg.retry_statuses),
@@ -327,40 +710,66 @@ impl ResilienceState {
             }
         }
 
-        if let (Some((permit, origin)), Some(cfg)) = (call.breaker.take(), &self.config.breaker) {
-            // Throttling says "slow down", not "unwell".
-            let failure = !throttled && matches!(class, Class::Retryable(r) if r.is_failure());
-            let t = self.store.breaker_record(&origin, cfg, permit, failure);
-            self.transition(&origin, t);
+        let breaker = match (call.breaker.take(), &self.config.breaker) {
+            (Some((permit, origin)), Some(_)) => {
+                // Throttling says "slow down", not "unwell".
+                let failure = !throttled && matches!(class, Class::Retryable(r) if r.is_failure());
+                Some((permit, origin, failure))
+            }
+            _ => None,
+        };
+        let mut note = None;
+        let (decision, budget) = self.decide(info, call, class, throttled, &mut note);
+        Plan {
+            breaker,
+            budget,
+            decision,
+            note,
         }
+    }
 
+    /// What comes after an attempt of `class`, and what it does to the
+    /// budget.
+    fn decide(
+        &self,
+        info: &AttemptInfo<'_>,
+        call: &CallState,
+        class: Class,
+        throttled: bool,
+        note: &mut Option<Note>,
+    ) -> (Decision, BudgetOp) {
+        let cfg = &self.config;
+        let finish = |budget| (Decision::Finish, budget);
         let reason = match class {
             Class::Final => {
-                if let Some(b) = &self.config.budget {
-                    let refund = b.refund(call.last_retry_cost);
-                    if refund > 0 {
-                        self.store.budget_deposit(KEY, b, refund);
-                    }
-                }
-                return Decision::Finish;
+                let refund = self
+                    .config
+                    .budget
+                    .as_ref()
+                    .map_or(0, |b| b.refund(call.last_retry_cost));
+                return finish(if refund > 0 {
+                    BudgetOp::Refund(refund)
+                } else {
+                    BudgetOp::None
+                });
             }
-            Class::Fatal => return Decision::Finish,
+            Class::Fatal => return finish(BudgetOp::None),
             Class::Retryable(reason) => reason,
         };
 
         if !(info.idempotent || reason.never_sent()) {
-            self.give_up(info.attempt, GiveUpReason::NotIdempotent);
-            return Decision::Finish;
+            *note = Some(Note::GaveUp(info.attempt, GiveUpReason::NotIdempotent));
+            return finish(BudgetOp::None);
         }
         if info.attempt >= cfg.max_attempts {
             if cfg.max_attempts > 1 {
-                self.give_up(info.attempt, GiveUpReason::MaxAttempts);
+                *note = Some(Note::GaveUp(info.attempt, GiveUpReason::MaxAttempts));
             }
-            return Decision::Finish;
+            return finish(BudgetOp::None);
         }
         if !info.replayable {
-            self.give_up(info.attempt, GiveUpReason::NotReplayable);
-            return Decision::NotReplayable;
+            *note = Some(Note::GaveUp(info.attempt, GiveUpReason::NotReplayable));
+            return (Decision::NotReplayable, BudgetOp::None);
         }
 
         let retry_after = match info.outcome {
@@ -373,8 +782,11 @@ impl ResilienceState {
         };
         let (wait, from_retry_after) = match retry_after {
             Some(ra) if ra > cfg.max_retry_after => {
-                self.give_up(info.attempt, GiveUpReason::RetryAfterTooLong(ra));
-                return Decision::Finish;
+                *note = Some(Note::GaveUp(
+                    info.attempt,
+                    GiveUpReason::RetryAfterTooLong(ra),
+                ));
+                return finish(BudgetOp::None);
             }
             Some(ra) => (ra, true),
             None => {
@@ -387,26 +799,48 @@ impl ResilienceState {
             }
         };
         if info.remaining.is_some_and(|r| wait >= r) {
-            self.give_up(info.attempt, GiveUpReason::Deadline);
-            return Decision::Deadline;
+            *note = Some(Note::GaveUp(info.attempt, GiveUpReason::Deadline));
+            return (Decision::Deadline, BudgetOp::None);
         }
-        if let Some(b) = &self.config.budget {
-            let cost = b.cost(reason == RetryReason::Timeout, throttled);
-            if self.store.budget_withdraw(KEY, b, cost) {
-                call.last_retry_cost = cost;
-            } else {
-                self.give_up(info.attempt, GiveUpReason::BudgetExhausted);
-                return Decision::Finish;
+        let budget = match &self.config.budget {
+            Some(b) => BudgetOp::Withdraw {
+                cost: b.cost(reason == RetryReason::Timeout, throttled),
+                attempt: info.attempt,
+                reason,
+                from_retry_after,
+            },
+            None => {
+                *note = Some(Note::Retrying(info.attempt, reason, wait, from_retry_after));
+                BudgetOp::None
             }
+        };
+        (Decision::Retry(wait), budget)
+    }
+}
+
+impl ResilienceState {
+    /// Admission answered at once (an in-process store): for the
+    /// benchmarks and unit tests, which have no driver.
+    pub(crate) fn admit_now(
+        &self,
+        url: &Url,
+        weight: u32,
+        call: &mut CallState,
+    ) -> Result<Option<Duration>> {
+        match self.admit(url, weight, call) {
+            Pending::Ready(a) => self.admitted(a, call),
+            Pending::Wait(_) => Err(Error::request(
+                "a shared store answers asynchronously; send a request instead",
+            )),
         }
-        tracing::debug!(attempt = info.attempt, %reason, ?wait, from_retry_after, "retrying");
-        self.emit(|| ResilienceEvent::Retry {
-            attempt: info.attempt,
-            reason,
-            wait,
-            from_retry_after,
-        });
-        Decision::Retry(wait)
+    }
+
+    /// Recording answered at once (an in-process store), as `admit_now`.
+    pub(crate) fn record_now(&self, info: &AttemptInfo<'_>, call: &mut CallState) -> Decision {
+        match self.record(info, call) {
+            Pending::Ready(r) => self.recorded(r, call),
+            Pending::Wait(_) => Decision::Finish,
+        }
     }
 }
 
@@ -451,7 +885,7 @@ mod tests {
         outcome: Outcome<'_>,
     ) -> Decision {
         let idempotent = method != Method::POST;
-        state.record(
+        state.record_now(
             &AttemptInfo {
                 attempt,
                 method: &method,
@@ -476,7 +910,7 @@ mod tests {
 
     #[test]
     fn retryable_statuses_retry_with_backoff_until_attempts_run_out() {
-        let s = ResilienceState::new(policy().max_attempts(3).build().unwrap());
+        let s = ResilienceState::new(policy().max_attempts(3).build().unwrap(), "test");
         let mut c = CallState::default();
         let r = response(503, None);
         assert_eq!(
@@ -510,7 +944,7 @@ mod tests {
 
     #[test]
     fn non_idempotent_requests_retry_only_when_nothing_was_sent() {
-        let s = ResilienceState::new(policy().build().unwrap());
+        let s = ResilienceState::new(policy().build().unwrap(), "test");
         let mut c = CallState::default();
         let r = response(503, None);
         assert_eq!(
@@ -544,6 +978,7 @@ mod tests {
                 .max_retry_after(Duration::from_secs(5))
                 .build()
                 .unwrap(),
+            "test",
         );
         let mut c = CallState::default();
         let r = response(429, Some("2"));
@@ -573,7 +1008,7 @@ mod tests {
         );
         // Beyond the remaining deadline: give up at once.
         let r = response(503, Some("3"));
-        let d = s.record(
+        let d = s.record_now(
             &AttemptInfo {
                 attempt: 1,
                 method: &Method::GET,
@@ -601,6 +1036,7 @@ mod tests {
                 }))
                 .build()
                 .unwrap(),
+            "test",
         );
         let r = response(500, None);
         let mut retries = 0;
@@ -633,9 +1069,9 @@ mod tests {
 
     #[test]
     fn stream_bodies_are_not_replayed() {
-        let s = ResilienceState::new(policy().build().unwrap());
+        let s = ResilienceState::new(policy().build().unwrap(), "test");
         let r = response(503, None);
-        let d = s.record(
+        let d = s.record_now(
             &AttemptInfo {
                 attempt: 1,
                 method: &Method::PUT,
@@ -664,15 +1100,16 @@ mod tests {
                 .max_attempts(1)
                 .build()
                 .unwrap(),
+            "test",
         );
         let r = response(502, None);
         for _ in 0..2 {
             let mut c = CallState::default();
-            assert_eq!(s.admit(&url(), 1, &mut c).unwrap(), None);
+            assert_eq!(s.admit_now(&url(), 1, &mut c).unwrap(), None);
             decide(&s, &mut c, 1, Method::GET, Outcome::Response(head(&r)));
         }
         let mut c = CallState::default();
-        match s.admit(&url(), 1, &mut c) {
+        match s.admit_now(&url(), 1, &mut c) {
             Err(Error::CircuitOpen { origin, retry_in }) => {
                 assert_eq!(origin, "http://127.0.0.1:9");
                 assert!(retry_in > Duration::from_secs(29), "{retry_in:?}");
@@ -681,6 +1118,6 @@ mod tests {
         }
         // Another origin has its own breaker.
         let other = Url::parse("http://127.0.0.2:9/").unwrap();
-        assert!(s.admit(&other, 1, &mut c).is_ok());
+        assert!(s.admit_now(&other, 1, &mut c).is_ok());
     }
 }

@@ -439,6 +439,37 @@ pub trait Signer: fmt::Debug + Send + Sync + 'static {
     fn prepare(&self, _credentials: &Credentials) -> Result<Option<Arc<dyn Signer>>> {
         Ok(None)
     }
+
+    /// How this scheme's servers say a request was refused for its
+    /// timestamp (outside their window): a test on the status and the
+    /// (buffered) body. The client then corrects its clock from the
+    /// response's `Date` and sends the request once more, signed afresh.
+    /// `None` (the default): the scheme has no such answer.
+    fn timestamp_rejection(&self) -> Option<fn(http::StatusCode, &[u8]) -> bool> {
+        None
+    }
+
+    /// Whether this scheme's servers refuse timestamps ahead of their
+    /// clock (Bybit and Binance refuse 1 s ahead whatever the receive
+    /// window): the clock estimated from `Date` headers then stays behind
+    /// the server's instead of at its best guess.
+    fn refuses_future_timestamps(&self) -> bool {
+        false
+    }
+}
+
+/// The numeric code in a small JSON error body (`{"code": -1021}` or
+/// `{"code": "50102"}`), for the schemes' timestamp-rejection tests.
+pub(crate) fn json_code(body: &[u8], field: &str) -> Option<i64> {
+    if body.len() > 4096 || !body.starts_with(b"{") {
+        return None;
+    }
+    let v: serde_json::Value = serde_json::from_slice(body).ok()?;
+    match v.get(field)? {
+        serde_json::Value::Number(n) => n.as_i64(),
+        serde_json::Value::String(s) => s.trim().parse().ok(),
+        _ => None,
+    }
 }
 
 /// How an [`HttpAuthenticatedClient`](crate::HttpAuthenticatedClient) puts its
@@ -682,7 +713,21 @@ impl fmt::Debug for NextNonce<'_> {
 pub trait NonceSource: fmt::Debug + Send + Sync + 'static {
     /// The next nonce.
     fn next_nonce(&self) -> NextNonce<'_>;
+
+    /// The attempt signed with `nonce` is over: its response head arrived
+    /// (or it failed, or it was never sent). A source that keeps requests
+    /// in nonce order holds its key from `next_nonce` until here and
+    /// releases it in the future it returns, which the pipeline awaits
+    /// before it goes on. The default holds nothing.
+    fn release(&self, nonce: u64) -> Option<ReleaseFuture<'_>> {
+        let _ = nonce;
+        None
+    }
 }
+
+/// What [`NonceSource::release`] returns: the release, awaited by the
+/// pipeline.
+pub type ReleaseFuture<'a> = Pin<Box<dyn Future<Output = ()> + Send + 'a>>;
 
 /// A strictly increasing nonce shared by a client family (the in-process
 /// [`NonceSource`]).
@@ -728,6 +773,12 @@ impl NonceSource for NonceCounter {
 pub struct StoreNonceSource {
     store: Arc<dyn crate::resilience::NonceStore>,
     key: String,
+    /// For an ordered source: how long a lease holds the key at most, and
+    /// how long a request waits for it.
+    ordered: Option<(Duration, Duration)>,
+    /// The lease of the request in flight (an ordered source lets one
+    /// request per key be in flight across the fleet).
+    held: std::sync::Mutex<Option<crate::resilience::NonceLease>>,
 }
 
 impl fmt::Debug for StoreNonceSource {
@@ -745,12 +796,66 @@ impl StoreNonceSource {
         StoreNonceSource {
             store,
             key: key.into(),
+            ordered: None,
+            held: std::sync::Mutex::new(None),
+        }
+    }
+
+    /// Like [`new`](Self::new), and the requests reach the server in nonce
+    /// order: each takes a lease on the key with its nonce
+    /// ([`NonceStore::nonce_lease`](crate::resilience::NonceStore::nonce_lease))
+    /// and holds it until its response head arrived (or it failed), so one
+    /// request per key is in flight across every process sharing the
+    /// store. For servers that reject a nonce below the last one they saw
+    /// (Kraken), where requests racing each other would be refused. A
+    /// request waits up to `max_wait` for the key (then it fails, unsent);
+    /// a lease expires after `hold`, so a crashed holder blocks the key
+    /// that long at most. `hold` should exceed the request timeout.
+    pub fn ordered(
+        store: Arc<dyn crate::resilience::NonceStore>,
+        key: impl Into<String>,
+        hold: Duration,
+        max_wait: Duration,
+    ) -> Self {
+        StoreNonceSource {
+            ordered: Some((hold, max_wait)),
+            ..Self::new(store, key)
         }
     }
 }
 
 impl NonceSource for StoreNonceSource {
     fn next_nonce(&self) -> NextNonce<'_> {
+        if let Some((hold, max_wait)) = self.ordered {
+            return NextNonce::Pending(Box::pin(async move {
+                let lease = crate::resilience::lease_nonce(
+                    &*self.store,
+                    &self.key,
+                    now_micros,
+                    hold,
+                    max_wait,
+                )
+                .await
+                .map_err(|e| {
+                    Error::Signing(format!(
+                        "no nonce from the shared nonce store ({e}); the request was not sent"
+                    ))
+                })?;
+                let nonce = lease.nonce;
+                let stale = self
+                    .held
+                    .lock()
+                    .unwrap_or_else(std::sync::PoisonError::into_inner)
+                    .replace(lease);
+                if let Some(stale) = stale {
+                    // A lease whose request never reported back (its call
+                    // was dropped): it has expired, since this one was
+                    // granted.
+                    let _ = self.store.nonce_release(&self.key, &stale).await;
+                }
+                Ok(nonce)
+            }));
+        }
         let next = self.store.nonce_next(&self.key, now_micros());
         NextNonce::Pending(Box::pin(async move {
             next.await.map_err(|e| {
@@ -759,6 +864,28 @@ impl NonceSource for StoreNonceSource {
                 ))
             })
         }))
+    }
+    fn release(&self, nonce: u64) -> Option<ReleaseFuture<'_>> {
+        let lease = self.take_lease(nonce)?;
+        Some(Box::pin(async move {
+            if let Err(e) = self.store.nonce_release(&self.key, &lease).await {
+                // The lease expires on its own after `hold`.
+                tracing::warn!(error = %e, "the shared nonce store did not take the lease back");
+            }
+        }))
+    }
+}
+
+impl StoreNonceSource {
+    fn take_lease(&self, nonce: u64) -> Option<crate::resilience::NonceLease> {
+        let mut held = self
+            .held
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        match &*held {
+            Some(l) if l.nonce == nonce => held.take(),
+            _ => None,
+        }
     }
 }
 
@@ -824,8 +951,32 @@ pub(crate) struct Auth {
     last_ms: AtomicU64,
     /// Added to the local clock (server time − local time), in ms.
     pub(crate) clock_offset_ms: AtomicI64,
+    /// Clock offsets estimated from servers' `Date` headers, per origin
+    /// (host and port); they take the place of `clock_offset_ms` for their
+    /// origin.
+    skews: std::sync::RwLock<Vec<Skew>>,
+    /// The scheme's test for "refused for its timestamp", if it has one.
+    pub(crate) stale: Option<fn(http::StatusCode, &[u8]) -> bool>,
+    /// The scheme's servers refuse timestamps ahead of their clock.
+    behind: bool,
     sensitive: Vec<HeaderName>,
 }
+
+/// A clock offset learnt from an origin's `Date` headers.
+#[derive(Debug, Clone)]
+struct Skew {
+    host: String,
+    port: u16,
+    offset_ms: i64,
+}
+
+/// The most origins whose clock offsets a family remembers.
+const MAX_SKEWS: usize = 64;
+
+/// A `Date`-based estimate replaces the offset in force only when they
+/// differ by at least this much: `Date` has a resolution of one second, so
+/// a smaller difference is the header's rounding, not the clocks.
+const SKEW_RESOLUTION_MS: i64 = 1_000;
 
 impl fmt::Debug for Auth {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -869,6 +1020,8 @@ impl Auth {
     ) -> Self {
         let mut sensitive = scheme.signer.sensitive_headers();
         sensitive.push(credentials.auth_header_name.clone());
+        let stale = scheme.signer.timestamp_rejection();
+        let behind = scheme.signer.refuses_future_timestamps();
         Auth {
             credentials,
             scheme,
@@ -876,15 +1029,113 @@ impl Auth {
             nonce: nonce.unwrap_or_else(|| Arc::new(NonceCounter::new())),
             last_ms: AtomicU64::new(0),
             clock_offset_ms: AtomicI64::new(clock_offset_ms),
+            skews: std::sync::RwLock::new(Vec::new()),
+            stale,
+            behind,
             sensitive,
         }
     }
 
+    /// The clock offset for requests to `url`: the one learnt from its
+    /// origin's `Date` headers, or the family's.
+    pub(crate) fn offset_for(&self, url: &Url) -> i64 {
+        let skews = self
+            .skews
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if !skews.is_empty() {
+            let (host, port) = (url.host_str(), url.port_or_known_default());
+            if let Some(s) = skews
+                .iter()
+                .find(|s| Some(s.host.as_str()) == host && Some(s.port) == port)
+            {
+                return s.offset_ms;
+            }
+        }
+        self.clock_offset_ms.load(Ordering::Relaxed)
+    }
+
+    /// Learns the server's clock from a response's `Date` (as the AWS SDKs
+    /// do: server time minus the midpoint of sending and receiving), for
+    /// `url`'s origin. `sent` and `received` are this machine's clock.
+    /// For a scheme whose servers refuse future timestamps the estimate is
+    /// the `Date` itself at receipt, which is never ahead of the server.
+    /// Returns the new offset when it changed.
+    pub(crate) fn observe_date(
+        &self,
+        url: &Url,
+        sent: SystemTime,
+        received: SystemTime,
+        date: SystemTime,
+    ) -> Option<i64> {
+        let ms = |t: SystemTime| {
+            t.duration_since(UNIX_EPOCH)
+                .map(|d| d.as_millis() as i64)
+                .unwrap_or(0)
+        };
+        let (sent, received, date) = (ms(sent), ms(received), ms(date));
+        if received < sent {
+            return None;
+        }
+        let estimate = if self.behind {
+            date - received
+        } else {
+            // `Date` truncates to the second: the server's clock read
+            // somewhere in [date, date + 1 s).
+            date + SKEW_RESOLUTION_MS / 2 - (sent + (received - sent) / 2)
+        };
+        if estimate.unsigned_abs() > crate::validate::MAX_DURATION.as_millis() as u64 {
+            return None;
+        }
+        let current = self.offset_for(url);
+        let change = if self.behind {
+            // The server's clock is at least `estimate` ahead of this
+            // machine's, and at most `date + 1 s - sent`: move when the
+            // offset in force is surely ahead of the server, or more than
+            // the Date's resolution behind the estimate.
+            let most = date + SKEW_RESOLUTION_MS - sent;
+            current > most || estimate - current >= SKEW_RESOLUTION_MS
+        } else {
+            (estimate - current).abs() >= SKEW_RESOLUTION_MS
+        };
+        if !change {
+            return None;
+        }
+        let (host, port) = (url.host_str()?, url.port_or_known_default()?);
+        {
+            let mut skews = self
+                .skews
+                .write()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            match skews.iter_mut().find(|s| s.host == host && s.port == port) {
+                Some(s) => s.offset_ms = estimate,
+                None => {
+                    if skews.len() >= MAX_SKEWS {
+                        skews.remove(0);
+                    }
+                    skews.push(Skew {
+                        host: host.to_owned(),
+                        port,
+                        offset_ms: estimate,
+                    });
+                }
+            }
+        }
+        // The uniqueness floor restarts from the corrected clock.
+        self.last_ms.store(0, Ordering::Relaxed);
+        tracing::info!(
+            host,
+            port,
+            offset_ms = estimate,
+            "clock offset learnt from the server's Date header"
+        );
+        Some(estimate)
+    }
+
     /// The corrected time of a new attempt: local time plus the clock
-    /// offset, moved forward to be after every timestamp handed out before
-    /// (at millisecond resolution).
-    pub(crate) fn now(&self) -> SystemTime {
-        let off = self.clock_offset_ms.load(Ordering::Relaxed);
+    /// offset `off` (ms), moved forward to be after every timestamp handed
+    /// out before (at millisecond resolution).
+    fn now_with(&self, off: i64) -> SystemTime {
         let local = SystemTime::now()
             .duration_since(UNIX_EPOCH)
             .map(|d| d.as_millis() as i64)
@@ -898,6 +1149,11 @@ impl Auth {
     /// clock, so moving the clock back takes effect at once.
     pub(crate) fn set_clock_offset_ms(&self, offset_ms: i64) {
         self.clock_offset_ms.store(offset_ms, Ordering::Relaxed);
+        // A measured offset replaces what `Date` headers suggested.
+        self.skews
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clear();
         self.last_ms.store(0, Ordering::Relaxed);
     }
 
@@ -932,7 +1188,8 @@ impl Auth {
         body: &[u8],
         nonce: u64,
     ) -> Result<Option<bytes::Bytes>> {
-        let mut req = SigningRequest::new(method, url, headers, body, self.now(), nonce);
+        let now = self.now_with(self.offset_for(url));
+        let mut req = SigningRequest::new(method, url, headers, body, now, nonce);
         self.signer.sign(&mut req, &self.credentials)?;
         Ok(req.replaced_body().map(bytes::Bytes::copy_from_slice))
     }
@@ -1094,5 +1351,131 @@ mod nonce_source_tests {
                 .contains("nonce source answers asynchronously"),
             "{err}"
         );
+    }
+}
+
+#[cfg(test)]
+mod skew_tests {
+    use super::*;
+
+    fn auth(scheme: Scheme) -> Auth {
+        Auth::new(
+            Credentials::new(
+                "k-1",
+                Some(b"s3cr3t-s3cr3t-s3cr3t-s3cr3t".to_vec()),
+                HeaderName::from_static("api-key"),
+            ),
+            scheme,
+            0,
+            None,
+        )
+        .unwrap_or_else(|e| panic!("{e}"))
+    }
+
+    fn at(ms: u64) -> SystemTime {
+        UNIX_EPOCH + Duration::from_millis(ms)
+    }
+
+    #[test]
+    fn the_offset_is_the_date_minus_the_midpoint_per_origin() {
+        let a = auth(Scheme::default_hmac());
+        let url = Url::parse("https://api.example.com/x").unwrap();
+        let other = Url::parse("https://other.example.com/x").unwrap();
+        // Sent at 1 000 000, received 200 ms later; the server's Date says
+        // 1 060 000 (truncated to the second): offset 60 000 + 500 - 100.
+        let got = a.observe_date(&url, at(1_000_000), at(1_000_200), at(1_060_000));
+        assert_eq!(got, Some(60_400));
+        assert_eq!(a.offset_for(&url), 60_400);
+        assert_eq!(a.offset_for(&other), 0, "another origin keeps the family's");
+        // Within the Date's resolution: no change.
+        assert_eq!(
+            a.observe_date(&url, at(2_000_000), at(2_000_100), at(2_060_000)),
+            None
+        );
+        // A clock measured by hand replaces what Dates suggested.
+        a.set_clock_offset_ms(-5);
+        assert_eq!(a.offset_for(&url), -5);
+        // Nonsense is ignored: received before sent.
+        assert_eq!(
+            a.observe_date(&url, at(3_000_000), at(2_000_000), at(9_000_000)),
+            None
+        );
+    }
+
+    #[test]
+    fn schemes_whose_servers_refuse_future_timestamps_stay_behind() {
+        for scheme in [Scheme::bybit(), Scheme::binance()] {
+            let a = auth(scheme);
+            let url = Url::parse("https://api.bybit.com/v5").unwrap();
+            // The server's clock read somewhere in [Date, Date + 1 s) when
+            // it answered; received at 1 000 400 local: the estimate is
+            // Date − received, never ahead of the server.
+            let got = a.observe_date(&url, at(1_000_000), at(1_000_400), at(1_003_000));
+            assert_eq!(got, Some(2_600));
+            // A later, closer answer that would put the clock ahead is not
+            // taken while the one in force is behind …
+            assert_eq!(
+                a.observe_date(&url, at(2_000_000), at(2_000_100), at(2_002_000)),
+                None
+            );
+            // … but one that shows the clock ahead of the server is.
+            assert_eq!(
+                a.observe_date(&url, at(3_000_000), at(3_000_100), at(3_002_000)),
+                None
+            );
+            assert_eq!(
+                a.observe_date(&url, at(4_000_000), at(4_000_100), at(4_001_000)),
+                Some(900)
+            );
+        }
+    }
+
+    #[test]
+    fn each_preset_recognises_its_timestamp_refusal_and_nothing_else() {
+        let t = |s: Scheme| s.signer().timestamp_rejection().expect("a preset test");
+        let binance = t(Scheme::binance());
+        assert!(binance(
+            http::StatusCode::BAD_REQUEST,
+            br#"{"code":-1021,"msg":"Timestamp for this request is outside of the recvWindow."}"#
+        ));
+        assert!(!binance(
+            http::StatusCode::BAD_REQUEST,
+            br#"{"code":-1022}"#
+        ));
+        assert!(!binance(http::StatusCode::OK, br#"{"code":-1021}"#));
+        let bybit = t(Scheme::bybit());
+        assert!(bybit(
+            http::StatusCode::OK,
+            br#"{"retCode":10002,"retMsg":"invalid request, please check your server timestamp or recv_window param"}"#
+        ));
+        assert!(!bybit(
+            http::StatusCode::OK,
+            br#"{"retCode":0,"retMsg":"OK"}"#
+        ));
+        let okx = t(Scheme::okx());
+        assert!(okx(
+            http::StatusCode::UNAUTHORIZED,
+            br#"{"msg":"Timestamp request expired","code":"50102"}"#
+        ));
+        assert!(!okx(http::StatusCode::UNAUTHORIZED, br#"{"code":"50113"}"#));
+        let default = t(Scheme::default_hmac());
+        assert!(default(
+            http::StatusCode::UNAUTHORIZED,
+            br#"{"error":"stale timestamp"}"#
+        ));
+        assert!(!default(
+            http::StatusCode::UNAUTHORIZED,
+            br#"{"error":"bad signature"}"#
+        ));
+        assert!(!default(
+            http::StatusCode::FORBIDDEN,
+            br#"{"error":"stale timestamp"}"#
+        ));
+        assert!(Scheme::api_key_header()
+            .signer()
+            .timestamp_rejection()
+            .is_none());
+        assert!(Scheme::bybit().signer().refuses_future_timestamps());
+        assert!(!Scheme::okx().signer().refuses_future_timestamps());
     }
 }

@@ -1755,6 +1755,34 @@ impl Signer for HmacRecipe {
             passphrase,
         })))
     }
+
+    /// Binance `-1021` (HTTP 400), Bybit `retCode` `10002` (HTTP 200), OKX
+    /// `50102`, and Keel's default scheme's 401 `stale timestamp`.
+    fn timestamp_rejection(&self) -> Option<fn(http::StatusCode, &[u8]) -> bool> {
+        match self.name.as_str() {
+            "binance" => Some(|status, body| {
+                status == http::StatusCode::BAD_REQUEST
+                    && super::json_code(body, "code") == Some(-1021)
+            }),
+            "bybit" => Some(|_, body| super::json_code(body, "retCode") == Some(10002)),
+            "okx" => Some(|status, body| {
+                !status.is_success() && super::json_code(body, "code") == Some(50102)
+            }),
+            "default" => Some(|status, body| {
+                status == http::StatusCode::UNAUTHORIZED
+                    && body.len() <= 4096
+                    && body
+                        .windows(b"stale timestamp".len())
+                        .any(|w| w == b"stale timestamp")
+            }),
+            _ => None,
+        }
+    }
+
+    /// Bybit and Binance refuse timestamps 1 s ahead of their clock.
+    fn refuses_future_timestamps(&self) -> bool {
+        matches!(self.name.as_str(), "bybit" | "binance")
+    }
 }
 
 impl Signer for BoundRecipe {
