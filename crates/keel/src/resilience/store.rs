@@ -50,7 +50,8 @@ use super::limiter::{Denied, Limiter, RateLimit};
 ///   [`budget_withdraw`](Self::budget_withdraw), and per successful call
 ///   [`budget_deposit`](Self::budget_deposit) — each only when the policy has
 ///   that feature. The key passed for the budget and the rate limit is
-///   `"default"`.
+///   the configuration's [`scope`](super::ResilienceBuilder::scope), by
+///   default the client family's id (a hash of its base URL and API key).
 ///
 /// # Example: a store that delegates to [`InMemoryStore`]
 /// ```
