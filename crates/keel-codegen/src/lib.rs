@@ -21,9 +21,10 @@
 //!   the schema in harmless ways (binance's `description: null`, xero's `default: "false"` on a
 //!   boolean, deepl's mismatching defaults). Reading the document as a tree lets the generator
 //!   be lenient where the intent is clear and warn with a JSON pointer instead of failing.
-//! * **Loading**: JSON and YAML go through `serde_yaml::Value` (insertion-ordered, so generated
-//!   fields and operations follow the document). `serde_yaml` 0.9 implements YAML 1.2, so
-//!   unquoted dates (xero, spotify) stay strings; integer keys (deepl's `200:`) are turned into
+//! * **Loading**: JSON goes through `serde_json`, YAML through `yaml-rust2` (YAML 1.2 core
+//!   schema), both into an insertion-ordered tree, so generated fields and operations follow
+//!   the document. Unquoted dates (xero, spotify) stay strings; integers outside i64 (OpenAI's
+//!   `minimum: -9223372036854776000`) are read as f64 instead of failing the document; integer keys (deepl's `200:`) are turned into
 //!   their text. `$ref`s into other local files are resolved when loading: schemas under
 //!   `components/schemas` (or `definitions`) of another file are hoisted into this document's
 //!   components (so they keep their names and may be recursive), anything else is inlined.
@@ -234,6 +235,13 @@ pub fn generate(spec_path: &Path, options: &GenerateOptions) -> Result<Generated
     let mut warnings = Vec::new();
     let doc = node::load_document(spec_path, &mut warnings)?;
     generate_doc(doc, warnings, options)
+}
+
+/// Parse a document's text (JSON or YAML 1.2) into a JSON value, as the generator reads it:
+/// YAML keys that are not strings become their text, merge keys are applied, and numbers
+/// outside the 64-bit integer range become floating-point numbers.
+pub fn parse_document(text: &str) -> Result<serde_json::Value, CodegenError> {
+    Ok(node::parse_text(text, "<input>")?.to_value())
 }
 
 /// Generate a client crate from a document's text (no external `$ref`s).
