@@ -250,6 +250,16 @@ pub(crate) fn display_url(url: &url::Url) -> String {
     s
 }
 
+/// The one constructor of [`Error::UnexpectedStatus`] for a response: the URL
+/// is shown without its query (which may hold an API key or a signature).
+pub(crate) fn unexpected_status(status: StatusCode, url: &url::Url, body: &[u8]) -> Error {
+    Error::UnexpectedStatus {
+        status,
+        url: display_url(url),
+        body_excerpt: body_excerpt(body),
+    }
+}
+
 /// Lossy UTF-8 excerpt of a body for error messages.
 pub(crate) fn body_excerpt(body: &[u8]) -> String {
     const MAX: usize = 512;
