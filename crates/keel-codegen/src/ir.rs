@@ -403,6 +403,7 @@ pub struct Body {
 
 /// The content of a request body.
 #[derive(Debug, Clone)]
+#[non_exhaustive]
 pub enum BodyKind {
     /// JSON of this type.
     Json(Type),
@@ -498,8 +499,10 @@ pub struct Response {
     pub media_type: Option<String>,
 }
 
-/// What a response body decodes into.
+/// What a response body decodes into. (Non-exhaustive: server-sent event streams are the
+/// next kind.)
 #[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
 pub enum ResponseBody {
     /// No content documented.
     None,
@@ -527,8 +530,10 @@ pub struct SecurityScheme {
     pub doc: Option<String>,
 }
 
-/// The kind of a security scheme.
+/// The kind of a security scheme. (Non-exhaustive: OAuth2 flows with a token endpoint are
+/// the next kind.)
 #[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
 pub enum AuthKind {
     /// An API key in this header.
     ApiKeyHeader(String),

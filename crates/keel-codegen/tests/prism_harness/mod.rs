@@ -176,6 +176,7 @@ fn body_expr(api: &Api, g: &keel_codegen::ir::Group, b: &keel_codegen::ir::Body)
             }
             format!("api::{}::{type_name} {{ {} }}", g.module, parts.join(", "))
         }
+        _ => "compile_error!(\"a body kind the harness does not know\")".to_string(),
     }
 }
 

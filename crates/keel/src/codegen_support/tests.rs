@@ -176,3 +176,38 @@ fn optional_nullable_fields_keep_three_states() {
     assert_eq!(serde_json::to_string(&absent).unwrap(), "{}");
     assert_eq!(serde_json::to_string(&null).unwrap(), r#"{"name":null}"#);
 }
+
+#[test]
+fn the_unexpected_status_error_never_shows_the_query() {
+    let url = url::Url::parse("http://127.0.0.1:9/thing?api_key=s3cr3t-key&x=1").unwrap();
+    let resp = Response::<()>::raw(
+        http::StatusCode::IM_A_TEAPOT,
+        http::HeaderMap::new(),
+        bytes::Bytes::from_static(b"short and stout"),
+        url,
+    );
+    let e = unexpected(&resp);
+    let text = format!("{e} {e:?}");
+    assert!(!text.contains("s3cr3t-key"), "{text}");
+    assert!(text.contains("/thing") && text.contains("418"), "{text}");
+    assert_eq!(e.status(), Some(http::StatusCode::IM_A_TEAPOT));
+}
+
+#[test]
+fn schema_less_bodies_are_any_json_or_nothing() {
+    let url = url::Url::parse("http://127.0.0.1:9/x").unwrap();
+    let empty = Response::<()>::raw(
+        http::StatusCode::NO_CONTENT,
+        http::HeaderMap::new(),
+        bytes::Bytes::new(),
+        url.clone(),
+    );
+    assert_eq!(any_json(&empty).unwrap(), None);
+    let some = Response::<()>::raw(
+        http::StatusCode::OK,
+        http::HeaderMap::new(),
+        bytes::Bytes::from_static(b"{\"a\":1}"),
+        url,
+    );
+    assert_eq!(any_json(&some).unwrap(), Some(json!({"a": 1})));
+}
