@@ -263,6 +263,13 @@ pub fn lower(spec_path: &Path) -> Result<(ir::Api, Vec<Warning>), CodegenError> 
     Ok((api, warnings))
 }
 
+/// Parse a document's text (JSON or YAML 1.2) into a JSON value, as the generator reads it:
+/// YAML keys that are not strings become their text, merge keys are applied, and numbers
+/// outside the 64-bit integer range become floating-point numbers.
+pub fn parse_document(text: &str) -> Result<serde_json::Value, CodegenError> {
+    Ok(node::parse_text(text, "<input>")?.to_value())
+}
+
 /// [`lower`] for a document's text (no external `$ref`s).
 pub fn lower_str(text: &str) -> Result<(ir::Api, Vec<Warning>), CodegenError> {
     let mut warnings = Vec::new();

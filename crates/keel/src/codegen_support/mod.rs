@@ -71,6 +71,9 @@ impl<E> ApiError<E> {
     /// documented error status (with its parsed body), or
     /// [`ApiError::UnexpectedStatus`] for a status the document does not
     /// describe (only reached when the client does not raise on those).
+    // The error is `ApiError` as generated operations return it (status,
+    // headers, body and the parsed error): large by design, returned once per call.
+    #[allow(clippy::result_large_err)]
     pub fn from_response<R>(resp: Response<R>) -> std::result::Result<R::Success, ApiError<E>>
     where
         R: DocumentedResponse<Failure = E>,
