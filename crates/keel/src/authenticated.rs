@@ -16,7 +16,7 @@ use crate::error::{Error, Result};
 use crate::request::RequestBuilder;
 use crate::resilience::Resilience;
 use crate::response::Response;
-use crate::signing::{Auth, Credentials, Scheme};
+use crate::signing::{Auth, Credentials, NonceSource, PrivateKey, Scheme};
 
 /// The outcome of [`HttpAuthenticatedClient::sync_clock`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -122,6 +122,8 @@ impl HttpAuthenticatedClient {
             passphrase: None,
             scheme: None,
             clock_offset_ms: 0,
+            private_key: None,
+            nonce_source: None,
         }
     }
 
@@ -285,10 +287,9 @@ fn unreachable_auth() -> &'static Arc<Auth> {
     // returning a placeholder that fails every signature.
     static PLACEHOLDER: std::sync::OnceLock<Arc<Auth>> = std::sync::OnceLock::new();
     PLACEHOLDER.get_or_init(|| {
-        Arc::new(Auth::new(
+        Arc::new(Auth::unchecked(
             Credentials::new("", None, HeaderName::from_static("api-key")),
             Scheme::api_key_header(),
-            0,
         ))
     })
 }
@@ -304,6 +305,8 @@ pub struct HttpAuthenticatedClientBuilder {
     auth_header_name: String,
     scheme: Option<Scheme>,
     clock_offset_ms: i64,
+    private_key: Option<PrivateKey>,
+    nonce_source: Option<Arc<dyn NonceSource>>,
 }
 
 impl fmt::Debug for HttpAuthenticatedClientBuilder {
@@ -322,6 +325,8 @@ impl fmt::Debug for HttpAuthenticatedClientBuilder {
             .field("auth_header_name", &self.auth_header_name)
             .field("scheme", &self.scheme)
             .field("clock_offset_ms", &self.clock_offset_ms)
+            .field("private_key", &self.private_key)
+            .field("nonce_source", &self.nonce_source)
             .finish()
     }
 }
@@ -363,6 +368,23 @@ impl HttpAuthenticatedClientBuilder {
     /// OKX). Kept in a zeroizing secret type; never printed.
     pub fn passphrase(mut self, passphrase: impl Into<String>) -> Self {
         self.passphrase = Some(SecretString::from(passphrase.into()));
+        self
+    }
+
+    /// An asymmetric private key to sign with (Binance Ed25519/RSA keys,
+    /// Coinbase CDP, RFC 9421 with a key pair): the key's type decides the
+    /// algorithm. Read it with [`PrivateKey::from_bytes`] /
+    /// [`PrivateKey::from_file`] (PKCS#8, encrypted PKCS#8, PKCS#1, SEC1).
+    pub fn private_key(mut self, key: PrivateKey) -> Self {
+        self.private_key = Some(key);
+        self
+    }
+
+    /// Where this client family's nonces come from (default: an in-process
+    /// [`NonceCounter`](crate::signing::NonceCounter)). Share one source
+    /// between processes that sign with the same key.
+    pub fn nonce_source(mut self, source: Arc<dyn NonceSource>) -> Self {
+        self.nonce_source = Some(source);
         self
     }
 
@@ -461,23 +483,26 @@ impl HttpAuthenticatedClientBuilder {
         }
         let scheme = self.scheme.unwrap_or_default();
         let secret = self.api_secret.map(|s| s.expose_secret().to_vec());
-        if scheme.signer().requires_secret() && secret.as_ref().is_none_or(|s| s.is_empty()) {
+        if scheme.signer().requires_secret()
+            && self.private_key.is_none()
+            && secret.as_ref().is_none_or(|s| s.is_empty())
+        {
             return Err(Error::config(
-                "this signing scheme needs a non-empty API secret; set it with `api_secret(...)`",
+                "this signing scheme needs a non-empty API secret (`api_secret(...)`) or a private key (`private_key(...)`)",
             ));
         }
         let mut credentials = Credentials::new(key, secret, header);
         if let Some(p) = self.passphrase {
             credentials = credentials.with_passphrase(p.expose_secret());
         }
-        scheme
-            .signer()
-            .check_credentials(&credentials)
+        if let Some(k) = self.private_key {
+            credentials = credentials.with_private_key(k);
+        }
+        let auth = Auth::new(credentials, scheme, self.clock_offset_ms, self.nonce_source)
             .map_err(|e| match e {
                 Error::Signing(m) => Error::config(m),
                 e => e,
             })?;
-        let auth = Auth::new(credentials, scheme, self.clock_offset_ms);
         Ok(HttpAuthenticatedClient {
             client: client.with_auth(Arc::new(auth)),
         })
