@@ -7,7 +7,16 @@ use serde_json::{json, Map, Value};
 
 use crate::node::{lookup, Node};
 
-const MAX_DEPTH: usize = 12;
+const MAX_DEPTH: usize = 10;
+/// Nodes one example may have: documents with wide or recursive schemas stay cheap.
+const MAX_NODES: usize = 400;
+
+/// Where a value is being built: the `$ref`s on the way (a reference already on the path is
+/// a cycle, cut with `null`), and how many nodes are left to build.
+struct Walk {
+    refs: Vec<String>,
+    budget: usize,
+}
 
 /// Resolve a local `$ref` chain.
 fn resolve<'a>(doc: &'a Node, mut n: &'a Node) -> &'a Node {
@@ -42,7 +51,11 @@ pub(crate) fn given(doc: &Node, n: &Node) -> Option<Value> {
 
 /// A value for `schema`: its own example when it has one, else one built from it.
 pub(crate) fn for_schema(doc: &Node, schema: &Node, request: bool) -> Value {
-    build(doc, schema, request, 0)
+    let mut walk = Walk {
+        refs: Vec::new(),
+        budget: MAX_NODES,
+    };
+    build(doc, schema, request, 0, &mut walk)
 }
 
 fn types(s: &Node) -> Vec<&str> {
@@ -57,11 +70,27 @@ fn types(s: &Node) -> Vec<&str> {
     }
 }
 
-fn build(doc: &Node, schema: &Node, request: bool, depth: usize) -> Value {
+fn build(doc: &Node, schema: &Node, request: bool, depth: usize, walk: &mut Walk) -> Value {
+    let r = schema.str_of("$ref").map(str::to_string);
+    if let Some(r) = &r {
+        if walk.refs.contains(r) {
+            return Value::Null;
+        }
+        walk.refs.push(r.clone());
+    }
+    let v = build_inner(doc, schema, request, depth, walk);
+    if r.is_some() {
+        walk.refs.pop();
+    }
+    v
+}
+
+fn build_inner(doc: &Node, schema: &Node, request: bool, depth: usize, walk: &mut Walk) -> Value {
     let s = resolve(doc, schema);
-    if depth > MAX_DEPTH {
+    if depth > MAX_DEPTH || walk.budget == 0 {
         return Value::Null;
     }
+    walk.budget -= 1;
     if let Some(c) = s.get("const") {
         return c.to_value();
     }
@@ -82,13 +111,13 @@ fn build(doc: &Node, schema: &Node, request: bool, depth: usize) -> Value {
         let mut merged = Map::new();
         let mut other = None;
         for p in parts {
-            match build(doc, p, request, depth + 1) {
+            match build(doc, p, request, depth + 1, walk) {
                 Value::Object(m) => merged.extend(m),
                 Value::Null => {}
                 v => other = Some(v),
             }
         }
-        let own = object(doc, s, request, depth);
+        let own = object(doc, s, request, depth, walk);
         if let Value::Object(m) = own {
             merged.extend(m);
         }
@@ -107,9 +136,9 @@ fn build(doc: &Node, schema: &Node, request: bool, depth: usize) -> Value {
                         && p.as_object().is_some_and(|m| m.len() <= 2))
             });
             if let Some(p) = pick {
-                let v = build(doc, p, request, depth + 1);
+                let v = build(doc, p, request, depth + 1, walk);
                 if let (Value::Object(mut m), true) = (v.clone(), s.get("properties").is_some()) {
-                    if let Value::Object(own) = object(doc, s, request, depth) {
+                    if let Value::Object(own) = object(doc, s, request, depth, walk) {
                         m.extend(own);
                     }
                     return Value::Object(m);
@@ -175,7 +204,7 @@ fn build(doc: &Node, schema: &Node, request: bool, depth: usize) -> Value {
                 .unwrap_or(1)
                 .clamp(1, 4);
             let item = match s.get("items") {
-                Some(i @ Node::Object(_)) => build(doc, i, request, depth + 1),
+                Some(i @ Node::Object(_)) => build(doc, i, request, depth + 1, walk),
                 _ => json!("string"),
             };
             if s.bool_of("uniqueItems") && n > 1 {
@@ -183,10 +212,10 @@ fn build(doc: &Node, schema: &Node, request: bool, depth: usize) -> Value {
             }
             Value::Array(vec![item; n])
         }
-        "object" => object(doc, s, request, depth),
+        "object" => object(doc, s, request, depth, walk),
         _ => {
             if s.get("properties").is_some() {
-                object(doc, s, request, depth)
+                object(doc, s, request, depth, walk)
             } else {
                 json!("string")
             }
@@ -202,7 +231,7 @@ fn num(n: &Node) -> Option<f64> {
     }
 }
 
-fn object(doc: &Node, s: &Node, request: bool, depth: usize) -> Value {
+fn object(doc: &Node, s: &Node, request: bool, depth: usize, walk: &mut Walk) -> Value {
     let mut out = Map::new();
     let required: Vec<&str> = s
         .get("required")
@@ -218,7 +247,7 @@ fn object(doc: &Node, s: &Node, request: bool, depth: usize) -> Value {
             if request && pr.bool_of("readOnly") || !request && pr.bool_of("writeOnly") {
                 continue;
             }
-            out.insert(k.clone(), build(doc, p, request, depth + 1));
+            out.insert(k.clone(), build(doc, p, request, depth + 1, walk));
         }
     }
     Value::Object(out)
