@@ -189,7 +189,7 @@ async fn tour() -> Result<(), Failed> {
     sent("GET /slow?ms=2000 with with_timeout(200 ms)");
     let started = Instant::now();
     match api
-        .with_timeout(Duration::from_millis(200))
+        .with_timeout(Duration::from_millis(200))?
         .get("/slow")
         .query("ms", 2000)
         .send()

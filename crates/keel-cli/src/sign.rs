@@ -301,7 +301,7 @@ pub fn parse_headers(lines: &[String]) -> Result<HeaderMap, String> {
         let (n, v) = line
             .split_once(':')
             .ok_or_else(|| format!("header {line:?} is not 'Name: value'"))?;
-        let name = keel::reqwest::header::HeaderName::from_bytes(n.trim().as_bytes())
+        let name = keel::http::header::HeaderName::from_bytes(n.trim().as_bytes())
             .map_err(|_| format!("{:?} is not a valid header name", n.trim()))?;
         let value = keel::HeaderValue::from_str(v.trim()).map_err(|_| {
             format!(
@@ -346,7 +346,7 @@ fn sign(args: &SignArgs) -> Result<(), String> {
         (None, _) => return Err("an API key is needed: --api-key or KEEL_API_KEY".into()),
     };
     let header_name =
-        keel::reqwest::header::HeaderName::from_bytes(args.scheme.auth_header_name.as_bytes())
+        keel::http::header::HeaderName::from_bytes(args.scheme.auth_header_name.as_bytes())
             .map_err(|_| {
                 format!(
                     "{:?} is not a valid header name",

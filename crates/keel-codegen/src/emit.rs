@@ -366,7 +366,7 @@ impl<'a> Emitter<'a> {
         } else {
             quote! {
                 /// Operations that need no credentials.
-                impl<'c, C: keel::codegen_support::ApiClient> #gty<'c, C> { #public }
+                impl<'c, A: keel::AuthState> #gty<'c, keel::Client<A>> { #public }
             }
         };
         let accessor = &group.accessor;
@@ -381,7 +381,7 @@ impl<'a> Emitter<'a> {
             pub struct #gty<'c, C> {
                 http: &'c C,
             }
-            impl<'c, C: keel::codegen_support::ApiClient> #gty<'c, C> {
+            impl<'c, C> #gty<'c, C> {
                 pub(crate) fn new(http: &'c C) -> Self {
                     Self { http }
                 }
@@ -601,7 +601,7 @@ impl<'a> Emitter<'a> {
             #dep
             pub fn #mname(&self, #(#args),*) -> #bty {
                 #bty {
-                    rb: keel::codegen_support::ApiClient::start(self.http, keel::Method::#method, #path),
+                    rb: self.http.request(keel::Method::#method, #path),
                     #(#inits,)*
                 }
             }
@@ -1050,13 +1050,13 @@ impl<'a> Emitter<'a> {
                 http: C,
             }
 
-            impl<C: keel::codegen_support::ApiClient> Client<C> {
+            impl<A: keel::AuthState> Client<keel::Client<A>> {
                 /// Wraps a configured Keel client.
-                pub fn new(http: C) -> Self {
+                pub fn new(http: keel::Client<A>) -> Self {
                     Self { http }
                 }
                 /// The Keel client underneath.
-                pub fn http(&self) -> &C {
+                pub fn http(&self) -> &keel::Client<A> {
                     &self.http
                 }
                 #(#accessors)*

@@ -33,6 +33,10 @@
 //!   [`DEMO_API_SECRET`]): `GET /signed/whoami`, `POST /signed/orders`; and
 //!   `GET /time` (the server clock, for clock synchronisation). A request
 //!   that fails verification gets 401 `{"error": reason}`.
+//! - Streaming: `GET /bytes/{n}?chunk=K&chunked=1&delay_ms=D` (`n` bytes of
+//!   [`pattern_byte`], honouring one `Range`), `GET /drip?chunks=N&size=S&delay_ms=D&stall_after=K&stall_ms=M`
+//!   (slow chunks and a stall), `GET /compressed?items=N` (JSON compressed as
+//!   the request's `Accept-Encoding` asks: gzip, deflate, br, zstd).
 //! - Fault injection under `/fault/` (below): `fail`, `retry-after`,
 //!   `delay`, `close`, `reset-mid-body`, `flap`, plus `arrivals` and `reset`.
 //!
@@ -63,11 +67,13 @@ mod routes;
 mod server;
 mod signed;
 mod state;
+mod streams;
 mod tls;
 
 pub use server::{serve, serve_router, serve_router_tls, DemoServer, DemoServerBuilder};
 pub use signed::{DEMO_API_KEY, DEMO_API_SECRET, DEMO_WINDOW};
 pub use state::{Arrivals, DemoState, Item, NewItem};
+pub use streams::pattern_byte;
 pub use tls::DemoTls;
 
 /// The demo API as an axum router, with `state` applied: merge your own

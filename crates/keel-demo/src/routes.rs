@@ -134,6 +134,7 @@ pub(crate) fn build_router(state: DemoState) -> Router {
         .route("/openapi.json", get(openapi_json))
         .merge(faults::router())
         .merge(crate::signed::router())
+        .merge(crate::streams::router())
         .fallback(not_found)
         .layer(axum::extract::DefaultBodyLimit::max(BODY_LIMIT))
         .with_state(state)

@@ -215,6 +215,7 @@ pub struct DemoServerBuilder {
     routes: Option<Router>,
     openapi_extension: Option<serde_json::Value>,
     tls: bool,
+    client_auth: bool,
 }
 
 impl DemoServerBuilder {
@@ -256,6 +257,16 @@ impl DemoServerBuilder {
         self
     }
 
+    /// Serve HTTPS and require a client certificate signed by the demo CA
+    /// (mutual TLS); see [`DemoServer::client_identity_pem`].
+    pub fn client_auth(mut self, on: bool) -> Self {
+        self.client_auth = on;
+        if on {
+            self.tls = true;
+        }
+        self
+    }
+
     fn prepare(self) -> io::Result<Prepared> {
         let state = DemoState::build(self.openapi_extension, self.tls);
         let mut router = crate::router(state.clone());
@@ -263,7 +274,7 @@ impl DemoServerBuilder {
             router = router.merge(extra);
         }
         let tls = if self.tls {
-            Some(DemoTls::generate()?)
+            Some(DemoTls::generate_with(self.client_auth)?)
         } else {
             None
         };
@@ -477,6 +488,16 @@ impl DemoServer {
     pub fn localhost_url(&self) -> String {
         let scheme = if self.tls.is_some() { "https" } else { "http" };
         format!("{scheme}://localhost:{}", self.addr.port())
+    }
+
+    /// The client certificate and key (PEM) a client presents to a server
+    /// started with [`DemoServerBuilder::client_auth`] (any TLS server has
+    /// one; only client-auth servers require it).
+    pub fn client_identity_pem(&self) -> Option<(String, String)> {
+        self.tls.as_ref().map(|t| {
+            let (c, k) = t.client_identity_pem();
+            (c.to_owned(), k.to_owned())
+        })
     }
 
     /// Whether the server speaks HTTPS.

@@ -5,7 +5,7 @@ use std::io;
 use std::sync::Arc;
 
 use rcgen::{
-    BasicConstraints, CertificateParams, DnType, ExtendedKeyUsagePurpose, IsCa, KeyPair,
+    BasicConstraints, CertificateParams, DnType, ExtendedKeyUsagePurpose, IsCa, Issuer, KeyPair,
     KeyUsagePurpose,
 };
 use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
@@ -15,6 +15,8 @@ use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
 pub struct DemoTls {
     config: Arc<rustls::ServerConfig>,
     ca_pem: String,
+    client_cert_pem: String,
+    client_key_pem: String,
 }
 
 fn tls_err(what: &str, e: impl std::fmt::Display) -> io::Error {
@@ -32,6 +34,13 @@ impl DemoTls {
     /// # Ok::<(), std::io::Error>(())
     /// ```
     pub fn generate() -> io::Result<Self> {
+        Self::generate_with(false)
+    }
+
+    /// Like [`generate`](Self::generate); with `require_client_cert`, the
+    /// server accepts only clients that present a certificate signed by the
+    /// same CA (mutual TLS), such as [`client_identity_pem`](Self::client_identity_pem).
+    pub fn generate_with(require_client_cert: bool) -> io::Result<Self> {
         let mut ca_params =
             CertificateParams::new(Vec::<String>::new()).map_err(|e| tls_err("CA params", e))?;
         ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
@@ -62,22 +71,52 @@ impl DemoTls {
         leaf_params.extended_key_usages = vec![ExtendedKeyUsagePurpose::ServerAuth];
         let leaf_key = KeyPair::generate().map_err(|e| tls_err("server key", e))?;
         let leaf_cert = leaf_params
-            .signed_by(&leaf_key, &ca_cert, &ca_key)
+            .signed_by(&leaf_key, &Issuer::from_params(&ca_params, &ca_key))
             .map_err(|e| tls_err("server certificate", e))?;
+
+        let mut client_params = CertificateParams::new(vec!["keel-demo-client".to_owned()])
+            .map_err(|e| tls_err("client params", e))?;
+        client_params
+            .distinguished_name
+            .push(DnType::CommonName, "keel demo client");
+        client_params.is_ca = IsCa::ExplicitNoCa;
+        client_params.key_usages = vec![KeyUsagePurpose::DigitalSignature];
+        client_params.extended_key_usages = vec![ExtendedKeyUsagePurpose::ClientAuth];
+        let client_key = KeyPair::generate().map_err(|e| tls_err("client key", e))?;
+        let client_cert = client_params
+            .signed_by(&client_key, &Issuer::from_params(&ca_params, &ca_key))
+            .map_err(|e| tls_err("client certificate", e))?;
 
         let chain: Vec<CertificateDer<'static>> = vec![leaf_cert.der().clone()];
         let key = PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(leaf_key.serialize_der()));
         let provider = Arc::new(rustls::crypto::ring::default_provider());
-        let mut config = rustls::ServerConfig::builder_with_provider(provider)
+        let builder = rustls::ServerConfig::builder_with_provider(provider.clone())
             .with_safe_default_protocol_versions()
-            .map_err(|e| tls_err("protocol versions", e))?
-            .with_no_client_auth()
+            .map_err(|e| tls_err("protocol versions", e))?;
+        let builder = if require_client_cert {
+            let mut roots = rustls::RootCertStore::empty();
+            roots
+                .add(ca_cert.der().clone())
+                .map_err(|e| tls_err("client CA", e))?;
+            let verifier = rustls::server::WebPkiClientVerifier::builder_with_provider(
+                Arc::new(roots),
+                provider,
+            )
+            .build()
+            .map_err(|e| tls_err("client verifier", e))?;
+            builder.with_client_cert_verifier(verifier)
+        } else {
+            builder.with_no_client_auth()
+        };
+        let mut config = builder
             .with_single_cert(chain, key)
             .map_err(|e| tls_err("server certificate", e))?;
         config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
         Ok(Self {
             config: Arc::new(config),
             ca_pem: ca_cert.pem(),
+            client_cert_pem: client_cert.pem(),
+            client_key_pem: client_key.serialize_pem(),
         })
     }
 
@@ -85,6 +124,13 @@ impl DemoTls {
     /// certificate: what a client must trust.
     pub fn ca_pem(&self) -> &str {
         &self.ca_pem
+    }
+
+    /// A client certificate signed by the demo CA and its private key (PKCS#8),
+    /// both PEM: what a client presents to a server that requires client
+    /// certificates.
+    pub fn client_identity_pem(&self) -> (&str, &str) {
+        (&self.client_cert_pem, &self.client_key_pem)
     }
 
     /// The rustls server configuration.

@@ -1,20 +1,17 @@
-//! [`HttpAuthenticatedClient`]: an [`HttpClient`] that carries credentials and
-//! signs every request.
+//! The [`Authenticated`] state: credentials on the builder, and what an
+//! [`HttpAuthenticatedClient`] can do beyond a plain client (its key,
+//! scheme and clock).
 
 use std::fmt;
-use std::ops::Deref;
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use http::header::HeaderName;
-use http::Method;
 use secrecy::{ExposeSecret, SecretBox, SecretString};
 
-use crate::client::{Client, HttpClient};
-use crate::config::HttpClientBuilder;
+use crate::client::{Authenticated, Client, HttpAuthenticatedClient, HttpClient, Unauthenticated};
+use crate::config::ClientBuilder;
 use crate::error::{Error, Result};
-use crate::request::RequestBuilder;
-use crate::resilience::Resilience;
 use crate::response::Response;
 use crate::signing::{Auth, Credentials, NonceSource, PrivateKey, Scheme};
 
@@ -68,92 +65,90 @@ impl ServerTime {
 /// The header that carries the API key when none is configured.
 pub const DEFAULT_AUTH_HEADER_NAME: &str = "API-Key";
 
-/// An [`HttpClient`] authenticated for secured endpoints: it sends the API key
-/// and signs every request (every attempt, afresh) with the API secret.
-///
-/// It dereferences to [`HttpClient`] for everything else (requests,
-/// transports, lifecycle); its own `with_*` methods return an
-/// `HttpAuthenticatedClient`. Operations that need authentication take this
-/// type, so they cannot be called with a plain client.
-///
-/// ```
-/// let client = keel::HttpAuthenticatedClient::builder("https://api.example.com/v1")
-///     .api_key("k-123")
-///     .api_secret("s3cr3t")
-///     .build()?;
-/// assert!(!format!("{client:?}").contains("s3cr3t"));
-/// # Ok::<(), keel::Error>(())
-/// ```
-#[derive(Clone)]
-pub struct HttpAuthenticatedClient {
-    client: HttpClient,
+/// The credentials an authenticated builder collects (never printed).
+#[doc(hidden)]
+pub struct PendingCredentials {
+    api_key: Option<String>,
+    api_secret: Option<SecretBox<[u8]>>,
+    passphrase: Option<SecretString>,
+    auth_header_name: String,
+    scheme: Option<Scheme>,
+    clock_offset_ms: i64,
+    private_key: Option<PrivateKey>,
+    nonce_source: Option<Arc<dyn NonceSource>>,
 }
 
-impl fmt::Debug for HttpAuthenticatedClient {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("HttpAuthenticatedClient")
-            .field("client", &self.client)
-            .field("auth", &self.auth())
-            .finish()
-    }
-}
-
-impl Deref for HttpAuthenticatedClient {
-    type Target = HttpClient;
-    fn deref(&self) -> &HttpClient {
-        &self.client
-    }
-}
-
-impl Client for HttpAuthenticatedClient {
-    fn request(&self, method: Method, path: &str) -> RequestBuilder {
-        self.client.request(method, path)
-    }
-}
-
-impl HttpAuthenticatedClient {
-    /// Starts configuring an authenticated client for `base_url`.
-    pub fn builder(base_url: impl Into<String>) -> HttpAuthenticatedClientBuilder {
-        HttpAuthenticatedClientBuilder {
-            http: HttpClient::builder(base_url),
+impl Default for PendingCredentials {
+    fn default() -> Self {
+        PendingCredentials {
             api_key: None,
             api_secret: None,
-            auth_header_name: DEFAULT_AUTH_HEADER_NAME.to_owned(),
             passphrase: None,
+            auth_header_name: DEFAULT_AUTH_HEADER_NAME.to_owned(),
             scheme: None,
             clock_offset_ms: 0,
             private_key: None,
             nonce_source: None,
         }
     }
+}
 
-    fn auth(&self) -> &Arc<Auth> {
-        // An HttpAuthenticatedClient is only ever built with auth set.
-        self.client
-            .inner
-            .auth
-            .as_ref()
-            .unwrap_or_else(|| unreachable_auth())
+impl fmt::Debug for PendingCredentials {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Credentials")
+            .field("api_key", &self.api_key.as_ref().map(|_| "[redacted]"))
+            .field(
+                "api_secret",
+                &self.api_secret.as_ref().map(|_| "[redacted]"),
+            )
+            .field(
+                "passphrase",
+                &self.passphrase.as_ref().map(|_| "[redacted]"),
+            )
+            .field("auth_header_name", &self.auth_header_name)
+            .field("scheme", &self.scheme)
+            .field("clock_offset_ms", &self.clock_offset_ms)
+            .field("private_key", &self.private_key)
+            .field("nonce_source", &self.nonce_source)
+            .finish()
+    }
+}
+
+impl Client<Authenticated> {
+    /// Starts configuring an authenticated client for `base_url` (the same
+    /// builder as [`HttpClient::builder`], already in the authenticated
+    /// state).
+    pub fn builder(base_url: impl Into<String>) -> ClientBuilder<Authenticated> {
+        ClientBuilder::new(base_url).into_state(PendingCredentials::default())
     }
 
-    /// The plain client underneath (it still signs: it shares the credentials).
-    pub fn as_http_client(&self) -> &HttpClient {
-        &self.client
+    fn signing(&self) -> &Auth {
+        &self.auth.auth
+    }
+
+    /// The same client without credentials: one pool and lifecycle, no
+    /// key and no signature (for unauthenticated endpoints such as a
+    /// server-time call).
+    pub fn unauthenticated(&self) -> HttpClient {
+        Client {
+            inner: self.inner.clone(),
+            auth: Unauthenticated,
+        }
     }
 
     /// The header that carries the API key.
     pub fn auth_header_name(&self) -> &HeaderName {
-        self.auth().credentials.auth_header_name()
+        self.signing().credentials.auth_header_name()
     }
 
     /// The API key.
     pub fn api_key(&self) -> &str {
-        self.auth().credentials.api_key()
+        self.signing().credentials.api_key()
     }
 
     /// The signing scheme.
     pub fn scheme(&self) -> &Scheme {
-        &self.auth().scheme
+        &self.signing().scheme
     }
 
     /// Sets the difference between the server's clock and this machine's
@@ -161,12 +156,12 @@ impl HttpAuthenticatedClient {
     /// client family signs. Use it when a server rejects timestamps "outside
     /// the receive window".
     pub fn set_clock_offset_ms(&self, offset_ms: i64) {
-        self.auth().set_clock_offset_ms(offset_ms);
+        self.signing().set_clock_offset_ms(offset_ms);
     }
 
     /// The current clock offset in milliseconds (`server − local`).
     pub fn clock_offset_ms(&self) -> i64 {
-        self.auth()
+        self.signing()
             .clock_offset_ms
             .load(std::sync::atomic::Ordering::Relaxed)
     }
@@ -188,7 +183,7 @@ impl HttpAuthenticatedClient {
     where
         F: FnOnce(&Response) -> Option<SystemTime>,
     {
-        let plain = self.client.without_auth();
+        let plain = self.unauthenticated();
         let sent = SystemTime::now();
         let started = Instant::now();
         let resp = plain.get(path).send().await?;
@@ -200,7 +195,7 @@ impl HttpAuthenticatedClient {
     where
         F: FnOnce(&Response) -> Option<SystemTime>,
     {
-        let plain = self.client.without_auth();
+        let plain = self.unauthenticated();
         let sent = SystemTime::now();
         let started = Instant::now();
         let resp = plain.get(path).send_blocking()?;
@@ -232,121 +227,22 @@ impl HttpAuthenticatedClient {
         tracing::debug!(offset_ms, ?rtt, "clock synchronised");
         Ok(ClockSync { offset_ms, rtt })
     }
+}
 
-    /// Like [`HttpClient::with_headers`], keeping the credentials.
-    pub fn with_headers<I, K, V>(&self, headers: I) -> Result<Self>
-    where
-        I: IntoIterator<Item = (K, V)>,
-        K: AsRef<str>,
-        V: AsRef<str>,
-    {
-        Ok(Self {
-            client: self.client.with_headers(headers)?,
-        })
-    }
-
-    /// Like [`HttpClient::with_cookies`], keeping the credentials.
-    pub fn with_cookies<I, K, V>(&self, cookies: I) -> Result<Self>
-    where
-        I: IntoIterator<Item = (K, V)>,
-        K: Into<String>,
-        V: Into<String>,
-    {
-        Ok(Self {
-            client: self.client.with_cookies(cookies)?,
-        })
-    }
-
-    /// Like [`HttpClient::with_timeout`], keeping the credentials.
-    pub fn with_timeout(&self, timeout: Duration) -> Self {
-        Self {
-            client: self.client.with_timeout(timeout),
-        }
-    }
-
-    /// Like [`HttpClient::with_resilience`], keeping the credentials. Every
-    /// retry is signed afresh.
-    pub fn with_resilience(&self, resilience: Resilience) -> Self {
-        Self {
-            client: self.client.with_resilience(resilience),
-        }
-    }
-
-    /// Like [`HttpClient::with_raise_on_unexpected_status`], keeping the
-    /// credentials.
-    pub fn with_raise_on_unexpected_status(&self, raise: bool) -> Self {
-        Self {
-            client: self.client.with_raise_on_unexpected_status(raise),
-        }
+impl ClientBuilder<Unauthenticated> {
+    /// The API key: the builder becomes an authenticated client's builder
+    /// (it keeps every setting given so far), and `build()` returns an
+    /// [`HttpAuthenticatedClient`].
+    pub fn api_key(self, key: impl Into<String>) -> ClientBuilder<Authenticated> {
+        let builder: ClientBuilder<Authenticated> = self.into_state(PendingCredentials::default());
+        ClientBuilder::<Authenticated>::api_key(builder, key)
     }
 }
 
-#[cold]
-fn unreachable_auth() -> &'static Arc<Auth> {
-    // Never reached: the only constructor sets `auth`. Kept panic-free by
-    // returning a placeholder that fails every signature.
-    static PLACEHOLDER: std::sync::OnceLock<Arc<Auth>> = std::sync::OnceLock::new();
-    PLACEHOLDER.get_or_init(|| {
-        Arc::new(Auth::unchecked(
-            Credentials::new("", None, HeaderName::from_static("api-key")),
-            Scheme::api_key_header(),
-        ))
-    })
-}
-
-/// Builds an [`HttpAuthenticatedClient`]: every [`HttpClientBuilder`] option,
-/// plus the credentials and the signing scheme.
-#[must_use = "a builder does nothing until `build()` is called"]
-pub struct HttpAuthenticatedClientBuilder {
-    http: HttpClientBuilder,
-    api_key: Option<String>,
-    api_secret: Option<SecretBox<[u8]>>,
-    passphrase: Option<SecretString>,
-    auth_header_name: String,
-    scheme: Option<Scheme>,
-    clock_offset_ms: i64,
-    private_key: Option<PrivateKey>,
-    nonce_source: Option<Arc<dyn NonceSource>>,
-}
-
-impl fmt::Debug for HttpAuthenticatedClientBuilder {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("HttpAuthenticatedClientBuilder")
-            .field("http", &self.http)
-            .field("api_key", &self.api_key.as_ref().map(|_| "[redacted]"))
-            .field(
-                "api_secret",
-                &self.api_secret.as_ref().map(|_| "[redacted]"),
-            )
-            .field(
-                "passphrase",
-                &self.passphrase.as_ref().map(|_| "[redacted]"),
-            )
-            .field("auth_header_name", &self.auth_header_name)
-            .field("scheme", &self.scheme)
-            .field("clock_offset_ms", &self.clock_offset_ms)
-            .field("private_key", &self.private_key)
-            .field("nonce_source", &self.nonce_source)
-            .finish()
-    }
-}
-
-macro_rules! forward {
-    ($( $(#[$m:meta])* fn $name:ident($($arg:ident : $ty:ty),*) $(where $($w:tt)*)? ; )*) => {
-        $(
-            $(#[$m])*
-            pub fn $name(mut self, $($arg: $ty),*) -> Self $(where $($w)*)? {
-                self.http = self.http.$name($($arg),*);
-                self
-            }
-        )*
-    };
-}
-
-impl HttpAuthenticatedClientBuilder {
+impl ClientBuilder<Authenticated> {
     /// The API key (sent in `auth_header_name`, or where the scheme puts it).
     pub fn api_key(mut self, key: impl Into<String>) -> Self {
-        self.api_key = Some(key.into());
+        self.credentials.api_key = Some(key.into());
         self
     }
 
@@ -354,20 +250,20 @@ impl HttpAuthenticatedClientBuilder {
     /// key). Kept in a zeroizing secret type; never printed.
     pub fn api_secret(mut self, secret: impl Into<String>) -> Self {
         let s: String = secret.into();
-        self.api_secret = Some(SecretBox::new(s.into_bytes().into_boxed_slice()));
+        self.credentials.api_secret = Some(SecretBox::new(s.into_bytes().into_boxed_slice()));
         self
     }
 
     /// The API secret as raw bytes (for example already base64-decoded).
     pub fn api_secret_bytes(mut self, secret: impl Into<Vec<u8>>) -> Self {
-        self.api_secret = Some(SecretBox::new(secret.into().into_boxed_slice()));
+        self.credentials.api_secret = Some(SecretBox::new(secret.into().into_boxed_slice()));
         self
     }
 
     /// A passphrase, for schemes with a third credential (Coinbase Exchange,
     /// OKX). Kept in a zeroizing secret type; never printed.
     pub fn passphrase(mut self, passphrase: impl Into<String>) -> Self {
-        self.passphrase = Some(SecretString::from(passphrase.into()));
+        self.credentials.passphrase = Some(SecretString::from(passphrase.into()));
         self
     }
 
@@ -376,7 +272,7 @@ impl HttpAuthenticatedClientBuilder {
     /// algorithm. Read it with [`PrivateKey::from_bytes`] /
     /// [`PrivateKey::from_file`] (PKCS#8, encrypted PKCS#8, PKCS#1, SEC1).
     pub fn private_key(mut self, key: PrivateKey) -> Self {
-        self.private_key = Some(key);
+        self.credentials.private_key = Some(key);
         self
     }
 
@@ -384,19 +280,19 @@ impl HttpAuthenticatedClientBuilder {
     /// [`NonceCounter`](crate::signing::NonceCounter)). Share one source
     /// between processes that sign with the same key.
     pub fn nonce_source(mut self, source: Arc<dyn NonceSource>) -> Self {
-        self.nonce_source = Some(source);
+        self.credentials.nonce_source = Some(source);
         self
     }
 
     /// The name of the header that carries the API key (default `API-Key`).
     pub fn auth_header_name(mut self, name: impl Into<String>) -> Self {
-        self.auth_header_name = name.into();
+        self.credentials.auth_header_name = name.into();
         self
     }
 
     /// The signing scheme (default: [`Scheme::default_hmac`]).
     pub fn scheme(mut self, scheme: Scheme) -> Self {
-        self.scheme = Some(scheme);
+        self.credentials.scheme = Some(scheme);
         self
     }
 
@@ -405,68 +301,40 @@ impl HttpAuthenticatedClientBuilder {
     /// [`HttpAuthenticatedClient::set_clock_offset_ms`]).
     pub fn clock_offset(mut self, offset: Duration, server_ahead: bool) -> Self {
         let ms = i64::try_from(offset.as_millis()).unwrap_or(i64::MAX);
-        self.clock_offset_ms = if server_ahead { ms } else { -ms };
+        self.credentials.clock_offset_ms = if server_ahead { ms } else { -ms };
         self
     }
 
     /// The clock offset in milliseconds (`server − local`; negative when
     /// the server is behind).
     pub fn clock_offset_ms(mut self, offset_ms: i64) -> Self {
-        self.clock_offset_ms = offset_ms;
+        self.credentials.clock_offset_ms = offset_ms;
         self
     }
 
-    forward! {
-        /// See [`HttpClientBuilder::header`].
-        fn header(name: impl Into<String>, value: impl Into<String>);
-        /// See [`HttpClientBuilder::cookie`].
-        fn cookie(name: impl Into<String>, value: impl Into<String>);
-        /// See [`HttpClientBuilder::timeout`].
-        fn timeout(timeout: Duration);
-        /// See [`HttpClientBuilder::no_timeout`].
-        fn no_timeout();
-        /// See [`HttpClientBuilder::connect_timeout`].
-        fn connect_timeout(timeout: Duration);
-        /// See [`HttpClientBuilder::verify_ssl`].
-        fn verify_ssl(verify: bool);
-        /// See [`HttpClientBuilder::ca_pem`].
-        fn ca_pem(pem: impl AsRef<[u8]>);
-        /// See [`HttpClientBuilder::ca_file`].
-        fn ca_file(path: impl Into<std::path::PathBuf>);
-        /// See [`HttpClientBuilder::follow_redirects`].
-        fn follow_redirects(follow: bool);
-        /// See [`HttpClientBuilder::max_redirects`].
-        fn max_redirects(max: usize);
-        /// See [`HttpClientBuilder::raise_on_unexpected_status`].
-        fn raise_on_unexpected_status(raise: bool);
-        /// See [`HttpClientBuilder::allow_insecure_credentials`].
-        fn allow_insecure_credentials(allow: bool);
-    }
-
-    /// See [`HttpClientBuilder::configure_async`].
-    pub fn configure_async<F>(mut self, f: F) -> Self
-    where
-        F: Fn(reqwest::ClientBuilder) -> reqwest::ClientBuilder + Send + Sync + 'static,
-    {
-        self.http = self.http.configure_async(f);
-        self
-    }
-
-    /// See [`HttpClientBuilder::configure_blocking`].
-    pub fn configure_blocking<F>(mut self, f: F) -> Self
-    where
-        F: Fn(reqwest::blocking::ClientBuilder) -> reqwest::blocking::ClientBuilder
-            + Send
-            + Sync
-            + 'static,
-    {
-        self.http = self.http.configure_blocking(f);
-        self
-    }
-
-    /// Validates everything and builds the client.
+    /// Validates everything and builds the client. No connection is made
+    /// and no transport is created until the first request.
     pub fn build(self) -> Result<HttpAuthenticatedClient> {
-        let client = self.http.build()?;
+        let (request, transport, supplied, pending) = self.into_parts()?;
+        let auth = pending.into_auth()?;
+        Ok(Client::from_parts(
+            request,
+            transport,
+            supplied,
+            Authenticated {
+                auth: Arc::new(auth),
+            },
+        ))
+    }
+}
+
+impl PendingCredentials {
+    fn into_auth(self) -> Result<Auth> {
+        if self.clock_offset_ms.unsigned_abs() > crate::validate::MAX_DURATION.as_millis() as u64 {
+            return Err(Error::config(
+                "a clock offset of more than a year is not a clock difference; check the value",
+            ));
+        }
         let header = HeaderName::from_bytes(self.auth_header_name.as_bytes()).map_err(|_| {
             Error::config(format!(
                 "auth_header_name {:?} is not a valid header name",
@@ -498,13 +366,10 @@ impl HttpAuthenticatedClientBuilder {
         if let Some(k) = self.private_key {
             credentials = credentials.with_private_key(k);
         }
-        let auth = Auth::new(credentials, scheme, self.clock_offset_ms, self.nonce_source)
-            .map_err(|e| match e {
-                Error::Signing(m) => Error::config(m),
-                e => e,
-            })?;
-        Ok(HttpAuthenticatedClient {
-            client: client.with_auth(Arc::new(auth)),
+        Auth::new(credentials, scheme, self.clock_offset_ms, self.nonce_source).map_err(|e| match e
+        {
+            Error::Signing(m) => Error::config(m),
+            e => e,
         })
     }
 }

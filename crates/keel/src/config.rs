@@ -1,53 +1,60 @@
-//! What a client is configured with, and its builder.
+//! What a client is configured with, and its one builder. Authentication
+//! is a state of the builder (`ClientBuilder<Authenticated>`), not a second
+//! builder that forwards every option.
 
 use std::fmt;
-use std::sync::Arc;
+use std::marker::PhantomData;
+use std::path::PathBuf;
 use std::time::Duration;
 
-use http::header::{HeaderMap, HeaderName, HeaderValue, COOKIE};
+use http::header::{HeaderMap, HeaderValue, USER_AGENT};
+use rustls::pki_types::pem::PemObject;
+use rustls::pki_types::{CertificateDer, PrivateKeyDer};
 use url::Url;
+use zeroize::Zeroizing;
 
-use crate::client::HttpClient;
+use crate::client::{AuthState, Authenticated, Client, Unauthenticated};
 use crate::error::{Error, Result};
+use crate::transport::{
+    HttpVersion, ProxyConfig, ProxyRules, SharedTransport, TransportConfig, TransportSettings,
+};
+use crate::validate::{self, parse_base_url, shown_raw_url};
+// The signing recipes parse their headers through here.
+pub(crate) use crate::validate::parse_header;
 
 /// The request timeout used when none is configured: 30 seconds.
 ///
 /// The Python client Keel mirrors has no timeout by default, so one hung
 /// server hangs its caller forever. Keel bounds every request; use
-/// [`HttpClientBuilder::no_timeout`] to opt out explicitly.
+/// [`ClientBuilder::no_timeout`] to opt out explicitly.
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// The connect timeout used when none is configured: 10 seconds.
 pub const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 
+/// How long a streamed response body may go without a byte before the read
+/// fails, when none is configured: 30 seconds.
+pub const DEFAULT_READ_TIMEOUT: Duration = Duration::from_secs(30);
+
 /// How many redirects are followed when following is on and no limit is set.
 pub const DEFAULT_MAX_REDIRECTS: usize = 10;
 
-pub(crate) type AsyncCustomizer =
-    Arc<dyn Fn(reqwest::ClientBuilder) -> reqwest::ClientBuilder + Send + Sync>;
-pub(crate) type BlockingCustomizer =
-    Arc<dyn Fn(reqwest::blocking::ClientBuilder) -> reqwest::blocking::ClientBuilder + Send + Sync>;
+/// The largest response body read into memory (`send()`, `json()` …) when
+/// none is configured: 64 MiB. Stream larger bodies with
+/// [`RequestBuilder::send_streaming`](crate::RequestBuilder::send_streaming).
+pub const DEFAULT_MAX_RESPONSE_SIZE: u64 = 64 * 1024 * 1024;
 
-/// Settings that belong to the transport (the connection pool): shared by a
-/// client and every client derived from it.
-#[derive(Clone)]
-pub(crate) struct TransportConfig {
-    pub(crate) connect_timeout: Duration,
-    pub(crate) verify_tls: bool,
-    pub(crate) ca_certs: Vec<reqwest::Certificate>,
-    pub(crate) customize_async: Option<AsyncCustomizer>,
-    pub(crate) customize_blocking: Option<BlockingCustomizer>,
-}
+/// The `User-Agent` sent when none is configured: `keel/<version>`.
+pub const DEFAULT_USER_AGENT: &str = concat!("keel/", env!("CARGO_PKG_VERSION"));
 
-/// Settings applied per request: a derived client changes these and keeps the
-/// pool.
+/// Settings applied per request: a derived client changes these and keeps
+/// the pool.
 #[derive(Clone)]
 pub(crate) struct RequestConfig {
     /// Base URL as text, without a trailing slash.
     pub(crate) base: String,
     /// `base` parsed once, when the client is built: a relative request URL
-    /// starts from a clone of it, so its scheme and host are not parsed
-    /// again on every request.
+    /// starts from a clone of it.
     pub(crate) base_url: Url,
     /// Query of the base URL, if any (merged before the path's own query).
     pub(crate) base_query: Option<String>,
@@ -57,7 +64,9 @@ pub(crate) struct RequestConfig {
     /// The ready `Cookie` header for `cookies`.
     pub(crate) cookie_header: Option<HeaderValue>,
     pub(crate) timeout: Option<Duration>,
+    pub(crate) read_timeout: Option<Duration>,
     pub(crate) max_redirects: usize,
+    pub(crate) max_response_size: u64,
     pub(crate) raise_on_unexpected_status: bool,
     pub(crate) allow_insecure_credentials: bool,
 }
@@ -65,162 +74,69 @@ pub(crate) struct RequestConfig {
 impl RequestConfig {
     pub(crate) fn set_cookies(&mut self, extra: Vec<(String, String)>) -> Result<()> {
         for (name, value) in extra {
-            validate_cookie(&name, &value)?;
+            validate::validate_cookie(&name, &value)?;
             self.cookies.retain(|(n, _)| n != &name);
             self.cookies.push((name, value));
         }
-        self.cookie_header = cookie_header(&self.cookies)?;
+        self.cookie_header = validate::cookie_header(&self.cookies)?;
         Ok(())
     }
 }
 
-pub(crate) fn cookie_header(cookies: &[(String, String)]) -> Result<Option<HeaderValue>> {
-    if cookies.is_empty() {
-        return Ok(None);
-    }
-    let joined = cookies
-        .iter()
-        .map(|(n, v)| format!("{n}={v}"))
-        .collect::<Vec<_>>()
-        .join("; ");
-    HeaderValue::from_str(&joined)
-        .map(Some)
-        .map_err(|_| Error::config("cookie header is not a valid header value"))
-}
-
-/// Checks a cookie against RFC 6265's grammar for names and values.
-pub(crate) fn validate_cookie(name: &str, value: &str) -> Result<()> {
-    let name_ok = !name.is_empty()
-        && name
-            .bytes()
-            .all(|b| b.is_ascii_graphic() && !b"()<>@,;:\\\"/[]?={}".contains(&b));
-    if !name_ok {
-        return Err(Error::config(format!(
-            "cookie name {name:?} is not a valid token (letters, digits and !#$%&'*+-.^_`|~ only)"
-        )));
-    }
-    let value = value
-        .strip_prefix('"')
-        .and_then(|v| v.strip_suffix('"'))
-        .unwrap_or(value);
-    if !value
-        .bytes()
-        .all(|b| b.is_ascii_graphic() && !matches!(b, b'"' | b',' | b';' | b'\\'))
-    {
-        return Err(Error::config(format!(
-            "the value of cookie {name:?} has characters a cookie cannot carry (space, quote, comma, semicolon, backslash or non-ASCII); percent-encode it first"
-        )));
-    }
-    Ok(())
-}
-
-pub(crate) fn parse_header(name: &str, value: &str) -> Result<(HeaderName, HeaderValue)> {
-    let n = HeaderName::from_bytes(name.as_bytes()).map_err(|_| {
-        Error::config(format!(
-            "{name:?} is not a valid header name (ASCII letters, digits and !#$%&'*+-.^_`|~ only)"
-        ))
-    })?;
-    let v = HeaderValue::from_str(value).map_err(|_| {
-        Error::config(format!(
-            "the value given for header {name:?} is not a valid header value (visible ASCII, no newlines)"
-        ))
-    })?;
-    if n == COOKIE {
-        return Err(Error::config(
-            "set cookies with `cookie(name, value)` rather than a Cookie header, so they merge",
-        ));
-    }
-    Ok((n, v))
-}
-
-/// A URL as the caller wrote it, fit for a message or `Debug`: without the
-/// query string or fragment, and with any `user:password@` replaced by `…@`.
-/// Works on text that does not parse as a URL too.
-pub(crate) fn shown_raw_url(raw: &str) -> String {
-    let raw = raw.trim();
-    let cut = raw.split(['?', '#']).next().unwrap_or_default();
-    let mut shown = cut.to_owned();
-    if let Some(scheme_end) = cut.find("://") {
-        let rest = &cut[scheme_end + 3..];
-        let authority = rest.split('/').next().unwrap_or_default();
-        if let Some(at) = authority.rfind('@') {
-            shown = format!("{}…{}", &cut[..scheme_end + 3], &rest[at..]);
-        }
-    }
-    if cut.len() < raw.len() {
-        shown.push_str("?…");
-    }
-    shown
-}
-
-/// Parses and normalises a base URL.
-pub(crate) fn parse_base_url(raw: &str) -> Result<(String, Option<String>)> {
-    let shown = shown_raw_url(raw);
-    let url = Url::parse(raw.trim()).map_err(|e| {
-        Error::config(format!(
-            "base URL {shown:?} is not a valid absolute URL ({e}); write it like https://api.example.com/v1"
-        ))
-    })?;
-    if !matches!(url.scheme(), "http" | "https") {
-        return Err(Error::config(format!(
-            "base URL {shown:?} must use http or https, not {:?}",
-            url.scheme()
-        )));
-    }
-    if url.host_str().is_none_or(str::is_empty) {
-        return Err(Error::config(format!("base URL {shown:?} has no host")));
-    }
-    if url.fragment().is_some() {
-        return Err(Error::config(format!(
-            "base URL {shown:?} has a #fragment, which is never sent; remove it"
-        )));
-    }
-    let mut base = String::with_capacity(raw.len());
-    base.push_str(url.scheme());
-    base.push_str("://");
-    if !url.username().is_empty() || url.password().is_some() {
-        return Err(Error::config(
-            "base URL must not carry user:password; use HttpAuthenticatedClient with Scheme::basic()",
-        ));
-    }
-    base.push_str(&url[url::Position::BeforeHost..url::Position::AfterPort]);
-    base.push_str(url.path().trim_end_matches('/'));
-    Ok((base, url.query().map(str::to_owned)))
-}
-
-/// Builds an [`HttpClient`]. Every setting is validated by [`build`](Self::build).
+/// Builds a [`Client`]: an [`HttpClient`](crate::HttpClient) or, once
+/// credentials are given, an [`HttpAuthenticatedClient`](crate::HttpAuthenticatedClient).
+/// Every setting is validated by [`build`](Self::build); nothing a builder
+/// accepts can panic later.
 ///
 /// ```
 /// use std::time::Duration;
+/// # fn main() -> keel::Result<()> {
 /// let client = keel::HttpClient::builder("https://api.example.com/v1")
-///     .header("User-Agent", "my-app/1.0")
+///     .header("X-Client", "my-app")
 ///     .cookie("region", "eu")
 ///     .timeout(Duration::from_secs(10))
 ///     .follow_redirects(false)
 ///     .raise_on_unexpected_status(true)
 ///     .build()?;
-/// # Ok::<(), keel::Error>(())
+///
+/// // The same builder, with credentials: an authenticated client.
+/// let signed = keel::HttpClient::builder("https://api.example.com/v1")
+///     .timeout(Duration::from_secs(10))
+///     .api_key("k-123")
+///     .api_secret("s3cr3t")
+///     .build()?;
+/// # let _ = (client, signed); Ok(()) }
 /// ```
 #[must_use = "a builder does nothing until `build()` is called"]
-pub struct HttpClientBuilder {
+pub struct ClientBuilder<A: AuthState = Unauthenticated> {
     pub(crate) base_url: String,
     pub(crate) headers: Vec<(String, String)>,
     pub(crate) cookies: Vec<(String, String)>,
     pub(crate) timeout: Option<Duration>,
+    pub(crate) read_timeout: Option<Duration>,
     pub(crate) connect_timeout: Duration,
-    pub(crate) verify_tls: bool,
     pub(crate) ca_pems: Vec<Vec<u8>>,
-    pub(crate) ca_files: Vec<std::path::PathBuf>,
+    pub(crate) ca_files: Vec<PathBuf>,
+    pub(crate) identity_pem: Option<(Vec<u8>, Zeroizing<Vec<u8>>)>,
     pub(crate) max_redirects: usize,
+    pub(crate) max_response_size: u64,
     pub(crate) raise_on_unexpected_status: bool,
     pub(crate) allow_insecure_credentials: bool,
-    pub(crate) customize_async: Option<AsyncCustomizer>,
-    pub(crate) customize_blocking: Option<BlockingCustomizer>,
+    pub(crate) transport: TransportConfig,
+    pub(crate) proxy_error: Option<String>,
+    pub(crate) supplied: Option<SharedTransport>,
+    pub(crate) credentials: A::Pending,
+    pub(crate) state: PhantomData<A>,
 }
 
-impl fmt::Debug for HttpClientBuilder {
+/// [`ClientBuilder`] of a plain client.
+pub type HttpClientBuilder = ClientBuilder<Unauthenticated>;
+/// [`ClientBuilder`] of an authenticated client.
+pub type HttpAuthenticatedClientBuilder = ClientBuilder<Authenticated>;
+
+impl<A: AuthState> fmt::Debug for ClientBuilder<A> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("HttpClientBuilder")
+        f.debug_struct("ClientBuilder")
             .field("base_url", &shown_raw_url(&self.base_url))
             .field(
                 "headers",
@@ -231,28 +147,73 @@ impl fmt::Debug for HttpClientBuilder {
                 &self.cookies.iter().map(|(n, _)| n).collect::<Vec<_>>(),
             )
             .field("timeout", &self.timeout)
-            .field("verify_tls", &self.verify_tls)
+            .field("verify_tls", &self.transport.verify_tls)
             .field("max_redirects", &self.max_redirects)
+            .field("client_certificate", &self.identity_pem.is_some())
+            .field("credentials", &self.credentials)
             .finish_non_exhaustive()
     }
 }
 
-impl HttpClientBuilder {
+impl ClientBuilder<Unauthenticated> {
     pub(crate) fn new(base_url: impl Into<String>) -> Self {
-        Self {
+        ClientBuilder {
             base_url: base_url.into(),
             headers: Vec::new(),
             cookies: Vec::new(),
             timeout: Some(DEFAULT_TIMEOUT),
+            read_timeout: Some(DEFAULT_READ_TIMEOUT),
             connect_timeout: DEFAULT_CONNECT_TIMEOUT,
-            verify_tls: true,
             ca_pems: Vec::new(),
             ca_files: Vec::new(),
+            identity_pem: None,
             max_redirects: 0,
+            max_response_size: DEFAULT_MAX_RESPONSE_SIZE,
             raise_on_unexpected_status: false,
             allow_insecure_credentials: false,
-            customize_async: None,
-            customize_blocking: None,
+            transport: TransportConfig::new(DEFAULT_CONNECT_TIMEOUT),
+            proxy_error: None,
+            supplied: None,
+            credentials: (),
+            state: PhantomData,
+        }
+    }
+
+    /// Validates everything and builds the client. No connection is made
+    /// and no transport is created until the first request.
+    pub fn build(self) -> Result<Client<Unauthenticated>> {
+        let (request, transport, supplied, ()) = self.into_parts()?;
+        Ok(Client::from_parts(
+            request,
+            transport,
+            supplied,
+            Unauthenticated,
+        ))
+    }
+}
+
+impl<A: AuthState> ClientBuilder<A> {
+    /// Moves every setting into a builder of another authentication state.
+    pub(crate) fn into_state<B: AuthState>(self, credentials: B::Pending) -> ClientBuilder<B> {
+        ClientBuilder {
+            base_url: self.base_url,
+            headers: self.headers,
+            cookies: self.cookies,
+            timeout: self.timeout,
+            read_timeout: self.read_timeout,
+            connect_timeout: self.connect_timeout,
+            ca_pems: self.ca_pems,
+            ca_files: self.ca_files,
+            identity_pem: self.identity_pem,
+            max_redirects: self.max_redirects,
+            max_response_size: self.max_response_size,
+            raise_on_unexpected_status: self.raise_on_unexpected_status,
+            allow_insecure_credentials: self.allow_insecure_credentials,
+            transport: self.transport,
+            proxy_error: self.proxy_error,
+            supplied: self.supplied,
+            credentials,
+            state: PhantomData,
         }
     }
 
@@ -275,6 +236,12 @@ impl HttpClientBuilder {
         self
     }
 
+    /// The `User-Agent` header (default [`DEFAULT_USER_AGENT`],
+    /// `keel/<version>`).
+    pub fn user_agent(self, user_agent: impl Into<String>) -> Self {
+        self.header(USER_AGENT.as_str(), user_agent)
+    }
+
     /// A cookie sent with every request (in one `Cookie` header).
     pub fn cookie(mut self, name: impl Into<String>, value: impl Into<String>) -> Self {
         self.cookies.push((name.into(), value.into()));
@@ -293,23 +260,40 @@ impl HttpClientBuilder {
         self
     }
 
-    /// The most time one request may take, from sending to the end of the
-    /// body. Default: [`DEFAULT_TIMEOUT`] (30 s). Exceeding it gives
+    /// The most time one attempt may take, from sending to the end of the
+    /// body (for a streamed body: until the response head arrives; the body
+    /// is then bounded by [`read_timeout`](Self::read_timeout)). Default:
+    /// [`DEFAULT_TIMEOUT`] (30 s); at most a year. Exceeding it gives
     /// [`Error::Timeout`].
     pub fn timeout(mut self, timeout: Duration) -> Self {
         self.timeout = Some(timeout);
         self
     }
 
-    /// Removes the request timeout. Requests may then wait forever on a server
-    /// that never answers; prefer a generous timeout.
+    /// Removes the request timeout. Requests may then wait forever on a
+    /// server that never answers; prefer a generous timeout.
     pub fn no_timeout(mut self) -> Self {
         self.timeout = None;
         self
     }
 
-    /// The most time establishing a connection may take. Default:
-    /// [`DEFAULT_CONNECT_TIMEOUT`] (10 s).
+    /// How long a streamed response body may go without a byte before the
+    /// read fails with [`Error::ReadTimeout`] (default
+    /// [`DEFAULT_READ_TIMEOUT`], 30 s). A long download that keeps moving
+    /// is never cut.
+    pub fn read_timeout(mut self, timeout: Duration) -> Self {
+        self.read_timeout = Some(timeout);
+        self
+    }
+
+    /// No read-stall limit for streamed bodies.
+    pub fn no_read_timeout(mut self) -> Self {
+        self.read_timeout = None;
+        self
+    }
+
+    /// The most time establishing a connection (TCP, proxy tunnel and TLS
+    /// handshake) may take. Default: [`DEFAULT_CONNECT_TIMEOUT`] (10 s).
     pub fn connect_timeout(mut self, timeout: Duration) -> Self {
         self.connect_timeout = timeout;
         self
@@ -319,7 +303,7 @@ impl HttpClientBuilder {
     /// `false` is for testing only: anyone on the path can then read and
     /// change the traffic.
     pub fn verify_ssl(mut self, verify: bool) -> Self {
-        self.verify_tls = verify;
+        self.transport.verify_tls = verify;
         self
     }
 
@@ -331,14 +315,80 @@ impl HttpClientBuilder {
     }
 
     /// Trust the CA certificate(s) in this PEM file (read at `build()`).
-    pub fn ca_file(mut self, path: impl Into<std::path::PathBuf>) -> Self {
+    pub fn ca_file(mut self, path: impl Into<PathBuf>) -> Self {
         self.ca_files.push(path.into());
         self
     }
 
-    /// Whether to follow redirects (default `false`, as in the seed). When on,
-    /// up to [`DEFAULT_MAX_REDIRECTS`] hops are followed; credentials are
-    /// never carried to another origin.
+    /// A client certificate for mutual TLS: the certificate chain and its
+    /// private key (PKCS#8, PKCS#1 or SEC1), both PEM. The key is kept in
+    /// zeroizing memory and never printed.
+    pub fn client_certificate_pem(
+        mut self,
+        certificate_chain: impl AsRef<[u8]>,
+        private_key: impl AsRef<[u8]>,
+    ) -> Self {
+        self.identity_pem = Some((
+            certificate_chain.as_ref().to_vec(),
+            Zeroizing::new(private_key.as_ref().to_vec()),
+        ));
+        self
+    }
+
+    /// Send every request through this proxy (`http://host:port`, with
+    /// optional `user:password@`): `https://` destinations through an HTTP
+    /// CONNECT tunnel, `http://` ones forwarded. Replaces the proxy
+    /// settings of the environment.
+    pub fn proxy(self, proxy_url: impl Into<String>) -> Self {
+        self.proxy_rules(Some(proxy_url.into()), None)
+    }
+
+    /// Like [`proxy`](Self::proxy), except for the hosts in `no_proxy`
+    /// (comma-separated, as in `NO_PROXY`: `localhost,.internal,10.0.0.0/8`).
+    pub fn proxy_except(self, proxy_url: impl Into<String>, no_proxy: impl Into<String>) -> Self {
+        self.proxy_rules(Some(proxy_url.into()), Some(no_proxy.into()))
+    }
+
+    fn proxy_rules(mut self, all: Option<String>, no: Option<String>) -> Self {
+        if let Some(url) = &all {
+            if let Err(e) = check_proxy_url(url) {
+                self.proxy_error = Some(e);
+            }
+        }
+        self.transport.proxy = ProxyConfig::Explicit(ProxyRules {
+            all,
+            no,
+            ..ProxyRules::default()
+        });
+        self
+    }
+
+    /// Use no proxy, whatever the environment says. By default the
+    /// environment's `HTTPS_PROXY`, `HTTP_PROXY`, `ALL_PROXY` and
+    /// `NO_PROXY` are honoured (as curl does).
+    pub fn no_proxy(mut self) -> Self {
+        self.transport.proxy = ProxyConfig::Off;
+        self
+    }
+
+    /// Which HTTP versions to speak (default: HTTP/2 when the server offers
+    /// it over TLS, else HTTP/1.1).
+    pub fn http_version(mut self, version: HttpVersion) -> Self {
+        self.transport.http_version = version;
+        self
+    }
+
+    /// Whether to ask for and decode compressed responses (default `true`,
+    /// for the encodings the crate's `gzip`, `brotli` and `zstd` features
+    /// enable). With `false`, bodies arrive exactly as the server sent them.
+    pub fn decompress(mut self, on: bool) -> Self {
+        self.transport.decompress = on;
+        self
+    }
+
+    /// Whether to follow redirects (default `false`, as in the seed). When
+    /// on, up to [`DEFAULT_MAX_REDIRECTS`] hops are followed; credentials
+    /// are never carried to another origin.
     pub fn follow_redirects(mut self, follow: bool) -> Self {
         self.max_redirects = if follow { DEFAULT_MAX_REDIRECTS } else { 0 };
         self
@@ -350,6 +400,15 @@ impl HttpClientBuilder {
         self
     }
 
+    /// The largest response body read into memory by `send()`, `json()`
+    /// and the other buffered reads (default
+    /// [`DEFAULT_MAX_RESPONSE_SIZE`], 64 MiB). A larger body fails with
+    /// [`Error::BodyTooLarge`]; stream it instead.
+    pub fn max_response_size(mut self, bytes: u64) -> Self {
+        self.max_response_size = bytes;
+        self
+    }
+
     /// Whether a status the request did not document fails the call with
     /// [`Error::UnexpectedStatus`] (default `false`: the caller gets the
     /// response with `parsed` empty).
@@ -358,78 +417,99 @@ impl HttpClientBuilder {
         self
     }
 
-    /// Allow credentials (API key, signatures) to be sent over plain `http://`
-    /// to a host that is not loopback. Off by default; only an authenticated
-    /// client checks it.
+    /// Allow credentials (API key, signatures) to be sent over plain
+    /// `http://` to a host that is not loopback. Off by default; only an
+    /// authenticated client checks it.
     pub fn allow_insecure_credentials(mut self, allow: bool) -> Self {
         self.allow_insecure_credentials = allow;
         self
     }
 
-    /// The escape hatch (the seed's `httpx_args`): adjust the
-    /// `reqwest::ClientBuilder` Keel creates for async calls — proxies, pool
-    /// sizes, HTTP/2, compression, local address … Keel applies its own
-    /// settings first (connect timeout, TLS, redirects off — Keel follows
-    /// redirects itself), then this closure, so the closure wins.
-    pub fn configure_async<F>(mut self, f: F) -> Self
+    /// The escape hatch (the seed's `httpx_args`): adjust the settings
+    /// Keel's transport is created from — hyper-util's pool, the TCP
+    /// connector, the rustls configuration, proxy rules. Keel applies its
+    /// own settings first, then this closure, so the closure wins. See
+    /// [`TransportSettings`].
+    pub fn configure_transport<F>(mut self, f: F) -> Self
     where
-        F: Fn(reqwest::ClientBuilder) -> reqwest::ClientBuilder + Send + Sync + 'static,
+        F: Fn(&mut TransportSettings) + Send + Sync + 'static,
     {
-        self.customize_async = Some(Arc::new(f));
+        self.transport.set_customizer(f);
         self
     }
 
-    /// The same escape hatch for the blocking transport.
-    pub fn configure_blocking<F>(mut self, f: F) -> Self
-    where
-        F: Fn(reqwest::blocking::ClientBuilder) -> reqwest::blocking::ClientBuilder
-            + Send
-            + Sync
-            + 'static,
-    {
-        self.customize_blocking = Some(Arc::new(f));
+    /// Use this transport instead of creating one (the seed's
+    /// `set_httpx_client`): a [`HyperTransport`](crate::transport::HyperTransport)
+    /// taken from another client to share its pool, a `ReqwestTransport`
+    /// (feature `reqwest`), or any [`Transport`](crate::transport::Transport).
+    /// The transport settings of this builder (TLS, proxy, connect timeout,
+    /// `configure_transport`) then do not apply.
+    pub fn transport(mut self, transport: impl Into<SharedTransport>) -> Self {
+        self.supplied = Some(transport.into());
         self
     }
 
-    /// Validates everything and builds the client. No connection is made and
-    /// no transport is created until the first request.
-    pub fn build(self) -> Result<HttpClient> {
-        let (request, transport) = self.into_parts()?;
-        Ok(HttpClient::from_parts(request, transport))
-    }
-
-    pub(crate) fn into_parts(self) -> Result<(RequestConfig, TransportConfig)> {
+    /// Validates every setting shared by both states.
+    pub(crate) fn into_parts(
+        self,
+    ) -> Result<(
+        RequestConfig,
+        TransportConfig,
+        Option<SharedTransport>,
+        A::Pending,
+    )> {
         let (base, base_query) = parse_base_url(&self.base_url)?;
         let base_url = Url::parse(&base).map_err(|e| {
             Error::config(format!(
                 "base URL {:?} is not a valid absolute URL ({e})",
-                self.base_url
+                shown_raw_url(&self.base_url)
             ))
         })?;
-        let mut headers = HeaderMap::new();
+        // Room for what each request adds (cookie, content type, signature
+        // headers, and the transport's Host and Accept-Encoding) so a
+        // request's copy of the map never regrows.
+        let mut headers = HeaderMap::with_capacity(self.headers.len() + 12);
+        headers.insert(USER_AGENT, HeaderValue::from_static(DEFAULT_USER_AGENT));
         for (n, v) in &self.headers {
             let (n, v) = parse_header(n, v)?;
             headers.insert(n, v);
         }
-        let mut ca_certs = Vec::new();
+        if let Some(t) = self.timeout {
+            validate::duration("timeout", t, Some("no_timeout()"))?;
+        }
+        if let Some(t) = self.read_timeout {
+            validate::duration("read timeout", t, Some("no_read_timeout()"))?;
+        }
+        validate::duration("connect timeout", self.connect_timeout, None)?;
+        if self.max_response_size == 0 {
+            return Err(Error::config(
+                "a max_response_size of 0 would refuse every body; use a positive size",
+            ));
+        }
+        if let Some(e) = self.proxy_error {
+            return Err(Error::config(e));
+        }
+        let mut transport = self.transport;
+        transport.connect_timeout = self.connect_timeout;
         for path in &self.ca_files {
             let pem = std::fs::read(path).map_err(|e| {
                 Error::config(format!("cannot read CA file {}: {e}", path.display()))
             })?;
-            ca_certs.extend(parse_ca(&pem, &path.display().to_string())?);
+            transport
+                .ca_certs
+                .extend(parse_ca(&pem, &path.display().to_string())?);
         }
         for pem in &self.ca_pems {
-            ca_certs.extend(parse_ca(pem, "PEM text")?);
+            transport.ca_certs.extend(parse_ca(pem, "the CA PEM text")?);
         }
-        if self.timeout == Some(Duration::ZERO) {
-            return Err(Error::config(
-                "a zero timeout would fail every request; use a positive duration or no_timeout()",
-            ));
+        if let Some((chain, key)) = &self.identity_pem {
+            transport.identity = Some(parse_identity(chain, key)?);
         }
-        if self.connect_timeout.is_zero() {
-            return Err(Error::config(
-                "a zero connect timeout would fail every connection; use a positive duration",
-            ));
+        if self.supplied.is_none() {
+            // Build the TLS configuration now (it is cheap and no connection
+            // is made), so a bad CA or client certificate fails here, not at
+            // the first request.
+            TransportSettings::check(&transport)?;
         }
         let mut request = RequestConfig {
             base,
@@ -439,46 +519,74 @@ impl HttpClientBuilder {
             cookies: Vec::new(),
             cookie_header: None,
             timeout: self.timeout,
+            read_timeout: self.read_timeout,
             max_redirects: self.max_redirects,
+            max_response_size: self.max_response_size,
             raise_on_unexpected_status: self.raise_on_unexpected_status,
             allow_insecure_credentials: self.allow_insecure_credentials,
         };
         request.set_cookies(self.cookies)?;
-        let transport = TransportConfig {
-            connect_timeout: self.connect_timeout,
-            verify_tls: self.verify_tls,
-            ca_certs,
-            customize_async: self.customize_async,
-            customize_blocking: self.customize_blocking,
-        };
-        Ok((request, transport))
+        Ok((request, transport, self.supplied, self.credentials))
     }
 }
 
-fn parse_ca(pem: &[u8], what: &str) -> Result<Vec<reqwest::Certificate>> {
-    let certs = reqwest::Certificate::from_pem_bundle(pem)
+fn check_proxy_url(url: &str) -> std::result::Result<(), String> {
+    let shown = shown_raw_url(url);
+    let parsed = Url::parse(url).map_err(|e| {
+        format!("proxy URL {shown:?} is not a valid URL ({e}); write it like http://proxy.internal:3128")
+    })?;
+    if parsed.scheme() != "http" {
+        return Err(format!(
+            "proxy URL {shown:?} uses {:?}; Keel speaks to proxies over http:// (https:// destinations are tunnelled with CONNECT)",
+            parsed.scheme()
+        ));
+    }
+    if parsed.host_str().is_none_or(str::is_empty) {
+        return Err(format!("proxy URL {shown:?} has no host"));
+    }
+    Ok(())
+}
+
+fn parse_ca(pem: &[u8], what: &str) -> Result<Vec<CertificateDer<'static>>> {
+    let certs = CertificateDer::pem_slice_iter(pem)
+        .collect::<std::result::Result<Vec<_>, _>>()
         .map_err(|e| Error::config(format!("{what} is not a valid PEM certificate bundle: {e}")))?;
     if certs.is_empty() {
         return Err(Error::config(format!(
             "{what} holds no certificate (expected -----BEGIN CERTIFICATE-----)"
         )));
     }
-    // Reading the PEM only decodes base64; the DER inside is parsed when a
-    // transport is built. Build a throw-away one (no built-in roots, no
-    // connection) so a bad certificate fails here, not at the first request.
-    let probe = certs.iter().fold(
-        reqwest::Client::builder().tls_built_in_root_certs(false),
-        |b, c| b.add_root_certificate(c.clone()),
-    );
-    probe.build().map_err(|e| {
-        let mut m = e.to_string();
-        let mut source = std::error::Error::source(&e);
-        while let Some(s) = source {
-            m.push_str(": ");
-            m.push_str(&s.to_string());
-            source = s.source();
-        }
-        Error::config(format!("{what} is not a valid CA certificate: {m}"))
-    })?;
+    // Decoding the PEM only checks base64; adding each certificate to a
+    // root store parses the DER, so a bad certificate fails here.
+    let mut store = rustls::RootCertStore::empty();
+    for cert in &certs {
+        store
+            .add(cert.clone())
+            .map_err(|e| Error::config(format!("{what} is not a valid CA certificate: {e}")))?;
+    }
     Ok(certs)
+}
+
+fn parse_identity(chain: &[u8], key: &[u8]) -> Result<crate::transport::Identity> {
+    let certs = CertificateDer::pem_slice_iter(chain)
+        .collect::<std::result::Result<Vec<_>, _>>()
+        .map_err(|e| {
+            Error::config(format!(
+                "the client certificate chain is not valid PEM: {e}"
+            ))
+        })?;
+    if certs.is_empty() {
+        return Err(Error::config(
+            "the client certificate chain holds no certificate (expected -----BEGIN CERTIFICATE-----)",
+        ));
+    }
+    let key = PrivateKeyDer::from_pem_slice(key).map_err(|_| {
+        Error::config(
+            "the client certificate's private key is not a PEM private key (accepted: PKCS#8 `BEGIN PRIVATE KEY`, PKCS#1 `BEGIN RSA PRIVATE KEY`, SEC1 `BEGIN EC PRIVATE KEY`)",
+        )
+    })?;
+    Ok(crate::transport::Identity {
+        chain: certs,
+        key: std::sync::Arc::new(key),
+    })
 }

@@ -28,13 +28,19 @@ pub enum Error {
     #[error("invalid request: {0}")]
     InvalidRequest(String),
 
-    /// The TCP/TLS connection to the server could not be made.
+    /// The connection to the server could not be made (nothing of the
+    /// request was sent).
     #[error("could not connect to {url}: {message}")]
     Connect {
         /// The URL, without its query string.
         url: String,
-        /// What the transport said.
+        /// What failed: name resolution, TLS, a timeout …
+        kind: ConnectErrorKind,
+        /// What the transport said, in one line.
         message: String,
+        /// The transport's error.
+        #[source]
+        source: Option<BoxError>,
     },
 
     /// The request took longer than its timeout (or the remaining deadline).
@@ -52,11 +58,34 @@ pub enum Error {
     Transport {
         /// The URL, without its query string.
         url: String,
-        /// What the transport said.
+        /// What the transport said, in one line.
         message: String,
         /// Whether any byte of the request may have reached the server.
         /// When true, a non-idempotent request is never re-sent.
         maybe_sent: bool,
+        /// The transport's error, when there is one.
+        #[source]
+        source: Option<BoxError>,
+    },
+
+    /// A streamed response body sent nothing for longer than the read
+    /// timeout.
+    #[error("the body from {url} stalled: no data for {after:?}; raise `read_timeout` if the server is just slow")]
+    ReadTimeout {
+        /// The URL, without its query string.
+        url: String,
+        /// The read timeout that passed.
+        after: Duration,
+    },
+
+    /// A response body was larger than the limit for reading it into
+    /// memory.
+    #[error("the response body from {url} is larger than the {limit}-byte limit for buffered reads; raise `max_response_size`, or stream it with `send_streaming()`")]
+    BodyTooLarge {
+        /// The URL, without its query string.
+        url: String,
+        /// The limit in bytes.
+        limit: u64,
     },
 
     /// Redirects are followed and the server sent more of them in a row than
@@ -154,6 +183,10 @@ pub enum Error {
     #[error("blocking call made from inside an async runtime; use `.send().await` there, or make the blocking call from a thread the runtime does not own (e.g. `std::thread::spawn`)")]
     BlockingInAsync,
 
+    /// Reading a file or writing a body out failed.
+    #[error("I/O error: {0}")]
+    Io(#[source] std::io::Error),
+
     /// A request could not be signed, or a signature could not be verified.
     #[error("signing failed: {0}")]
     Signing(String),
@@ -179,6 +212,11 @@ impl Error {
         }
     }
 
+    /// True for a timeout while reading a streamed body.
+    pub fn is_read_timeout(&self) -> bool {
+        matches!(self, Error::ReadTimeout { .. })
+    }
+
     /// True when the connection could not be made.
     pub fn is_connect(&self) -> bool {
         match self {
@@ -194,6 +232,34 @@ impl Error {
 
     pub(crate) fn request(msg: impl Into<String>) -> Self {
         Error::InvalidRequest(msg.into())
+    }
+}
+
+/// The error type of a transport's failure (any error, boxed).
+pub type BoxError = Box<dyn std::error::Error + Send + Sync + 'static>;
+
+/// What failed when a connection could not be made.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum ConnectErrorKind {
+    /// The host name did not resolve. Not retried: the name will not
+    /// resolve a moment later either.
+    Dns,
+    /// The TLS handshake failed (an untrusted or invalid certificate, no
+    /// common protocol). Not retried.
+    Tls,
+    /// Connecting took longer than the connect timeout.
+    Timeout,
+    /// The proxy refused or failed the tunnel.
+    Proxy,
+    /// Refused, unreachable, reset during the handshake …
+    Other,
+}
+
+impl ConnectErrorKind {
+    /// Whether trying again may succeed.
+    pub fn is_retryable(self) -> bool {
+        !matches!(self, ConnectErrorKind::Dns | ConnectErrorKind::Tls)
     }
 }
 
@@ -230,6 +296,78 @@ pub enum ApiError<E> {
     Client(#[from] Error),
 }
 
+impl Error {
+    /// [`Error::UnexpectedStatus`] for a response from `url` (shown without
+    /// its query).
+    pub(crate) fn unexpected_status(status: StatusCode, url: &url::Url, body: &[u8]) -> Error {
+        Error::UnexpectedStatus {
+            status,
+            url: display_url(url),
+            body_excerpt: body_excerpt(body),
+        }
+    }
+
+    /// [`Error::Timeout`] for an attempt to `url`.
+    pub(crate) fn timeout(url: &url::Url, after: Duration) -> Error {
+        Error::Timeout {
+            url: display_url(url),
+            after,
+        }
+    }
+
+    /// [`Error::ReadTimeout`] for a body from `url`.
+    pub(crate) fn read_timeout(url: &url::Url, after: Duration) -> Error {
+        Error::ReadTimeout {
+            url: display_url(url),
+            after,
+        }
+    }
+
+    /// [`Error::BodyTooLarge`] for a body from `url`.
+    pub(crate) fn body_too_large(url: &url::Url, limit: u64) -> Error {
+        Error::BodyTooLarge {
+            url: display_url(url),
+            limit,
+        }
+    }
+
+    /// [`Error::Transport`] for a failure talking to `url`.
+    pub(crate) fn transport(
+        url: &url::Url,
+        message: impl Into<String>,
+        maybe_sent: bool,
+        source: Option<BoxError>,
+    ) -> Error {
+        Error::Transport {
+            url: display_url(url),
+            message: message.into(),
+            maybe_sent,
+            source,
+        }
+    }
+}
+
+/// One readable line from an error and its causes: each cause once, and
+/// without the transport's generic wrappers.
+pub(crate) fn error_chain_message(e: &(dyn std::error::Error + 'static)) -> String {
+    let mut parts: Vec<String> = Vec::new();
+    let mut cur: Option<&(dyn std::error::Error + 'static)> = Some(e);
+    while let Some(err) = cur {
+        let text = err.to_string();
+        let generic = text.starts_with("client error (")
+            || text.is_empty()
+            || parts.last().is_some_and(|p| p.contains(&text));
+        if !generic {
+            parts.push(text);
+        }
+        cur = err.source();
+    }
+    if parts.is_empty() {
+        parts.push("unknown transport error".to_owned());
+    }
+    parts.join(": ")
+}
+
 /// A URL as it may be shown in messages: scheme, authority and path, never
 /// the query string (which may hold keys or signatures) or userinfo.
 pub(crate) fn display_url(url: &url::Url) -> String {
@@ -248,16 +386,6 @@ pub(crate) fn display_url(url: &url::Url) -> String {
         s.push_str("?…");
     }
     s
-}
-
-/// The one constructor of [`Error::UnexpectedStatus`] for a response: the URL
-/// is shown without its query (which may hold an API key or a signature).
-pub(crate) fn unexpected_status(status: StatusCode, url: &url::Url, body: &[u8]) -> Error {
-    Error::UnexpectedStatus {
-        status,
-        url: display_url(url),
-        body_excerpt: body_excerpt(body),
-    }
 }
 
 /// Lossy UTF-8 excerpt of a body for error messages.

@@ -13,16 +13,22 @@
 //! - [`Resilience`]: retries, backoff, Retry-After, deadlines, circuit
 //!   breaker, rate limiting, retry budget.
 //!
+//! ```toml
+#![doc = include_str!("../examples/readme_dependencies.toml")]
+//! ```
+//!
+//! From async code (these are the README's examples, kept in
+//! `examples/`; they talk to the demo API that `keel serve --port 8080`
+//! runs, or to `API_URL`):
+//!
 //! ```no_run
-//! # async fn run() -> keel::Result<()> {
-//! use std::time::Duration;
-//! let client = keel::HttpClient::builder("https://api.example.com/v1")
-//!     .header("User-Agent", "my-app/1.0")
-//!     .timeout(Duration::from_secs(10))
-//!     .build()?;
-//! let resp = client.get("/items/{id}").path_param("id", 42).send().await?;
-//! let item: serde_json::Value = resp.json()?;
-//! # let _ = item; Ok(()) }
+#![doc = include_str!("../examples/readme_async.rs")]
+//! ```
+//!
+//! From blocking code (no runtime, no `async`):
+//!
+//! ```no_run
+#![doc = include_str!("../examples/readme_blocking.rs")]
 //! ```
 #![deny(missing_docs)]
 #![forbid(unsafe_code)]
@@ -38,20 +44,24 @@ mod request;
 pub mod resilience;
 mod response;
 pub mod signing;
+pub mod transport;
+mod validate;
 
-pub use authenticated::{
-    ClockSync, HttpAuthenticatedClient, HttpAuthenticatedClientBuilder, ServerTime,
-    DEFAULT_AUTH_HEADER_NAME,
+pub use authenticated::{ClockSync, ServerTime, DEFAULT_AUTH_HEADER_NAME};
+pub use client::{
+    AuthState, Authenticated, Client, ClientScope, HttpAuthenticatedClient, HttpClient,
+    Unauthenticated,
 };
-pub use client::{Client, ClientScope, HttpClient};
 pub use config::{
-    HttpClientBuilder, DEFAULT_CONNECT_TIMEOUT, DEFAULT_MAX_REDIRECTS, DEFAULT_TIMEOUT,
+    ClientBuilder, HttpAuthenticatedClientBuilder, HttpClientBuilder, DEFAULT_CONNECT_TIMEOUT,
+    DEFAULT_MAX_REDIRECTS, DEFAULT_MAX_RESPONSE_SIZE, DEFAULT_READ_TIMEOUT, DEFAULT_TIMEOUT,
+    DEFAULT_USER_AGENT,
 };
-pub use error::{ApiError, Error, Result};
+pub use error::{ApiError, ConnectErrorKind, Error, Result};
 pub use multipart::Multipart;
 pub use request::{encode_path_segment, RequestBuilder, StatusMatch};
 pub use resilience::Resilience;
-pub use response::Response;
+pub use response::{BodyReader, Response, StreamingResponse};
 
 /// Internals exposed for Keel's own benchmarks; not part of the public API
 /// and exempt from semver.
@@ -61,13 +71,7 @@ pub mod __private {
 }
 
 pub use bytes::Bytes;
+/// The `http` crate Keel's types come from (requests, headers, status codes).
+pub use http;
 pub use http::{HeaderMap, HeaderValue, Method, StatusCode};
-/// The transport Keel is built on, for the escape hatches
-/// ([`HttpClientBuilder::configure_async`], [`HttpClient::set_async_client`]).
-pub use reqwest;
 pub use url::Url;
-
-/// The README's examples, compiled as doc tests so they stay true.
-#[cfg(doctest)]
-#[doc = include_str!("../../../README.md")]
-struct ReadmeDoctests;

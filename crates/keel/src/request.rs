@@ -2,22 +2,26 @@
 //! statuses it documents.
 
 use std::fmt::{self, Display};
-use std::sync::{Arc, Mutex};
+use std::path::Path;
+use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
-use http::header::{HeaderMap, HeaderName, HeaderValue, CONTENT_TYPE};
+use http::header::{HeaderMap, HeaderName, HeaderValue, CONTENT_LENGTH, CONTENT_TYPE};
 use http::{Method, StatusCode};
 use percent_encoding::{utf8_percent_encode, AsciiSet, NON_ALPHANUMERIC};
 use serde::Serialize;
 use url::Url;
 
-use crate::client::HttpClient;
-use crate::config::{cookie_header, validate_cookie};
-use crate::error::{body_excerpt, display_url, Error, Result};
+use crate::client::Inner;
+use crate::error::{Error, Result};
 use crate::multipart::Multipart;
-use crate::pipeline::{self, Prepared};
-use crate::response::Response;
+use crate::pipeline::driver::{self, Buffered, Streaming};
+use crate::pipeline::{Prepared, PreparedBody};
+use crate::response::{Response, StreamingResponse};
+use crate::signing::Auth;
+use crate::transport::{runtime, Body, BoxError};
+use crate::validate::{self, cookie_header, validate_cookie};
 
 /// Characters left as they are in a path segment: RFC 3986 unreserved.
 const PATH_SEGMENT: &AsciiSet = &NON_ALPHANUMERIC
@@ -71,17 +75,6 @@ impl From<StatusCode> for StatusMatch {
     }
 }
 
-/// The body of a request.
-#[derive(Clone, Default)]
-pub(crate) enum Body {
-    #[default]
-    Empty,
-    /// Serialized once; re-sent as it is by every attempt.
-    Bytes(Bytes),
-    /// A stream: sent once, never replayed.
-    Stream(Arc<Mutex<Option<reqwest::Body>>>),
-}
-
 /// A request being described; send it with [`send`](Self::send) (async) or
 /// [`send_blocking`](Self::send_blocking).
 ///
@@ -105,15 +98,18 @@ pub(crate) enum Body {
 /// ```
 #[must_use = "a request does nothing until it is sent"]
 pub struct RequestBuilder {
-    client: HttpClient,
+    inner: Arc<Inner>,
+    auth: Option<Arc<Auth>>,
     method: Method,
     path: String,
     path_params: Vec<(String, String)>,
     query: Vec<(String, String)>,
     headers: HeaderMap,
     cookies: Vec<(String, String)>,
-    body: Body,
+    body: PreparedBody,
     timeout: Option<Duration>,
+    read_timeout: Option<Duration>,
+    max_response_size: Option<u64>,
     documented: Option<Vec<StatusMatch>>,
     weight: u32,
     error: Option<Error>,
@@ -136,17 +132,25 @@ impl fmt::Debug for RequestBuilder {
 }
 
 impl RequestBuilder {
-    pub(crate) fn new(client: HttpClient, method: Method, path: &str) -> Self {
+    pub(crate) fn new(
+        inner: Arc<Inner>,
+        auth: Option<Arc<Auth>>,
+        method: Method,
+        path: &str,
+    ) -> Self {
         RequestBuilder {
-            client,
+            inner,
+            auth,
             method,
             path: path.to_owned(),
             path_params: Vec::new(),
             query: Vec::new(),
             headers: HeaderMap::new(),
             cookies: Vec::new(),
-            body: Body::Empty,
+            body: PreparedBody::Bytes(Bytes::new()),
             timeout: None,
+            read_timeout: None,
+            max_response_size: None,
             documented: None,
             weight: 1,
             error: None,
@@ -233,9 +237,24 @@ impl RequestBuilder {
     }
 
     /// The timeout of this request (of each attempt, when retrying),
-    /// replacing the client's. Zero is refused when the request is sent.
+    /// replacing the client's. Zero and durations over a year are refused
+    /// when the request is sent.
     pub fn timeout(mut self, timeout: Duration) -> Self {
         self.timeout = Some(timeout);
+        self
+    }
+
+    /// The read-stall timeout of this request's streamed body, replacing
+    /// the client's ([`ClientBuilder::read_timeout`](crate::ClientBuilder::read_timeout)).
+    pub fn read_timeout(mut self, timeout: Duration) -> Self {
+        self.read_timeout = Some(timeout);
+        self
+    }
+
+    /// The largest body this request reads into memory, replacing the
+    /// client's ([`ClientBuilder::max_response_size`](crate::ClientBuilder::max_response_size)).
+    pub fn max_response_size(mut self, bytes: u64) -> Self {
+        self.max_response_size = Some(bytes);
         self
     }
 
@@ -279,12 +298,16 @@ impl RequestBuilder {
         self.body(bytes, &content_type)
     }
 
-    /// A raw body with its content type.
-    pub fn body(mut self, bytes: impl Into<Bytes>, content_type: &str) -> Self {
+    /// A raw body with its content type, sent exactly as given.
+    pub fn body(self, bytes: impl Into<Bytes>, content_type: &str) -> Self {
+        self.with_body(PreparedBody::Bytes(bytes.into()), content_type)
+    }
+
+    fn with_body(mut self, body: PreparedBody, content_type: &str) -> Self {
         match HeaderValue::from_str(content_type) {
             Ok(ct) => {
                 self.headers.insert(CONTENT_TYPE, ct);
-                self.body = Body::Bytes(bytes.into());
+                self.body = body;
                 self
             }
             Err(_) => self.fail(Error::request(format!(
@@ -293,20 +316,52 @@ impl RequestBuilder {
         }
     }
 
-    /// A streaming body (async only). It is sent once: a request with a
-    /// stream body is never retried, and a retry that would need it fails
-    /// with [`Error::BodyNotReplayable`].
-    pub fn body_stream(mut self, body: reqwest::Body, content_type: &str) -> Self {
-        match HeaderValue::from_str(content_type) {
-            Ok(ct) => {
-                self.headers.insert(CONTENT_TYPE, ct);
-                self.body = Body::Stream(Arc::new(Mutex::new(Some(body))));
-                self
+    /// A streaming body: any [`http_body::Body`] of [`Bytes`] (for example
+    /// `http_body_util::StreamBody`). It is sent once, in both async and
+    /// blocking calls: a request with a stream body is never retried (a
+    /// retry that would need it fails with [`Error::BodyNotReplayable`]),
+    /// and a scheme whose signature covers the body refuses it.
+    pub fn body_stream<B>(self, body: B, content_type: &str) -> Self
+    where
+        B: http_body::Body<Data = Bytes> + Send + 'static,
+        B::Error: Into<BoxError>,
+    {
+        self.with_body(PreparedBody::Stream(Some(Body::stream(body))), content_type)
+    }
+
+    /// A body streamed from an [`AsyncRead`](tokio::io::AsyncRead) (sent
+    /// once, like [`body_stream`](Self::body_stream)).
+    pub fn body_reader<R>(self, reader: R, content_type: &str) -> Self
+    where
+        R: tokio::io::AsyncRead + Send + 'static,
+    {
+        let stream = tokio_util::io::ReaderStream::new(reader);
+        let body = http_body_util::StreamBody::new(futures_util::StreamExt::map(stream, |r| {
+            r.map(http_body::Frame::data)
+        }));
+        self.body_stream(body, content_type)
+    }
+
+    /// A body streamed from the file at `path` (opened now; sent once, like
+    /// [`body_stream`](Self::body_stream), with its length as
+    /// `Content-Length`). Works for async and blocking calls.
+    pub fn body_file(self, path: impl AsRef<Path>, content_type: &str) -> Self {
+        let path = path.as_ref();
+        let file = match std::fs::File::open(path) {
+            Ok(f) => f,
+            Err(e) => {
+                return self.fail(Error::request(format!(
+                    "cannot open {} for the request body: {e}",
+                    path.display()
+                )))
             }
-            Err(_) => self.fail(Error::request(format!(
-                "{content_type:?} is not a valid content type"
-            ))),
+        };
+        let len = file.metadata().map(|m| m.len()).ok();
+        let mut rb = self.body_reader(tokio::fs::File::from_std(file), content_type);
+        if let Some(len) = len {
+            rb.headers.insert(CONTENT_LENGTH, HeaderValue::from(len));
         }
+        rb
     }
 
     /// The statuses this request documents. A status outside them is
@@ -323,12 +378,12 @@ impl RequestBuilder {
     }
 
     /// Builds the request once: the URL, the merged headers and the body.
-    pub(crate) fn prepare(self) -> Result<(HttpClient, Prepared, Option<Vec<StatusMatch>>)> {
+    pub(crate) fn prepare(self) -> Result<Ready> {
         if let Some(e) = self.error {
             return Err(e);
         }
-        self.client.ensure_open()?;
-        let config = &self.client.inner.config;
+        self.inner.shared.ensure_open()?;
+        let config = &self.inner.config;
         let url = build_url(
             &config.base_url,
             config.base_query.as_deref(),
@@ -365,10 +420,18 @@ impl RequestBuilder {
                 headers.insert(http::header::COOKIE, c);
             }
         }
-        let timeout = self.timeout.or(config.timeout);
-        if timeout == Some(Duration::ZERO) {
+        let timeout = match self.timeout {
+            Some(t) => Some(validate::duration("timeout", t, None).map_err(as_request_error)?),
+            None => config.timeout,
+        };
+        let read_timeout = match self.read_timeout {
+            Some(t) => Some(validate::duration("read timeout", t, None).map_err(as_request_error)?),
+            None => config.read_timeout,
+        };
+        let max_response_size = self.max_response_size.unwrap_or(config.max_response_size);
+        if max_response_size == 0 {
             return Err(Error::request(
-                "a zero timeout would fail every request; use a positive duration",
+                "a max_response_size of 0 would refuse every body; use a positive size",
             ));
         }
         let prepared = Prepared {
@@ -377,22 +440,57 @@ impl RequestBuilder {
             headers,
             body: self.body,
             timeout,
+            read_timeout,
+            max_response_size,
             weight: self.weight,
         };
-        Ok((self.client, prepared, self.documented))
+        Ok(Ready {
+            inner: self.inner,
+            auth: self.auth,
+            prepared,
+            documented: self.documented,
+        })
     }
 
-    /// Sends the request and waits for the whole response.
+    /// Sends the request and waits for the whole response (read into
+    /// memory, up to the client's `max_response_size`).
     pub async fn send(self) -> Result<Response> {
         self.send_with(|_| Ok(())).await
     }
 
-    /// Sends the request from a blocking (non-async) caller.
+    /// Sends the request from a blocking (non-async) caller: the same
+    /// pipeline as [`send`](Self::send), run on a runtime Keel owns, over
+    /// the same connection pool.
     ///
     /// Fails with [`Error::BlockingInAsync`] when called inside an async
     /// runtime.
     pub fn send_blocking(self) -> Result<Response> {
         self.send_with_blocking(|_| Ok(()))
+    }
+
+    /// Sends the request and returns as soon as the response head has
+    /// arrived; the body streams ([`StreamingResponse`]). Retries,
+    /// redirects and the attempt timeout apply until the head arrives;
+    /// the body is then bounded by the read timeout only. The documented
+    /// statuses are checked as for [`send`](Self::send): with
+    /// `raise_on_unexpected_status`, an undocumented status fails with
+    /// [`Error::UnexpectedStatus`] (its body excerpt read from the stream).
+    pub async fn send_streaming(self) -> Result<StreamingResponse> {
+        let ready = self.prepare()?;
+        let resp = driver::run(
+            &ready.inner,
+            ready.auth.as_deref(),
+            ready.prepared,
+            Streaming,
+        )
+        .await?;
+        check_streaming(&ready.inner, resp, ready.documented.as_deref()).await
+    }
+
+    /// [`send_streaming`](Self::send_streaming) for blocking callers; read
+    /// the body with the `_blocking` methods of [`StreamingResponse`].
+    pub fn send_streaming_blocking(self) -> Result<StreamingResponse> {
+        runtime::call(self.send_streaming())?
     }
 
     /// Sends the request and parses the body as JSON into `T` when the status
@@ -420,9 +518,15 @@ impl RequestBuilder {
     where
         F: FnOnce(&Response) -> Result<T>,
     {
-        let (client, prepared, documented) = self.prepare()?;
-        let raw = pipeline::run_async(&client, prepared).await?;
-        finish(&client, raw, documented.as_deref(), parse)
+        let ready = self.prepare()?;
+        let raw = driver::run(
+            &ready.inner,
+            ready.auth.as_deref(),
+            ready.prepared,
+            Buffered,
+        )
+        .await?;
+        finish(&ready.inner, raw, ready.documented.as_deref(), parse)
     }
 
     /// [`send_with`](Self::send_with) for blocking callers.
@@ -430,10 +534,55 @@ impl RequestBuilder {
     where
         F: FnOnce(&Response) -> Result<T>,
     {
-        let (client, prepared, documented) = self.prepare()?;
-        let raw = pipeline::run_blocking(&client, prepared)?;
-        finish(&client, raw, documented.as_deref(), parse)
+        let Ready {
+            inner,
+            auth,
+            prepared,
+            documented,
+        } = self.prepare()?;
+        let task_inner = inner.clone();
+        let raw = runtime::call(async move {
+            driver::run(&task_inner, auth.as_deref(), prepared, Buffered).await
+        })??;
+        finish(&inner, raw, documented.as_deref(), parse)
     }
+}
+
+/// A request built and checked, ready for the driver.
+pub(crate) struct Ready {
+    inner: Arc<Inner>,
+    auth: Option<Arc<Auth>>,
+    prepared: Prepared,
+    documented: Option<Vec<StatusMatch>>,
+}
+
+/// A per-request setting's error is about the request, not the client.
+fn as_request_error(e: Error) -> Error {
+    match e {
+        Error::InvalidConfig(m) => Error::InvalidRequest(m),
+        e => e,
+    }
+}
+
+/// Applies the documented statuses to a streamed response.
+async fn check_streaming(
+    inner: &Inner,
+    mut resp: StreamingResponse,
+    documented: Option<&[StatusMatch]>,
+) -> Result<StreamingResponse> {
+    let expected = documented.is_none_or(|d| d.iter().any(|m| m.matches(resp.status)));
+    if expected || !inner.config.raise_on_unexpected_status {
+        return Ok(resp);
+    }
+    // Read a little of the body for the error's excerpt, no more.
+    let mut excerpt = Vec::new();
+    while excerpt.len() < 512 {
+        match resp.chunk().await {
+            Ok(Some(chunk)) => excerpt.extend_from_slice(&chunk),
+            _ => break,
+        }
+    }
+    Err(Error::unexpected_status(resp.status, resp.url(), &excerpt))
 }
 
 fn parse_json_if<T: serde::de::DeserializeOwned>(r: &Response, all: bool) -> Result<Option<T>> {
@@ -460,7 +609,7 @@ fn flatten<T>(r: Response<Option<T>>) -> Response<T> {
 
 /// Applies the documented statuses and the parser to a raw response.
 fn finish<T, F>(
-    client: &HttpClient,
+    inner: &Inner,
     raw: Response,
     documented: Option<&[StatusMatch]>,
     parse: F,
@@ -470,12 +619,12 @@ where
 {
     let expected = documented.is_none_or(|d| d.iter().any(|m| m.matches(raw.status)));
     if !expected {
-        if client.inner.config.raise_on_unexpected_status {
-            return Err(Error::UnexpectedStatus {
-                status: raw.status,
-                url: display_url(raw.url()),
-                body_excerpt: body_excerpt(&raw.content),
-            });
+        if inner.config.raise_on_unexpected_status {
+            return Err(Error::unexpected_status(
+                raw.status,
+                raw.url(),
+                &raw.content,
+            ));
         }
         return Ok(raw.map(|_| None));
     }
@@ -718,7 +867,7 @@ mod tests {
             "\u{7f}/del",
         ];
         for base in bases {
-            let parsed_base = crate::config::parse_base_url(base).unwrap();
+            let parsed_base = crate::validate::parse_base_url(base).unwrap();
             let base_url = Url::parse(&parsed_base.0).unwrap();
             for path in paths {
                 let expected =

@@ -136,3 +136,158 @@ fn good_input_builds() {
         .unwrap();
     assert_eq!(client.base_url(), "https://api.example.com/v1");
 }
+
+/// Every duration, count and size a builder takes, at its extremes: each
+/// is refused with `InvalidConfig` or works — nothing panics, at build time
+/// or at the first request.
+#[test]
+fn extreme_values_are_refused_or_work_and_never_panic() {
+    use keel::resilience::{CircuitBreaker, OnLimit, RateLimit, RetryBudget};
+    let server = keel_demo::DemoServer::start_background().unwrap();
+    let url = server.url();
+    let extremes = [Duration::ZERO, Duration::from_nanos(1), Duration::MAX];
+
+    let mut refused = 0;
+    let mut worked = 0;
+    let mut check = |what: &str, built: keel::Result<HttpClient>| match built {
+        Err(Error::InvalidConfig(m)) => {
+            assert!(!m.is_empty(), "{what}");
+            refused += 1;
+        }
+        Err(other) => panic!("{what}: {other:?}"),
+        Ok(client) => {
+            // The first request must not panic either (a tiny timeout may
+            // time out, which is fine).
+            let _ = client.get("/health").send_blocking();
+            worked += 1;
+        }
+    };
+    for d in extremes {
+        check("timeout", HttpClient::builder(&url).timeout(d).build());
+        check(
+            "connect_timeout",
+            HttpClient::builder(&url).connect_timeout(d).build(),
+        );
+        check(
+            "read_timeout",
+            HttpClient::builder(&url).read_timeout(d).build(),
+        );
+        for policy in [
+            keel::Resilience::builder().deadline(d).build(),
+            keel::Resilience::builder().backoff(d, d).build(),
+            keel::Resilience::builder()
+                .backoff(Duration::ZERO, d)
+                .build(),
+            keel::Resilience::builder().max_retry_after(d).build(),
+            keel::Resilience::builder()
+                .circuit_breaker(CircuitBreaker::new().open_for(d))
+                .build(),
+            keel::Resilience::builder()
+                .circuit_breaker(CircuitBreaker::new().failure_ratio(0.5, d, 1))
+                .build(),
+            keel::Resilience::builder()
+                .rate_limit(RateLimit::new(1, d))
+                .build(),
+            keel::Resilience::builder()
+                .rate_limit(RateLimit::new(u32::MAX, d))
+                .build(),
+            keel::Resilience::builder()
+                .rate_limit(RateLimit::per_second(1).on_limit(OnLimit::Wait { max_wait: d }))
+                .build(),
+        ] {
+            check(
+                "resilience",
+                policy.map(|p| HttpClient::new(&url).unwrap().with_resilience(p)),
+            );
+        }
+        let client = HttpClient::new(&url).unwrap();
+        match client.with_timeout(d) {
+            Err(Error::InvalidConfig(_)) => {}
+            Ok(c) => {
+                let _ = c.get("/health").send_blocking();
+            }
+            Err(e) => panic!("{e:?}"),
+        }
+        match client.get("/health").timeout(d).send_blocking() {
+            Ok(_) | Err(Error::InvalidRequest(_)) | Err(Error::Timeout { .. }) => {}
+            Err(e) => panic!("{e:?}"),
+        }
+    }
+    for n in [0, 1, u32::MAX] {
+        check(
+            "retry budget",
+            keel::Resilience::builder()
+                .retry_budget(
+                    RetryBudget::new(n)
+                        .retry_cost(n)
+                        .timeout_cost(n)
+                        .success_refund(n),
+                )
+                .build()
+                .map(|p| HttpClient::new(&url).unwrap().with_resilience(p)),
+        );
+        check(
+            "max_attempts",
+            keel::Resilience::builder()
+                .max_attempts(n)
+                .build()
+                .map(|p| HttpClient::new(&url).unwrap().with_resilience(p)),
+        );
+        check(
+            "breaker counts",
+            keel::Resilience::builder()
+                .circuit_breaker(
+                    CircuitBreaker::new()
+                        .consecutive_failures(n)
+                        .half_open_probes(n),
+                )
+                .build()
+                .map(|p| HttpClient::new(&url).unwrap().with_resilience(p)),
+        );
+        check(
+            "burst",
+            keel::Resilience::builder()
+                .rate_limit(RateLimit::per_second(1).burst(n))
+                .build()
+                .map(|p| HttpClient::new(&url).unwrap().with_resilience(p)),
+        );
+    }
+    for size in [0, 1, u64::MAX] {
+        check(
+            "max_response_size",
+            HttpClient::builder(&url).max_response_size(size).build(),
+        );
+    }
+    for hops in [0, 1, usize::MAX] {
+        check(
+            "max_redirects",
+            HttpClient::builder(&url).max_redirects(hops).build(),
+        );
+    }
+    check(
+        "clock offset",
+        keel::HttpAuthenticatedClient::builder(&url)
+            .api_key("k")
+            .api_secret("s")
+            .clock_offset_ms(i64::MIN)
+            .build()
+            .map(|c| c.unauthenticated()),
+    );
+    assert!(
+        refused > 10 && worked > 10,
+        "{refused} refused, {worked} worked"
+    );
+}
+
+#[test]
+fn a_timeout_of_almost_a_year_is_accepted_and_works_blocking() {
+    let server = keel_demo::DemoServer::start_background().unwrap();
+    let year = Duration::from_secs(364 * 24 * 3600);
+    let client = HttpClient::builder(server.url())
+        .timeout(year)
+        .read_timeout(year)
+        .connect_timeout(year)
+        .build()
+        .unwrap();
+    assert_eq!(client.get("/health").send_blocking().unwrap().status, 200);
+}

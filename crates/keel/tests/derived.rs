@@ -27,7 +27,7 @@ async fn every_with_method_leaves_the_original_untouched() {
 
     let h = original.with_headers([("X-Level", "derived")]).unwrap();
     let c = original.with_cookies([("a", "2")]).unwrap();
-    let t = original.with_timeout(Duration::from_millis(50));
+    let t = original.with_timeout(Duration::from_millis(50)).unwrap();
     let r = original.with_resilience(Resilience::none());
     let u = original.with_raise_on_unexpected_status(true);
 
@@ -100,7 +100,7 @@ async fn derived_clients_share_the_pool_and_independent_ones_do_not() {
     let derived = [
         original.with_headers([("X-A", "1")]).unwrap(),
         original.with_cookies([("b", "2")]).unwrap(),
-        original.with_timeout(Duration::from_secs(1)),
+        original.with_timeout(Duration::from_secs(1)).unwrap(),
         original.with_resilience(Resilience::none()),
         original.with_raise_on_unexpected_status(true),
     ];
@@ -110,6 +110,7 @@ async fn derived_clients_share_the_pool_and_independent_ones_do_not() {
     }
     assert!(derived[0]
         .with_timeout(Duration::from_secs(2))
+        .unwrap()
         .shares_pool_with(&original));
     assert!(original.shares_pool_with(&original.clone()));
     let other = base(&server.url());
@@ -122,14 +123,13 @@ async fn a_derived_client_uses_the_one_transport_of_its_original() {
     let built = Arc::new(AtomicUsize::new(0));
     let counter = built.clone();
     let original = HttpClient::builder(format!("{}/echo", server.url()))
-        .configure_async(move |b| {
+        .configure_transport(move |_| {
             counter.fetch_add(1, Ordering::SeqCst);
-            b
         })
         .build()
         .unwrap();
     let derived = original.with_headers([("X-D", "1")]).unwrap();
-    let derived2 = derived.with_timeout(Duration::from_secs(3));
+    let derived2 = derived.with_timeout(Duration::from_secs(3)).unwrap();
     assert_eq!(built.load(Ordering::SeqCst), 0, "transports are lazy");
     derived.get("").send().await.unwrap();
     original.get("").send().await.unwrap();
@@ -138,20 +138,25 @@ async fn a_derived_client_uses_the_one_transport_of_its_original() {
     assert_eq!(built.load(Ordering::SeqCst), 1, "one transport for all");
 
     // A transport set on the derived client is the original's too.
-    let supplied = keel::reqwest::Client::builder()
-        .default_headers(
-            [(
-                keel::reqwest::header::HeaderName::from_static("x-supplied"),
-                keel::HeaderValue::from_static("yes"),
-            )]
-            .into_iter()
-            .collect(),
-        )
-        .build()
-        .unwrap();
-    derived.set_async_client(supplied).unwrap();
+    let supplied = Tagging(keel::transport::HyperTransport::new().unwrap());
+    derived.set_async_client(Arc::new(supplied)).unwrap();
     let e = echo(&original.get("").send().await.unwrap());
     assert_eq!(header(&e, "x-supplied"), "yes");
+}
+
+/// A transport that tags every request, over Keel's own.
+struct Tagging(keel::transport::HyperTransport);
+
+impl keel::transport::Transport for Tagging {
+    fn send(
+        &self,
+        mut request: keel::http::Request<keel::transport::Body>,
+    ) -> keel::transport::TransportFuture {
+        request
+            .headers_mut()
+            .insert("x-supplied", keel::HeaderValue::from_static("yes"));
+        keel::transport::Transport::send(&self.0, request)
+    }
 }
 
 #[test]
@@ -206,5 +211,6 @@ async fn bad_input_to_a_with_method_is_an_error_and_changes_nothing() {
         original.with_cookies([("c", "semi;colon")]),
         Err(Error::InvalidConfig(_))
     ));
-    assert_eq!(original.headers().len(), 1);
+    // The client's own header and the default User-Agent, nothing else.
+    assert_eq!(original.headers().len(), 2);
 }

@@ -118,7 +118,7 @@ async fn async_tracing_spans_do_not_break_streams_and_streams_are_never_retried(
     let client = keel::HttpClient::new(server.url())
         .unwrap()
         .with_resilience(fast().build().unwrap());
-    let body = keel::reqwest::Body::from("streamed");
+    let body = http_body_util::Full::new(keel::Bytes::from_static(b"streamed"));
     let resp = client
         .put("/fault/fail?times=1&status=503")
         .header("X-Fault-Key", "stream")
@@ -140,7 +140,10 @@ async fn async_tracing_spans_do_not_break_streams_and_streams_are_never_retried(
         .with_resilience(fast().build().unwrap());
     let err = dead
         .put("/x")
-        .body_stream(keel::reqwest::Body::from("streamed"), "text/plain")
+        .body_stream(
+            http_body_util::Full::new(keel::Bytes::from_static(b"streamed")),
+            "text/plain",
+        )
         .send()
         .await
         .unwrap_err();

@@ -284,31 +284,33 @@ fn nonce_never_repeats_across_clones_threads_and_tasks() {
             }
         }));
     }
-    let async_client = base.with_timeout(Duration::from_secs(20));
-    handles.push(std::thread::spawn(move || {
-        let rt = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(2)
-            .enable_all()
-            .build()
-            .unwrap();
-        rt.block_on(async move {
-            let mut tasks = Vec::new();
-            for _ in 0..TASKS {
-                let c = async_client.clone();
-                tasks.push(tokio::spawn(async move {
-                    for _ in 0..PER {
-                        assert_eq!(c.get("/signed/whoami").send().await.unwrap().status, 200);
-                    }
-                }));
-            }
-            for t in tasks {
-                t.await.unwrap();
-            }
-        });
-    }));
+    // The async callers run on a runtime that outlives the blocking threads:
+    // connections it made sit in the family's pool, and a runtime that shuts
+    // down takes its connections with it.
+    let async_client = base.with_timeout(Duration::from_secs(20)).unwrap();
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    let tasks: Vec<_> = (0..TASKS)
+        .map(|_| {
+            let c = async_client.clone();
+            rt.spawn(async move {
+                for _ in 0..PER {
+                    assert_eq!(c.get("/signed/whoami").send().await.unwrap().status, 200);
+                }
+            })
+        })
+        .collect();
     for h in handles {
         h.join().unwrap();
     }
+    rt.block_on(async {
+        for t in tasks {
+            t.await.unwrap();
+        }
+    });
     let seen = seen.lock().unwrap();
     assert_eq!(seen.len(), (THREADS + TASKS) * PER);
     let unique: HashSet<_> = seen.iter().collect();

@@ -14,7 +14,10 @@ async fn an_untrusted_certificate_is_refused_by_default() {
     let err = client.get("/health").send().await.unwrap_err();
     assert!(err.is_connect(), "{err:?}");
     match &err {
-        Error::Connect { url, message } => {
+        Error::Connect {
+            url, message, kind, ..
+        } => {
+            assert_eq!(*kind, keel::ConnectErrorKind::Tls, "{message}");
             assert!(url.starts_with("https://127.0.0.1:"), "{url}");
             assert!(message.to_lowercase().contains("certificate"), "{message}");
             assert!(
@@ -127,4 +130,57 @@ fn blocking_requests_verify_the_same_way() {
         .build()
         .unwrap();
     assert_eq!(lax.get("/health").send_blocking().unwrap().status, 200);
+}
+
+#[tokio::test]
+async fn mutual_tls_presents_the_client_certificate() {
+    let server = keel_demo::DemoServer::builder()
+        .client_auth(true)
+        .start()
+        .await
+        .unwrap();
+    let (cert, key) = server.client_identity_pem().unwrap();
+    // Without a client certificate the server refuses the handshake.
+    let anonymous = HttpClient::builder(server.url())
+        .ca_pem(server.ca_pem())
+        .build()
+        .unwrap();
+    let err = anonymous.get("/health").send().await.unwrap_err();
+    assert!(
+        err.is_connect() || matches!(err, Error::Transport { .. }),
+        "{err:?}"
+    );
+    // With it, the request goes through.
+    let client = HttpClient::builder(server.url())
+        .ca_pem(server.ca_pem())
+        .client_certificate_pem(&cert, &key)
+        .build()
+        .unwrap();
+    let resp = client.get("/health").send().await.unwrap();
+    assert_eq!(resp.status, 200);
+    // The key is never printed.
+    let shown = format!("{client:?}");
+    assert!(!shown.contains("PRIVATE KEY"), "{shown}");
+}
+
+#[test]
+fn a_bad_client_identity_is_refused_at_build_time() {
+    let server = keel_demo::DemoServer::builder()
+        .client_auth(true)
+        .start_background()
+        .unwrap();
+    let (cert, key) = server.client_identity_pem().unwrap();
+    for (c, k, needle) in [
+        ("garbage".to_owned(), key.clone(), "no certificate"),
+        (cert.clone(), "not a key".to_owned(), "private key"),
+        (server.ca_pem(), key.clone(), "do not work together"),
+    ] {
+        match HttpClient::builder(server.url())
+            .client_certificate_pem(c, k)
+            .build()
+        {
+            Err(Error::InvalidConfig(m)) => assert!(m.contains(needle), "{needle}: {m}"),
+            other => panic!("{needle}: {other:?}"),
+        }
+    }
 }

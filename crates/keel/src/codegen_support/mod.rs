@@ -20,39 +20,16 @@ mod form;
 mod params;
 
 use bytes::Bytes;
-use http::Method;
 use serde::de::DeserializeOwned;
 
-use crate::error::{unexpected_status, ApiError, Error, Result};
+use crate::error::{ApiError, Error, Result};
 use crate::multipart::Multipart;
-use crate::request::RequestBuilder;
 use crate::response::Response;
-use crate::{HttpAuthenticatedClient, HttpClient};
 
 pub use form::{form_body, Encoding};
 pub use params::{
     cookie, cookie_header, header, path, query, scalar_text, style_pairs, style_value, Style,
 };
-
-/// The Keel clients a generated `Client` can wrap: [`HttpClient`] (public
-/// operations) and [`HttpAuthenticatedClient`] (every operation). Generated
-/// code starts each request through it.
-pub trait ApiClient: Clone + Send + Sync + 'static {
-    /// Starts a request to `path` (a template relative to the base URL).
-    fn start(&self, method: Method, path: &str) -> RequestBuilder;
-}
-
-impl ApiClient for HttpClient {
-    fn start(&self, method: Method, path: &str) -> RequestBuilder {
-        self.request(method, path)
-    }
-}
-
-impl ApiClient for HttpAuthenticatedClient {
-    fn start(&self, method: Method, path: &str) -> RequestBuilder {
-        crate::Client::request(self, method, path)
-    }
-}
 
 /// A generated response enum (one variant per documented status), split
 /// into the success value and the documented-error value.
@@ -127,7 +104,7 @@ pub fn bytes(resp: &Response) -> Bytes {
 /// [`Error::UnexpectedStatus`] the client raises, whose URL never shows the
 /// query (which may hold an API key).
 pub fn unexpected(resp: &Response) -> Error {
-    unexpected_status(resp.status, resp.url(), &resp.content)
+    Error::unexpected_status(resp.status, resp.url(), &resp.content)
 }
 
 /// For `Option<Option<T>>` fields (optional and nullable): a field that is

@@ -121,6 +121,10 @@ impl CircuitBreaker {
                 return Err("circuit breaker `min_throughput` must be at least 1".into());
             }
         }
+        crate::validate::at_most_a_year("circuit breaker `open_for`", self.open_for)?;
+        if let Some((_, window, _)) = self.failure_ratio {
+            crate::validate::at_most_a_year("circuit breaker window", window)?;
+        }
         if self.open_for.is_zero() {
             return Err("circuit breaker `open_for` must be longer than zero".into());
         }

@@ -95,6 +95,10 @@ impl RateLimit {
     }
 
     pub(crate) fn validate(&self) -> Result<(), String> {
+        crate::validate::at_most_a_year("rate limit interval", self.per)?;
+        if let OnLimit::Wait { max_wait } = self.on_limit {
+            crate::validate::at_most_a_year("rate limit `max_wait`", max_wait)?;
+        }
         self.quota().map(|_| ())
     }
 }

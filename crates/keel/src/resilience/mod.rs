@@ -74,12 +74,13 @@ pub use shared::{
     lease_nonce, BreakerStore, BudgetStore, NonceLease, NonceStore, OnUnavailable, RateLimitStore,
     StoreError, StoreErrorKind, StoreFuture,
 };
-pub(crate) use state::{AttemptInfo, CallState, Decision, Outcome, ResilienceState};
+pub(crate) use state::{AttemptInfo, CallState, Decision, Head, Outcome, ResilienceState};
 pub use store::{InMemoryStore, StateStore};
 
-/// A fresh random idempotency key (UUID v4 format).
+/// A fresh random idempotency key: a UUID version 4 from the `uuid` crate
+/// (122 random bits from the operating system's generator).
 pub(crate) fn new_idempotency_key() -> String {
-    policy::uuid_v4(rand::random())
+    uuid::Uuid::new_v4().to_string()
 }
 
 /// The statuses retried by default: 408, 425, 429, 500, 502, 503, 504.
@@ -279,6 +280,12 @@ impl Resilience {
                 "`max_attempts` of {} is more than 100; that is a storm, not a retry policy",
                 self.max_attempts
             ));
+        }
+        use crate::validate::at_most_a_year;
+        at_most_a_year("backoff cap", self.backoff.cap)?;
+        at_most_a_year("`max_retry_after`", self.max_retry_after)?;
+        if let Some(d) = self.deadline {
+            at_most_a_year("the deadline", d)?;
         }
         if self.backoff.cap < self.backoff.base {
             return Err(format!(
@@ -701,18 +708,15 @@ impl BenchDecider {
         if let Some(v) = retry_after.and_then(|v| http::HeaderValue::from_str(v).ok()) {
             headers.insert(http::header::RETRY_AFTER, v);
         }
-        let resp = crate::response::Response::<()>::raw(
-            status,
-            headers,
-            bytes::Bytes::new(),
-            self.url.clone(),
-        );
         match self.state.record(
             &AttemptInfo {
                 attempt: 1,
                 method: &Method::GET,
                 url: &self.url,
-                outcome: Outcome::Response(&resp),
+                outcome: Outcome::Response(Head {
+                    status,
+                    headers: &headers,
+                }),
                 idempotent: true,
                 replayable: true,
                 elapsed: Duration::ZERO,
@@ -729,6 +733,18 @@ impl BenchDecider {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn idempotency_keys_are_random_uuid_v4() {
+        let a = new_idempotency_key();
+        let b = new_idempotency_key();
+        assert_ne!(a, b);
+        for k in [&a, &b] {
+            let parsed = uuid::Uuid::parse_str(k).unwrap();
+            assert_eq!(parsed.get_version(), Some(uuid::Version::Random));
+            assert_eq!(k.len(), 36, "hyphenated lower-case form: {k}");
+        }
+    }
 
     #[test]
     fn presets_are_valid() {

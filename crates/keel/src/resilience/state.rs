@@ -16,7 +16,6 @@ use super::policy::{classify_error, classify_status, parse_retry_after, Class, R
 use super::store::{InMemoryStore, StateStore};
 use super::{AttemptOutcome, GiveUpReason, Resilience, ResilienceEvent};
 use crate::error::{display_url, Error, Result};
-use crate::response::Response;
 
 /// The key the client passes to the store for its retry budget and rate
 /// limit.
@@ -51,6 +50,13 @@ pub(crate) struct CallState {
 }
 
 /// What happened in one attempt, as the core reports it.
+/// The head of a response: what the decisions read of it.
+#[derive(Clone, Copy)]
+pub(crate) struct Head<'a> {
+    pub(crate) status: http::StatusCode,
+    pub(crate) headers: &'a http::HeaderMap,
+}
+
 pub(crate) struct AttemptInfo<'a> {
     /// 1 for the first attempt.
     pub(crate) attempt: u32,
@@ -71,7 +77,7 @@ pub(crate) struct AttemptInfo<'a> {
 
 /// The outcome of one attempt.
 pub(crate) enum Outcome<'a> {
-    Response(&'a Response),
+    Response(Head<'a>),
     Error(&'a Error),
 }
 
@@ -273,10 +279,7 @@ impl ResilienceState {
                 return Decision::Finish;
             }
             Some(ra) => (ra, true),
-            None => (
-                cfg.backoff.delay(info.attempt, rand::random::<f64>()),
-                false,
-            ),
+            None => (cfg.backoff.delay(info.attempt, fastrand::f64()), false),
         };
         if info.remaining.is_some_and(|r| wait >= r) {
             self.give_up(info.attempt, GiveUpReason::Deadline);
@@ -306,12 +309,20 @@ impl ResilienceState {
 mod tests {
     use super::*;
     use crate::resilience::{RetryBudget, DEFAULT_RETRY_STATUSES};
+    use crate::response::Response;
     use bytes::Bytes;
     use http::{HeaderMap, HeaderValue, StatusCode};
     use std::sync::Mutex;
 
     fn url() -> Url {
         Url::parse("http://127.0.0.1:9/x").unwrap()
+    }
+
+    fn head(r: &Response) -> Head<'_> {
+        Head {
+            status: r.status,
+            headers: &r.headers,
+        }
     }
 
     fn response(status: u16, retry_after: Option<&str>) -> Response {
@@ -364,21 +375,21 @@ mod tests {
         let mut c = CallState::default();
         let r = response(503, None);
         assert_eq!(
-            decide(&s, &mut c, 1, Method::GET, Outcome::Response(&r)),
+            decide(&s, &mut c, 1, Method::GET, Outcome::Response(head(&r))),
             Decision::Retry(Duration::from_millis(100))
         );
         assert_eq!(
-            decide(&s, &mut c, 2, Method::GET, Outcome::Response(&r)),
+            decide(&s, &mut c, 2, Method::GET, Outcome::Response(head(&r))),
             Decision::Retry(Duration::from_millis(200))
         );
         assert_eq!(
-            decide(&s, &mut c, 3, Method::GET, Outcome::Response(&r)),
+            decide(&s, &mut c, 3, Method::GET, Outcome::Response(head(&r))),
             Decision::Finish
         );
         for code in [200, 201, 301, 400, 401, 404, 409, 501] {
             let r = response(code, None);
             assert_eq!(
-                decide(&s, &mut c, 1, Method::GET, Outcome::Response(&r)),
+                decide(&s, &mut c, 1, Method::GET, Outcome::Response(head(&r))),
                 Decision::Finish,
                 "{code}"
             );
@@ -386,7 +397,7 @@ mod tests {
         for code in DEFAULT_RETRY_STATUSES {
             let r = response(code, None);
             assert!(matches!(
-                decide(&s, &mut c, 1, Method::GET, Outcome::Response(&r)),
+                decide(&s, &mut c, 1, Method::GET, Outcome::Response(head(&r))),
                 Decision::Retry(_)
             ));
         }
@@ -398,7 +409,7 @@ mod tests {
         let mut c = CallState::default();
         let r = response(503, None);
         assert_eq!(
-            decide(&s, &mut c, 1, Method::POST, Outcome::Response(&r)),
+            decide(&s, &mut c, 1, Method::POST, Outcome::Response(head(&r))),
             Decision::Finish
         );
         let timeout = Error::Timeout {
@@ -412,6 +423,8 @@ mod tests {
         let connect = Error::Connect {
             url: "u".into(),
             message: "refused".into(),
+            kind: crate::error::ConnectErrorKind::Other,
+            source: None,
         };
         assert!(matches!(
             decide(&s, &mut c, 1, Method::POST, Outcome::Error(&connect)),
@@ -430,17 +443,17 @@ mod tests {
         let mut c = CallState::default();
         let r = response(429, Some("2"));
         assert_eq!(
-            decide(&s, &mut c, 1, Method::GET, Outcome::Response(&r)),
+            decide(&s, &mut c, 1, Method::GET, Outcome::Response(head(&r))),
             Decision::Retry(Duration::from_secs(2))
         );
         let r = response(429, Some("6"));
         assert_eq!(
-            decide(&s, &mut c, 1, Method::GET, Outcome::Response(&r)),
+            decide(&s, &mut c, 1, Method::GET, Outcome::Response(head(&r))),
             Decision::Finish
         );
         let date = httpdate::fmt_http_date(SystemTime::now() + Duration::from_secs(4));
         let r = response(503, Some(&date));
-        match decide(&s, &mut c, 1, Method::GET, Outcome::Response(&r)) {
+        match decide(&s, &mut c, 1, Method::GET, Outcome::Response(head(&r))) {
             Decision::Retry(d) => assert!(
                 d <= Duration::from_secs(4) && d >= Duration::from_secs(2),
                 "{d:?}"
@@ -450,7 +463,7 @@ mod tests {
         // A garbled Retry-After falls back to backoff.
         let r = response(503, Some("later"));
         assert_eq!(
-            decide(&s, &mut c, 1, Method::GET, Outcome::Response(&r)),
+            decide(&s, &mut c, 1, Method::GET, Outcome::Response(head(&r))),
             Decision::Retry(Duration::from_millis(100))
         );
         // Beyond the remaining deadline: give up at once.
@@ -460,7 +473,7 @@ mod tests {
                 attempt: 1,
                 method: &Method::GET,
                 url: &url(),
-                outcome: Outcome::Response(&r),
+                outcome: Outcome::Response(head(&r)),
                 idempotent: true,
                 replayable: true,
                 elapsed: Duration::ZERO,
@@ -489,7 +502,7 @@ mod tests {
         for _ in 0..5 {
             let mut c = CallState::default();
             if matches!(
-                decide(&s, &mut c, 1, Method::GET, Outcome::Response(&r)),
+                decide(&s, &mut c, 1, Method::GET, Outcome::Response(head(&r))),
                 Decision::Retry(_)
             ) {
                 retries += 1;
@@ -522,7 +535,7 @@ mod tests {
                 attempt: 1,
                 method: &Method::PUT,
                 url: &url(),
-                outcome: Outcome::Response(&r),
+                outcome: Outcome::Response(head(&r)),
                 idempotent: true,
                 replayable: false,
                 elapsed: Duration::ZERO,
@@ -551,7 +564,7 @@ mod tests {
         for _ in 0..2 {
             let mut c = CallState::default();
             assert_eq!(s.admit(&url(), 1, &mut c).unwrap(), None);
-            decide(&s, &mut c, 1, Method::GET, Outcome::Response(&r));
+            decide(&s, &mut c, 1, Method::GET, Outcome::Response(head(&r)));
         }
         let mut c = CallState::default();
         match s.admit(&url(), 1, &mut c) {

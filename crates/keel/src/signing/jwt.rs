@@ -24,7 +24,6 @@ use std::time::{Duration, UNIX_EPOCH};
 
 use base64::Engine as _;
 use http::header::{HeaderName, AUTHORIZATION};
-use rand::RngCore as _;
 use std::sync::Arc;
 
 use super::keys::{KeyKind, PrivateKey, SignatureAlgorithm};
@@ -182,8 +181,8 @@ fn sign_cdp(
         .duration_since(UNIX_EPOCH)
         .unwrap_or_default()
         .as_secs();
-    let mut nonce = [0u8; 16];
-    rand::rng().fill_bytes(&mut nonce);
+    // 122 random bits from the operating system's generator (uuid v4).
+    let nonce = *uuid::Uuid::new_v4().as_bytes();
     let uri = CoinbaseCdp::uri_claim(req.method, req.url);
     let token = cdp.token(c.api_key(), key, &uri, now, &hex::encode(nonce))?;
     req.record_string_to_sign(uri.as_bytes());

@@ -860,13 +860,6 @@ impl Auth {
         ))
     }
 
-    /// An `Auth` that never fails to build (the placeholder of an
-    /// unreachable path): no checks, no binding.
-    pub(crate) fn unchecked(credentials: Credentials, scheme: Scheme) -> Self {
-        let signer = scheme.signer.clone();
-        Self::with_signer(credentials, scheme, signer, 0, None)
-    }
-
     fn with_signer(
         credentials: Credentials,
         scheme: Scheme,
@@ -908,7 +901,10 @@ impl Auth {
         self.last_ms.store(0, Ordering::Relaxed);
     }
 
-    /// Signs one attempt; returns the new body when the signer replaced it.
+    /// Signs one attempt with the next nonce of a source that answers at
+    /// once (the unit tests' shortcut; the pipeline awaits any source, then
+    /// calls [`sign_with_nonce`](Self::sign_with_nonce)).
+    #[cfg(test)]
     pub(crate) fn sign(
         &self,
         method: &Method,
@@ -918,12 +914,9 @@ impl Auth {
     ) -> Result<Option<bytes::Bytes>> {
         let nonce = match self.nonce.next_nonce() {
             NextNonce::Ready(n) => n?,
-            // The request pipeline signs synchronously: an asynchronous
-            // source must be awaited before the pipeline's signing step and
-            // the value handed to `sign_with_nonce` (Core v2 wires this).
             NextNonce::Pending(_) => {
                 return Err(Error::Signing(
-                    "this client's nonce source answers asynchronously; send the request with `send().await` (the blocking path cannot wait for it)".into(),
+                    "this nonce source answers asynchronously".into(),
                 ))
             }
         };

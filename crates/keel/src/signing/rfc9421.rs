@@ -805,7 +805,10 @@ impl Rfc9421 {
         self.check_label()?;
         let mut components = self.components_checked()?.to_vec();
         if let Some(d) = self.content_digest {
-            if !req.body().is_empty() {
+            // An empty body gets no digest unless the components name it
+            // (then the digest of the empty body is what is covered).
+            let listed = components.iter().any(|c| c.name == "content-digest");
+            if listed || !req.body().is_empty() {
                 let v = content_digest(d, req.body());
                 req.set_header(HeaderName::from_static("content-digest"), &v)?;
                 if !components.iter().any(|c| c.name == "content-digest") {

@@ -10,6 +10,9 @@ use std::time::Duration;
 
 use serde_json::Value;
 
+pub mod prop;
+pub mod secrets;
+
 /// The JSON `/echo` answered with.
 pub fn echo(resp: &keel::Response<impl std::fmt::Debug>) -> Value {
     assert_eq!(resp.status, 200, "echo answered {resp:?}");
@@ -97,4 +100,100 @@ fn pipe(mut from: TcpStream, mut to: TcpStream) {
 /// A path in the temp directory unique to this process and `name`.
 pub fn temp_path(name: &str) -> std::path::PathBuf {
     std::env::temp_dir().join(format!("keel-test-{}-{name}", std::process::id()))
+}
+
+/// A tiny HTTP proxy on loopback, for tests: `CONNECT host:port` opens a
+/// tunnel; any other request (absolute-form, as sent to a forwarding proxy)
+/// is forwarded to the host it names. It records the first request line of
+/// each connection and whether it carried `Proxy-Authorization`, then only
+/// copies bytes. Bounded: at most 64 connections, each copy loop ends when a
+/// side closes or after 30 s without data.
+pub struct TinyProxy {
+    addr: SocketAddr,
+    seen: Arc<std::sync::Mutex<Vec<Seen>>>,
+}
+
+/// What the proxy saw of one connection: its first request line and the
+/// `Proxy-Authorization` value, if any.
+pub type Seen = (String, Option<String>);
+
+impl TinyProxy {
+    pub fn start() -> Self {
+        let listener = TcpListener::bind("127.0.0.1:0").expect("bind proxy");
+        let addr = listener.local_addr().expect("proxy addr");
+        let seen = Arc::new(std::sync::Mutex::new(Vec::new()));
+        let log = seen.clone();
+        thread::spawn(move || {
+            for stream in listener.incoming().take(64) {
+                let Ok(client) = stream else { continue };
+                let log = log.clone();
+                thread::spawn(move || {
+                    let _ = proxy_one(client, &log);
+                });
+            }
+        });
+        TinyProxy { addr, seen }
+    }
+
+    pub fn url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// `(first request line, Proxy-Authorization value)` per connection.
+    pub fn seen(&self) -> Vec<Seen> {
+        self.seen.lock().unwrap().clone()
+    }
+}
+
+fn proxy_one(mut client: TcpStream, log: &std::sync::Mutex<Vec<Seen>>) -> std::io::Result<()> {
+    client.set_read_timeout(Some(Duration::from_secs(30)))?;
+    // Read the head byte by byte up to the blank line (heads are small).
+    let mut head = Vec::new();
+    let mut byte = [0u8; 1];
+    while !head.ends_with(b"\r\n\r\n") {
+        if client.read(&mut byte)? == 0 || head.len() > 64 * 1024 {
+            return Ok(());
+        }
+        head.push(byte[0]);
+    }
+    let text = String::from_utf8_lossy(&head).into_owned();
+    let mut lines = text.split("\r\n");
+    let first = lines.next().unwrap_or_default().to_owned();
+    let auth = lines
+        .filter_map(|l| l.split_once(':'))
+        .find(|(k, _)| k.eq_ignore_ascii_case("proxy-authorization"))
+        .map(|(_, v)| v.trim().to_owned());
+    log.lock().unwrap().push((first.clone(), auth));
+    let mut parts = first.split(' ');
+    let method = parts.next().unwrap_or_default();
+    let target = parts.next().unwrap_or_default();
+    if method == "CONNECT" {
+        let upstream = TcpStream::connect(target)?;
+        client.write_all(b"HTTP/1.1 200 Connection Established\r\n\r\n")?;
+        splice(client, upstream);
+        return Ok(());
+    }
+    let rest = target.strip_prefix("http://").unwrap_or(target);
+    let host = rest.split('/').next().unwrap_or_default();
+    let mut upstream = TcpStream::connect(host)?;
+    // A proxy's credentials are for the proxy: not forwarded.
+    let forwarded: String = text
+        .split_inclusive("\r\n")
+        .filter(|l| !l.to_ascii_lowercase().starts_with("proxy-authorization:"))
+        .collect();
+    upstream.write_all(forwarded.as_bytes())?;
+    splice(client, upstream);
+    Ok(())
+}
+
+fn splice(a: TcpStream, b: TcpStream) {
+    let (Ok(a2), Ok(b2)) = (a.try_clone(), b.try_clone()) else {
+        return;
+    };
+    thread::spawn(move || pipe(a, b2));
+    pipe(b, a2);
 }

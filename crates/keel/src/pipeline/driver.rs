@@ -1,0 +1,347 @@
+//! The driver: the short async loop that performs what the core asks for.
+//! Blocking callers run it on Keel's runtime; there is no second driver.
+
+use std::future::Future;
+use std::time::Duration;
+
+use bytes::{Bytes, BytesMut};
+use http::header::CONTENT_LENGTH;
+use http_body::Body as _;
+use http_body_util::BodyExt;
+use tracing::Instrument;
+use url::Url;
+
+use super::{Call, Exchange, Prepared, Shown, Step, Verdict};
+use crate::client::Inner;
+use crate::error::{display_url, error_chain_message, ConnectErrorKind, Error, Result};
+use crate::response::{Response, StreamingResponse};
+use crate::signing::Auth;
+use crate::transport::{ResponseBody, SharedTransport, TransportError};
+
+/// How a call reads the body of its responses.
+pub(crate) trait Mode: Send {
+    /// What a finished exchange yields.
+    type Exchanged: Send;
+    /// What the call returns.
+    type Output;
+
+    /// Performs one exchange within its attempt timeout.
+    fn exchange(
+        &self,
+        transport: &SharedTransport,
+        exchange: Exchange,
+        limits: (Option<Duration>, u64),
+    ) -> impl Future<Output = Result<Self::Exchanged>> + Send;
+
+    /// The head of an exchanged response (status, headers, URL, and the
+    /// body when it was read).
+    fn head(exchanged: &Self::Exchanged) -> (http::StatusCode, &http::HeaderMap, &Url, &[u8]);
+
+    /// The call's answer.
+    fn finish(exchanged: Self::Exchanged, attempts: u32) -> Self::Output;
+}
+
+/// Reads the whole body (up to the size cap) inside the attempt timeout.
+pub(crate) struct Buffered;
+
+/// Returns as soon as the head has arrived; the body streams.
+pub(crate) struct Streaming;
+
+impl Mode for Buffered {
+    type Exchanged = Response;
+    type Output = Response;
+
+    async fn exchange(
+        &self,
+        transport: &SharedTransport,
+        exchange: Exchange,
+        (_, max): (Option<Duration>, u64),
+    ) -> Result<Response> {
+        let Exchange {
+            method,
+            url,
+            headers,
+            body,
+            timeout,
+        } = exchange;
+        let request = into_request(method, &url, headers, body)?;
+        let (status, headers, content) = within(timeout, &url, async {
+            let (status, headers, body) = send(transport, request, &url).await?;
+            let content = collect(body, &headers, max, &url).await?;
+            Ok((status, headers, content))
+        })
+        .await?;
+        Ok(Response::<()>::raw(status, headers, content, url))
+    }
+
+    fn head(r: &Response) -> (http::StatusCode, &http::HeaderMap, &Url, &[u8]) {
+        (r.status, &r.headers, &r.url, &r.content)
+    }
+
+    fn finish(mut r: Response, attempts: u32) -> Response {
+        r.attempts = attempts;
+        r
+    }
+}
+
+impl Mode for Streaming {
+    type Exchanged = StreamingResponse;
+    type Output = StreamingResponse;
+
+    async fn exchange(
+        &self,
+        transport: &SharedTransport,
+        exchange: Exchange,
+        (read_timeout, max): (Option<Duration>, u64),
+    ) -> Result<StreamingResponse> {
+        let Exchange {
+            method,
+            url,
+            headers,
+            body,
+            timeout,
+        } = exchange;
+        let request = into_request(method, &url, headers, body)?;
+        let (status, headers, body) = within(timeout, &url, send(transport, request, &url)).await?;
+        Ok(StreamingResponse::new(
+            status,
+            headers,
+            url,
+            body,
+            read_timeout,
+            max,
+        ))
+    }
+
+    fn head(r: &StreamingResponse) -> (http::StatusCode, &http::HeaderMap, &Url, &[u8]) {
+        (r.status, &r.headers, r.url(), &[])
+    }
+
+    fn finish(mut r: StreamingResponse, attempts: u32) -> StreamingResponse {
+        r.attempts = attempts;
+        r
+    }
+}
+
+/// Runs one call: the core's steps, performed.
+pub(crate) async fn run<M: Mode>(
+    inner: &Inner,
+    auth: Option<&Auth>,
+    prepared: Prepared,
+    mode: M,
+) -> Result<M::Output> {
+    let transport = inner.shared.transport()?;
+    let span = tracing::debug_span!(
+        "keel.call",
+        method = %prepared.method,
+        url = %Shown(&prepared.url),
+    );
+    async move {
+        let mut call = Call::new(inner, auth, prepared);
+        let limits = call.limits();
+        let mut step = call.start();
+        loop {
+            step = match step {
+                Step::Send(exchange) => {
+                    let attempt = tracing::debug_span!("keel.attempt", attempt = call.attempts());
+                    let result = mode
+                        .exchange(&transport, exchange, limits)
+                        .instrument(attempt.clone())
+                        .await;
+                    let _entered = attempt.enter();
+                    match result {
+                        Ok(exchanged) => {
+                            let (status, headers, url, content) = M::head(&exchanged);
+                            match call.on_response(status, headers, url, content) {
+                                Verdict::Accept => {
+                                    return Ok(M::finish(exchanged, call.attempts()))
+                                }
+                                Verdict::Next(step) => step,
+                            }
+                        }
+                        Err(e) => call.on_error(e),
+                    }
+                }
+                Step::Sleep(d) => {
+                    tokio::time::sleep(d).await;
+                    call.after_sleep()
+                }
+                Step::Nonce(nonce) => {
+                    let nonce = nonce.await;
+                    call.after_nonce(nonce)
+                }
+                Step::Fail(e) => return Err(e),
+            };
+        }
+    }
+    .instrument(span)
+    .await
+}
+
+/// Runs `fut` within the attempt's time limit, if any.
+async fn within<T>(
+    timeout: Option<Duration>,
+    url: &Url,
+    fut: impl Future<Output = Result<T>>,
+) -> Result<T> {
+    match timeout {
+        Some(t) => match tokio::time::timeout(t, fut).await {
+            Ok(r) => r,
+            Err(_) => Err(Error::timeout(url, t)),
+        },
+        None => fut.await,
+    }
+}
+
+/// The request for one exchange (the URL stays with the caller, for the
+/// response and for messages).
+fn into_request(
+    method: http::Method,
+    url: &Url,
+    headers: http::HeaderMap,
+    body: crate::transport::Body,
+) -> Result<http::Request<crate::transport::Body>> {
+    let uri = http::Uri::try_from(url.as_str())
+        .map_err(|e| Error::request(format!("{} cannot be sent: {e}", display_url(url))))?;
+    let mut request = http::Request::new(body);
+    *request.method_mut() = method;
+    *request.uri_mut() = uri;
+    *request.headers_mut() = headers;
+    Ok(request)
+}
+
+/// One exchange on the transport, up to the response head.
+async fn send(
+    transport: &SharedTransport,
+    request: http::Request<crate::transport::Body>,
+    url: &Url,
+) -> Result<(http::StatusCode, http::HeaderMap, ResponseBody)> {
+    let response = transport
+        .send(request)
+        .await
+        .map_err(|e| transport_error(e, url))?;
+    let (parts, body) = response.into_parts();
+    Ok((parts.status, parts.headers, body))
+}
+
+/// Reads a whole body, refusing one larger than `max` bytes.
+async fn collect(
+    mut body: ResponseBody,
+    headers: &http::HeaderMap,
+    max: u64,
+    url: &Url,
+) -> Result<Bytes> {
+    let declared = headers
+        .get(CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    if declared.is_some_and(|n| n > max) || body.size_hint().lower() > max {
+        return Err(Error::body_too_large(url, max));
+    }
+    // Most bodies arrive in one frame: return it without copying.
+    let mut first: Option<Bytes> = None;
+    let mut rest: Option<BytesMut> = None;
+    let mut total: u64 = 0;
+    while let Some(frame) = body.frame().await {
+        let frame = frame.map_err(|e| body_error(e, url))?;
+        let Ok(data) = frame.into_data() else {
+            continue;
+        };
+        total += data.len() as u64;
+        if total > max {
+            return Err(Error::body_too_large(url, max));
+        }
+        match (&mut first, &mut rest) {
+            (None, _) => first = Some(data),
+            (Some(f), None) => {
+                let hint = declared.unwrap_or(0).min(max) as usize;
+                let mut buf = BytesMut::with_capacity(hint.max(f.len() + data.len()));
+                buf.extend_from_slice(f);
+                buf.extend_from_slice(&data);
+                rest = Some(buf);
+            }
+            (Some(_), Some(buf)) => buf.extend_from_slice(&data),
+        }
+    }
+    Ok(match (first, rest) {
+        (_, Some(buf)) => buf.freeze(),
+        (Some(f), None) => f,
+        (None, None) => Bytes::new(),
+    })
+}
+
+/// A failure while reading a body: the request was sent.
+pub(crate) fn body_error(e: crate::transport::BoxError, url: &Url) -> Error {
+    let message = format!("reading the body failed: {}", error_chain_message(&*e));
+    Error::transport(url, message, true, Some(e))
+}
+
+/// Maps a transport failure to a Keel error, without the URL's query.
+pub(crate) fn transport_error(e: TransportError, url: &Url) -> Error {
+    let connect = e.is_connect();
+    let source = e.into_source();
+    let mut message = error_chain_message(&*source);
+    if !connect {
+        return Error::transport(url, message, true, Some(source));
+    }
+    let kind = connect_kind(&*source);
+    match kind {
+        ConnectErrorKind::Tls
+            if message.contains("certificate") || message.contains("Certificate") =>
+        {
+            message.push_str(
+                "; if the server uses a private CA, trust it with `ca_pem` or `ca_file` (or, for tests only, `verify_ssl(false)`)",
+            );
+        }
+        ConnectErrorKind::Timeout => {
+            message.push_str("; raise `connect_timeout` if the server is just slow to accept");
+        }
+        _ => {}
+    }
+    Error::Connect {
+        url: display_url(url),
+        kind,
+        message,
+        source: Some(source),
+    }
+}
+
+/// What a connect failure was, from its chain of causes.
+fn connect_kind(e: &(dyn std::error::Error + 'static)) -> ConnectErrorKind {
+    let mut cur: Option<&(dyn std::error::Error + 'static)> = Some(e);
+    let mut depth = 0;
+    while let Some(err) = cur {
+        if err.is::<crate::transport::ConnectTimedOut>() {
+            return ConnectErrorKind::Timeout;
+        }
+        if err.is::<rustls::Error>() {
+            return ConnectErrorKind::Tls;
+        }
+        // io::Error hides its inner error from `source()` (and may wrap
+        // another io::Error): look inside.
+        let mut io = err.downcast_ref::<std::io::Error>();
+        while let Some(inner) = io.and_then(std::io::Error::get_ref) {
+            if inner.is::<rustls::Error>() {
+                return ConnectErrorKind::Tls;
+            }
+            if inner.is::<crate::transport::ConnectTimedOut>() {
+                return ConnectErrorKind::Timeout;
+            }
+            io = inner.downcast_ref::<std::io::Error>();
+        }
+        // hyper-util's connector names its failures in text only.
+        let text = err.to_string();
+        if text == "dns error" {
+            return ConnectErrorKind::Dns;
+        }
+        if text.starts_with("tunnel error") {
+            return ConnectErrorKind::Proxy;
+        }
+        depth += 1;
+        if depth > 16 {
+            break;
+        }
+        cur = err.source();
+    }
+    ConnectErrorKind::Other
+}

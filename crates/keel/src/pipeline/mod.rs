@@ -1,0 +1,571 @@
+//! The single path every request takes.
+//!
+//! [`Call`] is the sans-I/O core: plain synchronous code that decides what to
+//! send (URL, headers, signature), whether an outcome is final, retried or
+//! redirected, and how long to wait. It never performs I/O and never sleeps;
+//! it answers with a [`Step`]. The driver ([`driver::run`]) is a short async
+//! loop that performs the step the core asks for — an HTTP exchange or a
+//! sleep — and hands the result back. Blocking callers run the very same
+//! driver on Keel's runtime ([`crate::transport::runtime`]): nothing is
+//! written twice for async and blocking.
+//!
+//! ```text
+//! build once:   URL, merged headers, cookies, body bytes          (RequestBuilder::prepare)
+//! per attempt:  deadline left? -> admitted (breaker, rate limit)?  (Call::next_attempt)
+//!               -> sign afresh -> send with attempt timeout        (driver)
+//!               -> redirect? -> classify & record -> finish or wait (Call::on_response / on_error)
+//! after:        documented status? parse                           (request::finish)
+//! ```
+
+pub(crate) mod driver;
+
+use std::fmt;
+use std::future::Future;
+use std::pin::Pin;
+use std::time::Duration;
+
+use bytes::Bytes;
+use http::header::{
+    HeaderMap, AUTHORIZATION, CONTENT_LENGTH, CONTENT_TYPE, COOKIE, LOCATION, PROXY_AUTHORIZATION,
+};
+use http::{Method, StatusCode};
+use tokio::time::Instant;
+use url::Url;
+
+use crate::client::Inner;
+use crate::error::{display_url, Error, Result};
+use crate::resilience::{AttemptInfo, CallState, Decision, Head, Outcome};
+use crate::signing::{Auth, NextNonce};
+use crate::transport::Body;
+
+/// The body of a prepared request.
+pub(crate) enum PreparedBody {
+    /// Serialized once; every attempt sends these bytes (cheap clones).
+    Bytes(Bytes),
+    /// A stream: sent once, never replayed. `None` once taken.
+    Stream(Option<Body>),
+}
+
+impl PreparedBody {
+    fn is_stream(&self) -> bool {
+        matches!(self, PreparedBody::Stream(_))
+    }
+
+    /// The body of the next hop that re-sends this one (a 307/308
+    /// redirect): bytes again, or a stream already taken.
+    fn resend(&self) -> PreparedBody {
+        match self {
+            PreparedBody::Bytes(b) => PreparedBody::Bytes(b.clone()),
+            PreparedBody::Stream(_) => PreparedBody::Stream(None),
+        }
+    }
+}
+
+/// A request built once: what every attempt starts from.
+pub(crate) struct Prepared {
+    pub(crate) method: Method,
+    pub(crate) url: Url,
+    pub(crate) headers: HeaderMap,
+    pub(crate) body: PreparedBody,
+    pub(crate) timeout: Option<Duration>,
+    pub(crate) read_timeout: Option<Duration>,
+    pub(crate) max_response_size: u64,
+    pub(crate) weight: u32,
+}
+
+/// One HTTP exchange for the driver to perform.
+pub(crate) struct Exchange {
+    pub(crate) method: Method,
+    pub(crate) url: Url,
+    pub(crate) headers: HeaderMap,
+    pub(crate) body: Body,
+    /// The attempt's time limit: the request timeout, cut to what is left of
+    /// the deadline.
+    pub(crate) timeout: Option<Duration>,
+}
+
+/// A nonce that a store-backed source is fetching (Redis `INCR` …).
+pub(crate) type NonceFuture<'a> = Pin<Box<dyn Future<Output = Result<u64>> + Send + 'a>>;
+
+/// What the core asks the driver to do next.
+#[allow(clippy::large_enum_variant)]
+pub(crate) enum Step<'c> {
+    Send(Exchange),
+    Sleep(Duration),
+    /// Await this nonce, then hand it to [`Call::after_nonce`].
+    Nonce(NonceFuture<'c>),
+    Fail(Error),
+}
+
+/// What the core makes of a response. (It lives for an instant on the
+/// driver's stack; boxing the step would cost an allocation per attempt.)
+#[allow(clippy::large_enum_variant)]
+pub(crate) enum Verdict<'c> {
+    /// The call's answer: hand this response to the caller.
+    Accept,
+    /// Not the answer (a redirect to follow, a retry to wait for, or a
+    /// failure): do this instead.
+    Next(Step<'c>),
+}
+
+/// Shows a URL without its query, lazily (only when a span is recorded).
+pub(crate) struct Shown<'a>(pub(crate) &'a Url);
+impl fmt::Display for Shown<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&display_url(self.0))
+    }
+}
+
+/// The state of one call across its attempts and redirect hops.
+pub(crate) struct Call<'c> {
+    inner: &'c Inner,
+    auth: Option<&'c Auth>,
+    /// The request as built; every attempt starts from here.
+    prepared: Prepared,
+    /// The current hop (differs from `prepared` after a redirect).
+    hop: Option<Box<Hop>>,
+    attempts: u32,
+    hops: usize,
+    started: Instant,
+    deadline: Option<Duration>,
+    /// Whether re-sending this request is safe (method or idempotency key).
+    idempotent: bool,
+    /// The error of the last failed attempt, for the deadline error.
+    last_error: Option<Error>,
+    /// What the resilience layer keeps between admission and recording.
+    resilience: CallState,
+    /// An exchange waiting for its nonce before it is signed.
+    unsigned: Option<Exchange>,
+}
+
+/// A redirect hop: where the request goes instead of `prepared.url`.
+struct Hop {
+    method: Method,
+    url: Url,
+    headers: HeaderMap,
+    body: PreparedBody,
+    /// Whether the hop's origin differs from the original request's.
+    foreign: bool,
+}
+
+impl<'c> Call<'c> {
+    pub(crate) fn new(inner: &'c Inner, auth: Option<&'c Auth>, mut prepared: Prepared) -> Self {
+        let config = inner.resilience.config();
+        if config.generates_idempotency_key()
+            && matches!(prepared.method, Method::POST | Method::PATCH)
+            && !prepared.headers.contains_key(IDEMPOTENCY_KEY)
+        {
+            // Set once, here: every attempt of this call carries the same key.
+            let key = crate::resilience::new_idempotency_key();
+            if let Ok(v) = http::HeaderValue::from_str(&key) {
+                prepared.headers.insert(IDEMPOTENCY_KEY, v);
+            }
+        }
+        let idempotent = matches!(
+            prepared.method,
+            Method::GET
+                | Method::HEAD
+                | Method::OPTIONS
+                | Method::PUT
+                | Method::DELETE
+                | Method::TRACE
+        ) || prepared.headers.contains_key(IDEMPOTENCY_KEY);
+        Call {
+            deadline: config.deadline(),
+            inner,
+            auth,
+            prepared,
+            hop: None,
+            attempts: 0,
+            hops: 0,
+            started: Instant::now(),
+            idempotent,
+            last_error: None,
+            resilience: CallState::default(),
+            unsigned: None,
+        }
+    }
+
+    /// How many attempts were started.
+    pub(crate) fn attempts(&self) -> u32 {
+        self.attempts
+    }
+
+    /// The prepared request's read-stall timeout and buffered-size cap.
+    pub(crate) fn limits(&self) -> (Option<Duration>, u64) {
+        (self.prepared.read_timeout, self.prepared.max_response_size)
+    }
+
+    /// Checks that cannot change between attempts.
+    fn validate(&self) -> Result<()> {
+        if let Some(auth) = self.auth {
+            if self.prepared.body.is_stream() && auth.signs_body() {
+                return Err(Error::request(
+                    "a streaming body cannot be signed by this scheme (its signature covers the body); give the body as bytes (JSON, form, multipart or raw)",
+                ));
+            }
+            let url = &self.prepared.url;
+            if url.scheme() == "http"
+                && !is_loopback(url)
+                && !self.inner.config.allow_insecure_credentials
+            {
+                return Err(Error::config(format!(
+                    "refusing to send credentials over plain http to {}; use https, or allow it explicitly with `allow_insecure_credentials(true)`",
+                    display_url(url)
+                )));
+            }
+        }
+        Ok(())
+    }
+
+    /// The first step of the call.
+    pub(crate) fn start(&mut self) -> Step<'c> {
+        if let Err(e) = self.validate() {
+            return Step::Fail(e);
+        }
+        self.next_attempt()
+    }
+
+    fn elapsed(&self) -> Duration {
+        self.started.elapsed()
+    }
+
+    fn remaining(&self) -> Option<Duration> {
+        self.deadline.map(|d| d.saturating_sub(self.elapsed()))
+    }
+
+    fn deadline_error(&mut self) -> Error {
+        Error::DeadlineExceeded {
+            deadline: self.deadline.unwrap_or_default(),
+            attempts: self.attempts,
+            last: self.last_error.take().map(Box::new),
+        }
+    }
+
+    /// Deadline, admission, then the exchange for a new attempt.
+    fn next_attempt(&mut self) -> Step<'c> {
+        if self.remaining() == Some(Duration::ZERO) {
+            return Step::Fail(self.deadline_error());
+        }
+        match self.inner.resilience.admit(
+            &self.prepared.url,
+            self.prepared.weight,
+            &mut self.resilience,
+        ) {
+            Ok(None) => {}
+            Ok(Some(wait)) => {
+                if self.remaining().is_some_and(|r| wait >= r) {
+                    return Step::Fail(self.deadline_error());
+                }
+                return Step::Sleep(wait);
+            }
+            // Breaker open or rate limited: fail fast, as is.
+            Err(e) => return Step::Fail(e),
+        }
+        self.attempts += 1;
+        self.hops = 0;
+        self.hop = None;
+        self.exchange()
+    }
+
+    /// Whether no later attempt or redirect hop can need the prepared
+    /// headers again: then the attempt takes them instead of a copy.
+    fn last_use(&self) -> bool {
+        self.hop.is_none()
+            && self.inner.config.max_redirects == 0
+            && self.attempts >= self.inner.resilience.config().max_attempts()
+    }
+
+    /// Builds the exchange for the current hop: the prepared parts, signed
+    /// afresh.
+    fn exchange(&mut self) -> Step<'c> {
+        let attempts = self.attempts;
+        let last_use = self.last_use();
+        let (method, url, headers, body, foreign) = match &mut self.hop {
+            None => (
+                self.prepared.method.clone(),
+                self.prepared.url.clone(),
+                if last_use {
+                    std::mem::take(&mut self.prepared.headers)
+                } else {
+                    self.prepared.headers.clone()
+                },
+                &mut self.prepared.body,
+                false,
+            ),
+            Some(h) => (
+                h.method.clone(),
+                h.url.clone(),
+                h.headers.clone(),
+                &mut h.body,
+                h.foreign,
+            ),
+        };
+        let body = match body {
+            PreparedBody::Bytes(b) => Body::bytes(b.clone()),
+            PreparedBody::Stream(s) => match s.take() {
+                Some(s) => s,
+                None => {
+                    return Step::Fail(Error::BodyNotReplayable {
+                        attempts: attempts.saturating_sub(1).max(1),
+                    })
+                }
+            },
+        };
+        let exchange = Exchange {
+            method,
+            url,
+            headers,
+            body,
+            timeout: match (self.prepared.timeout, self.remaining()) {
+                (Some(t), Some(r)) => Some(t.min(r)),
+                (t, r) => t.or(r),
+            },
+        };
+        let Some(auth) = self.auth.filter(|_| !foreign) else {
+            return self.send(exchange);
+        };
+        match auth.nonce.next_nonce() {
+            NextNonce::Ready(nonce) => self.sign(auth, exchange, nonce),
+            NextNonce::Pending(fut) => {
+                self.unsigned = Some(exchange);
+                Step::Nonce(fut)
+            }
+        }
+    }
+
+    /// Called by the driver with the nonce it awaited.
+    pub(crate) fn after_nonce(&mut self, nonce: Result<u64>) -> Step<'c> {
+        match (self.auth, self.unsigned.take()) {
+            (Some(auth), Some(exchange)) => self.sign(auth, exchange, nonce),
+            _ => Step::Fail(Error::Signing(
+                "a nonce arrived for no pending request (a Keel bug)".into(),
+            )),
+        }
+    }
+
+    /// Signs an attempt afresh with its nonce.
+    fn sign(&mut self, auth: &Auth, mut exchange: Exchange, nonce: Result<u64>) -> Step<'c> {
+        let nonce = match nonce {
+            Ok(n) => n,
+            Err(e) => return Step::Fail(e),
+        };
+        let bytes = exchange.body.as_bytes().unwrap_or_default();
+        match auth.sign_with_nonce(
+            &exchange.method,
+            &mut exchange.url,
+            &mut exchange.headers,
+            bytes,
+            nonce,
+        ) {
+            Ok(Some(replaced)) => exchange.body = Body::bytes(replaced),
+            Ok(None) => {}
+            Err(e) => return Step::Fail(e),
+        }
+        self.send(exchange)
+    }
+
+    fn send(&self, exchange: Exchange) -> Step<'c> {
+        tracing::debug!(
+            attempt = self.attempts,
+            hop = self.hops,
+            method = %exchange.method,
+            url = %Shown(&exchange.url),
+            "sending"
+        );
+        Step::Send(exchange)
+    }
+
+    /// Hands a response to the core. `content` is the body when it was read
+    /// (buffered calls), for the excerpt of a final error.
+    pub(crate) fn on_response(
+        &mut self,
+        status: StatusCode,
+        headers: &HeaderMap,
+        url: &Url,
+        content: &[u8],
+    ) -> Verdict<'c> {
+        match self.redirect(status, headers, url) {
+            Ok(Some(hop)) => {
+                self.hops += 1;
+                self.hop = Some(Box::new(hop));
+                return Verdict::Next(self.exchange());
+            }
+            Ok(None) => {}
+            Err(e) => return Verdict::Next(Step::Fail(e)),
+        }
+        let decision = self.record(Outcome::Response(Head { status, headers }));
+        match decision {
+            Decision::Finish | Decision::NotReplayable => Verdict::Accept,
+            Decision::Deadline => {
+                self.last_error = Some(Error::unexpected_status(status, url, content));
+                Verdict::Next(Step::Fail(self.deadline_error()))
+            }
+            Decision::Retry(wait) => {
+                self.last_error = Some(Error::unexpected_status(status, url, content));
+                Verdict::Next(self.wait(wait))
+            }
+        }
+    }
+
+    /// Hands a failed exchange to the core.
+    pub(crate) fn on_error(&mut self, error: Error) -> Step<'c> {
+        let decision = self.record(Outcome::Error(&error));
+        match decision {
+            Decision::Finish => Step::Fail(self.finish_error(error)),
+            // A stream body cannot be sent again.
+            Decision::NotReplayable => Step::Fail(Error::BodyNotReplayable {
+                attempts: self.attempts,
+            }),
+            Decision::Deadline => {
+                self.last_error = Some(error);
+                Step::Fail(self.deadline_error())
+            }
+            Decision::Retry(wait) => {
+                self.last_error = Some(error);
+                self.wait(wait)
+            }
+        }
+    }
+
+    fn record(&mut self, outcome: Outcome<'_>) -> Decision {
+        let replayable = !self.prepared.body.is_stream();
+        self.inner.resilience.record(
+            &AttemptInfo {
+                attempt: self.attempts,
+                method: &self.prepared.method,
+                url: &self.prepared.url,
+                outcome,
+                idempotent: self.idempotent,
+                replayable,
+                elapsed: self.elapsed(),
+                remaining: self.remaining(),
+            },
+            &mut self.resilience,
+        )
+    }
+
+    /// A retry after `wait`, unless the wait would pass the deadline.
+    fn wait(&mut self, wait: Duration) -> Step<'c> {
+        if self.remaining().is_some_and(|r| wait >= r) {
+            tracing::debug!(
+                attempt = self.attempts,
+                ?wait,
+                "wait would pass the deadline"
+            );
+            return Step::Fail(self.deadline_error());
+        }
+        tracing::debug!(attempt = self.attempts, ?wait, "retrying");
+        Step::Sleep(wait)
+    }
+
+    /// Called by the driver after it slept as asked.
+    pub(crate) fn after_sleep(&mut self) -> Step<'c> {
+        self.next_attempt()
+    }
+
+    /// The error a call ends with when its last attempt failed with `e`.
+    fn finish_error(&mut self, e: Error) -> Error {
+        match e {
+            e @ Error::DeadlineExceeded { .. } => e,
+            e if self.deadline.is_some()
+                && self.remaining() == Some(Duration::ZERO)
+                && e.is_timeout() =>
+            {
+                self.last_error = Some(e);
+                self.deadline_error()
+            }
+            e if self.attempts > 1 => Error::RetriesExhausted {
+                attempts: self.attempts,
+                last: Box::new(e),
+            },
+            e => e,
+        }
+    }
+
+    /// Where a redirect response sends the request next, if it is followed.
+    fn redirect(&self, status: StatusCode, headers: &HeaderMap, from: &Url) -> Result<Option<Hop>> {
+        let max = self.inner.config.max_redirects;
+        if max == 0 || !status.is_redirection() {
+            return Ok(None);
+        }
+        let keeps_method = match status {
+            StatusCode::TEMPORARY_REDIRECT | StatusCode::PERMANENT_REDIRECT => true,
+            StatusCode::MOVED_PERMANENTLY | StatusCode::FOUND | StatusCode::SEE_OTHER => false,
+            _ => return Ok(None),
+        };
+        let Some(location) = headers.get(LOCATION).and_then(|l| l.to_str().ok()) else {
+            return Ok(None);
+        };
+        if self.hops >= max {
+            return Err(Error::TooManyRedirects {
+                url: display_url(from),
+                max,
+            });
+        }
+        let url = from.join(location).map_err(|e| {
+            Error::transport(
+                from,
+                format!("redirect to an invalid location: {e}"),
+                true,
+                None,
+            )
+        })?;
+        if !matches!(url.scheme(), "http" | "https") {
+            return Err(Error::transport(
+                from,
+                format!("redirect to unsupported scheme {:?}", url.scheme()),
+                true,
+                None,
+            ));
+        }
+        let (prev_method, prev_headers, prev_body) = match &self.hop {
+            None => (
+                &self.prepared.method,
+                &self.prepared.headers,
+                &self.prepared.body,
+            ),
+            Some(h) => (&h.method, &h.headers, &h.body),
+        };
+        let mut headers = prev_headers.clone();
+        let (method, body) =
+            if keeps_method || *prev_method == Method::GET || *prev_method == Method::HEAD {
+                (prev_method.clone(), prev_body.resend())
+            } else {
+                headers.remove(CONTENT_TYPE);
+                headers.remove(CONTENT_LENGTH);
+                (Method::GET, PreparedBody::Bytes(Bytes::new()))
+            };
+        let foreign = url.origin() != self.prepared.url.origin();
+        if foreign {
+            headers.remove(AUTHORIZATION);
+            headers.remove(PROXY_AUTHORIZATION);
+            headers.remove(COOKIE);
+            if let Some(auth) = self.auth {
+                for name in auth.sensitive_headers() {
+                    headers.remove(name);
+                }
+            }
+        }
+        tracing::debug!(status = status.as_u16(), to = %Shown(&url), foreign, "following redirect");
+        Ok(Some(Hop {
+            method,
+            url,
+            headers,
+            body,
+            foreign,
+        }))
+    }
+}
+
+/// The header that makes a non-idempotent request safe to retry.
+const IDEMPOTENCY_KEY: &str = "idempotency-key";
+
+fn is_loopback(url: &Url) -> bool {
+    match url.host() {
+        Some(url::Host::Domain(d)) => d.eq_ignore_ascii_case("localhost"),
+        Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
+        Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
+        None => false,
+    }
+}
