@@ -772,7 +772,9 @@ fn coinbase_cdp_jwt_es256_and_ed25519() {
     let der_of = |name: &str| {
         let text = String::from_utf8(key_file(name)).unwrap();
         let b64: String = text.lines().filter(|l| !l.starts_with("-----")).collect();
-        base64::engine::general_purpose::STANDARD.decode(b64).unwrap()
+        base64::engine::general_purpose::STANDARD
+            .decode(b64)
+            .unwrap()
     };
     let (private_der, public_der) = (der_of("ed25519.pk8.pem"), der_of("ed25519.pub.pem"));
     let mut pair = private_der[private_der.len() - 32..].to_vec();
