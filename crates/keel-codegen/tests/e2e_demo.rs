@@ -176,6 +176,7 @@ fn generated_client_talks_to_the_demo_server() {
         ])
         .current_dir(root)
         .env("CARGO_TARGET_DIR", &target)
+        .env("CARGO_PROFILE_DEV_DEBUG", "0")
         .env("DEMO_URL", &url);
     if lock.exists() {
         build.arg("--offline");
@@ -196,7 +197,8 @@ fn generated_client_talks_to_the_demo_server() {
             "readme_generated_client",
         ])
         .current_dir(root)
-        .env("CARGO_TARGET_DIR", &target);
+        .env("CARGO_TARGET_DIR", &target)
+        .env("CARGO_PROFILE_DEV_DEBUG", "0");
         if lock.exists() {
             b.arg("--offline");
         }

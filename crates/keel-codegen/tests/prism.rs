@@ -208,7 +208,13 @@ fn every_operation_of_the_corpus_against_prism() {
     }
 
     // build them all at once (dependencies compile once)
-    let target = root().join("target/keel-generated");
+    // The nested build shares `keel-generated` in the target directory in use with the other
+    // nested builds (the demo end-to-end test, the README check); no debug info, to keep it
+    // small and fast.
+    let target = std::env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| root().join("target"))
+        .join("keel-generated");
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
     let started = Instant::now();
     let out = Command::new(&cargo)
@@ -222,6 +228,7 @@ fn every_operation_of_the_corpus_against_prism() {
         ])
         .current_dir(&work)
         .env("CARGO_TARGET_DIR", &target)
+        .env("CARGO_PROFILE_DEV_DEBUG", "0")
         .output()
         .expect("cargo build");
     let stderr = String::from_utf8_lossy(&out.stderr);
