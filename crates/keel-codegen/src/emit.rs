@@ -980,7 +980,7 @@ impl<'a> Emitter<'a> {
                 let d = format!(" Operations tagged `{}`.", g.tag);
                 quote! {
                     #[doc = #d]
-                    pub fn #a(&self) -> #m::#t<'_, C> {
+                    pub fn #a(&self) -> #m::#t<'_, keel::Client<A>> {
                         #m::#t::new(&self.http)
                     }
                 }

@@ -97,7 +97,7 @@ fn operations() {
     assert!(pets.contains("pub fn detailed_blocking(self)"));
     // the type says which credentials are needed
     assert!(pets.contains("impl<'c> PetsApi<'c, keel::HttpAuthenticatedClient>"));
-    assert!(pets.contains("impl<'c, C: keel::codegen_support::ApiClient> PetsApi<'c, C>"));
+    assert!(pets.contains("impl<'c, A: keel::AuthState> PetsApi<'c, keel::Client<A>>"));
     // the support code is the library's, never a copy
     assert!(g.file("src/support.rs").is_none());
     assert!(pets.contains("keel::codegen_support::"));
