@@ -71,7 +71,7 @@ fn client(server: &DemoServer) -> HttpAuthenticatedClient {
         .unwrap()
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_refused_timestamp_corrects_the_clock_and_is_sent_once_more() {
     let (server, arrivals) = skewed_server(Duration::from_secs(120), false, false).await;
     let c = client(&server);
@@ -87,15 +87,19 @@ async fn a_refused_timestamp_corrects_the_clock_and_is_sent_once_more() {
     let r = c.get("/clock").send().await.unwrap();
     assert_eq!(r.status, 200);
     let derived = c.with_headers([("X-Derived", "1")]).unwrap();
-    let status = std::thread::spawn(move || {
+    // On a thread of its own (a blocking call refuses runtime threads),
+    // joined without blocking the runtime that serves the demo server.
+    let blocking = std::thread::spawn(move || {
         derived
             .get("/clock")
             .send_blocking()
             .map(|r| r.status.as_u16())
-    })
-    .join()
-    .unwrap()
-    .unwrap();
+    });
+    let status = tokio::task::spawn_blocking(move || blocking.join())
+        .await
+        .unwrap()
+        .unwrap()
+        .unwrap();
     assert_eq!(
         status, 200,
         "a blocking caller of the family uses the offset too"
