@@ -41,7 +41,10 @@ impl Gated {
                         *n
                     };
                     if n <= hold {
-                        let _ = wait.acquire().await;
+                        // One permit opens the gate for one arrival.
+                        if let Ok(permit) = wait.acquire().await {
+                            permit.forget();
+                        }
                         format!("slow {n}")
                     } else {
                         format!("fast {n}")
