@@ -83,7 +83,8 @@ fn build(name: String, sep: &str, value: &str, arg: &str) -> Result<Item, String
         "==" => Item::Query(name, value.to_owned()),
         "=" => Item::Data(name, value.to_owned()),
         ":=" => {
-            check_json(value).map_err(|e| format!("{arg:?}: the value after := is not JSON: {e}"))?;
+            check_json(value)
+                .map_err(|e| format!("{arg:?}: the value after := is not JSON: {e}"))?;
             Item::RawJson(name, value.to_owned())
         }
         "=@" => Item::DataFile(name, PathBuf::from(value)),
@@ -189,7 +190,10 @@ mod tests {
                 mime: Some("text/plain".into())
             }
         );
-        assert_eq!(parse_item("@b.bin").unwrap(), Item::BodyFile("b.bin".into()));
+        assert_eq!(
+            parse_item("@b.bin").unwrap(),
+            Item::BodyFile("b.bin".into())
+        );
         assert_eq!(
             parse_item("a\\=b=c").unwrap(),
             Item::Data("a=b".into(), "c".into())

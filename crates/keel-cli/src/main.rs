@@ -39,9 +39,9 @@ enum Command {
     /// Send a request (signed when an API key is given) and print the response:
     /// `keel request [METHOD] URL [ITEM]...` (alias `r`).
     #[command(visible_alias = "r")]
-    Request(request::RequestArgs),
+    Request(Box<request::RequestArgs>),
     /// Print the signed request that would be sent, without sending it.
-    Sign(sign::SignArgs),
+    Sign(Box<sign::SignArgs>),
     /// Check a received webhook's signature (Standard Webhooks, Stripe, GitHub, Slack).
     VerifyWebhook(verify_webhook::VerifyWebhookArgs),
     /// Generate a Rust client crate from an OpenAPI document.
@@ -105,8 +105,8 @@ fn main() -> ExitCode {
     match cli.command {
         Command::Demo(a) => demo::run(a),
         Command::Serve(a) => serve::run(a),
-        Command::Request(a) => request::run(a),
-        Command::Sign(a) => sign::run(a),
+        Command::Request(a) => request::run(*a),
+        Command::Sign(a) => sign::run(*a),
         Command::VerifyWebhook(a) => verify_webhook::run(a),
         Command::Generate(a) => generate::run(a),
         Command::Completions(a) => completions(a),

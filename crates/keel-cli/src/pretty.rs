@@ -169,7 +169,12 @@ pub const BINARY_NOTE: &str = "+-----------------------------------------+\n| NO
 /// Whether a content type is JSON (`application/json`, `…+json`).
 pub fn is_json_type(content_type: Option<&str>) -> bool {
     content_type.is_some_and(|ct| {
-        let essence = ct.split(';').next().unwrap_or("").trim().to_ascii_lowercase();
+        let essence = ct
+            .split(';')
+            .next()
+            .unwrap_or("")
+            .trim()
+            .to_ascii_lowercase();
         essence == "application/json" || essence.ends_with("+json") || essence.ends_with("/json")
     })
 }
@@ -180,7 +185,8 @@ mod tests {
 
     #[test]
     fn keeps_order_and_numbers() {
-        let raw = br#"{"z":1,"a":2.50,"big":123456789012345678901234,"e":[],"o":{"k":[true,null]}}"#;
+        let raw =
+            br#"{"z":1,"a":2.50,"big":123456789012345678901234,"e":[],"o":{"k":[true,null]}}"#;
         let out = String::from_utf8(format_json(raw, false).unwrap()).unwrap();
         assert_eq!(
             out,

@@ -101,14 +101,23 @@ pub fn find(dir: &Path) -> Option<PathBuf> {
 pub fn load(path: &Path, name: &str) -> Result<Profile, Failure> {
     let text = std::fs::read_to_string(path)
         .map_err(|e| Failure::io(format!("cannot read {}: {e}", path.display())))?;
-    let file: File = toml::from_str(&text)
-        .map_err(|e| Failure::usage(format!("{} is not a valid keel.toml: {}", path.display(), e.message())))?;
+    let file: File = toml::from_str(&text).map_err(|e| {
+        Failure::usage(format!(
+            "{} is not a valid keel.toml: {}",
+            path.display(),
+            e.message()
+        ))
+    })?;
     let Some(table) = file.profiles.get(name) else {
         let known: Vec<&str> = file.profiles.keys().map(String::as_str).collect();
         return Err(Failure::usage(format!(
             "{} has no profile {name:?} (it has: {})",
             path.display(),
-            if known.is_empty() { "none".to_owned() } else { known.join(", ") }
+            if known.is_empty() {
+                "none".to_owned()
+            } else {
+                known.join(", ")
+            }
         )));
     };
     for key in table.keys() {
@@ -119,11 +128,16 @@ pub fn load(path: &Path, name: &str) -> Result<Profile, Failure> {
             )));
         }
     }
-    let profile: Profile = toml::Value::Table(table.clone())
-        .try_into()
-        .map_err(|e: toml::de::Error| {
-            Failure::usage(format!("profile {name:?} in {}: {}", path.display(), e.message()))
-        })?;
+    let profile: Profile =
+        toml::Value::Table(table.clone())
+            .try_into()
+            .map_err(|e: toml::de::Error| {
+                Failure::usage(format!(
+                    "profile {name:?} in {}: {}",
+                    path.display(),
+                    e.message()
+                ))
+            })?;
     for header in profile.headers.keys() {
         if is_credential_header(header) {
             return Err(Failure::usage(format!(

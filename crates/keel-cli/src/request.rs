@@ -139,7 +139,12 @@ pub struct RequestArgs {
     #[arg(long, value_name = "FILE", requires = "cert")]
     pub cert_key: Option<PathBuf>,
     /// Follow redirects (credentials never go to another origin).
-    #[arg(long = "follow", short = 'F', visible_alias = "follow-redirects", visible_short_alias = 'L')]
+    #[arg(
+        long = "follow",
+        short = 'F',
+        visible_alias = "follow-redirects",
+        visible_short_alias = 'L'
+    )]
     pub follow_redirects: bool,
     /// The most redirects to follow with --follow.
     #[arg(long, value_name = "N")]
@@ -237,9 +242,14 @@ fn positive_secs(flag: &str, v: f64) -> Result<Option<Duration>, Failure> {
 
 fn plan(args: &RequestArgs, base: Option<&str>) -> Result<Plan, Failure> {
     let mut pos = args.args.iter();
-    let first = pos.next().ok_or_else(|| Failure::usage("a URL is needed"))?;
+    let first = pos
+        .next()
+        .ok_or_else(|| Failure::usage("a URL is needed"))?;
     let (method, raw_url) = if args.args.len() >= 2 && items::looks_like_method(first) {
-        (Some(first.to_ascii_uppercase()), pos.next().cloned().unwrap_or_default())
+        (
+            Some(first.to_ascii_uppercase()),
+            pos.next().cloned().unwrap_or_default(),
+        )
     } else {
         (None, first.clone())
     };
@@ -252,11 +262,12 @@ fn plan(args: &RequestArgs, base: Option<&str>) -> Result<Plan, Failure> {
         }
         _ => items::expand_url(&raw_url, args.https),
     };
-    let url = Url::parse(&url_text)
-        .map_err(|e| Failure::usage(format!("{raw_url:?} is not a URL ({e}); try http://host/path, :8080/path or localhost/path")))?;
-    let has_body = items.iter().any(Item::is_body)
-        || args.json.is_some()
-        || args.raw.is_some();
+    let url = Url::parse(&url_text).map_err(|e| {
+        Failure::usage(format!(
+            "{raw_url:?} is not a URL ({e}); try http://host/path, :8080/path or localhost/path"
+        ))
+    })?;
+    let has_body = items.iter().any(Item::is_body) || args.json.is_some() || args.raw.is_some();
     let method = match method {
         Some(m) => Method::from_bytes(m.as_bytes())
             .map_err(|_| Failure::usage(format!("{m:?} is not an HTTP method")))?,
@@ -321,7 +332,11 @@ fn guessed_type(bytes: &[u8]) -> String {
 }
 
 /// The body from the items, `--json`, `--raw` or stdin (one of them).
-fn body_source(args: &RequestArgs, plan: &Plan, user_ct: Option<&str>) -> Result<BodySource, Failure> {
+fn body_source(
+    args: &RequestArgs,
+    plan: &Plan,
+    user_ct: Option<&str>,
+) -> Result<BodySource, Failure> {
     let data_items: Vec<&Item> = plan
         .items
         .iter()
@@ -348,12 +363,17 @@ fn body_source(args: &RequestArgs, plan: &Plan, user_ct: Option<&str>) -> Result
     if let Some(json) = &args.json {
         items::check_json(json)
             .map_err(|e| Failure::usage(format!("--json is not valid JSON: {e}")))?;
-        return Ok(BodySource::Bytes(json.clone().into_bytes(), ct("application/json")));
+        return Ok(BodySource::Bytes(
+            json.clone().into_bytes(),
+            ct("application/json"),
+        ));
     }
     if let Some(raw) = &args.raw {
         if raw == "@-" || raw == "-" {
             let bytes = read_stdin()?;
-            let t = user_ct.map(str::to_owned).unwrap_or_else(|| guessed_type(&bytes));
+            let t = user_ct
+                .map(str::to_owned)
+                .unwrap_or_else(|| guessed_type(&bytes));
             return Ok(BodySource::Bytes(bytes, t));
         }
         if let Some(path) = raw.strip_prefix('@') {
@@ -376,7 +396,9 @@ fn body_source(args: &RequestArgs, plan: &Plan, user_ct: Option<&str>) -> Result
         return file_body(path, ct(content_type_for(path)));
     }
     if !data_items.is_empty() {
-        let has_files = data_items.iter().any(|i| matches!(i, Item::FormFile { .. }));
+        let has_files = data_items
+            .iter()
+            .any(|i| matches!(i, Item::FormFile { .. }));
         if args.multipart || has_files {
             let mut form = keel::Multipart::new();
             for item in data_items {
@@ -389,10 +411,14 @@ fn body_source(args: &RequestArgs, plan: &Plan, user_ct: Option<&str>) -> Result
                     Item::FormFile { name, path, mime } => {
                         let data = read_file(path, "the form file")?;
                         let file_name = path.file_name().and_then(|f| f.to_str());
-                        let mime = mime.clone().unwrap_or_else(|| content_type_for(path).into());
+                        let mime = mime
+                            .clone()
+                            .unwrap_or_else(|| content_type_for(path).into());
                         form.bytes(name, data, file_name, Some(&mime))
                     }
-                    Item::RawJson(n, v) => form.bytes(n, v.clone().into_bytes(), None, Some("application/json")),
+                    Item::RawJson(n, v) => {
+                        form.bytes(n, v.clone().into_bytes(), None, Some("application/json"))
+                    }
                     Item::RawJsonFile(n, p) => {
                         form.bytes(n, read_json_file(p)?, None, Some("application/json"))
                     }
@@ -460,7 +486,9 @@ fn body_source(args: &RequestArgs, plan: &Plan, user_ct: Option<&str>) -> Result
     if !args.ignore_stdin && !args.offline && !std::io::stdin().is_terminal() {
         let bytes = read_stdin()?;
         if !bytes.is_empty() {
-            let t = user_ct.map(str::to_owned).unwrap_or_else(|| guessed_type(&bytes));
+            let t = user_ct
+                .map(str::to_owned)
+                .unwrap_or_else(|| guessed_type(&bytes));
             return Ok(BodySource::Bytes(bytes, t));
         }
     }
@@ -469,9 +497,8 @@ fn body_source(args: &RequestArgs, plan: &Plan, user_ct: Option<&str>) -> Result
 
 fn read_json_file(p: &Path) -> Result<Vec<u8>, Failure> {
     let raw = read_file(p, "the JSON file")?;
-    items::check_json_bytes(&raw).map_err(|e| {
-        Failure::usage(format!("{} is not JSON: {e}", p.display()))
-    })?;
+    items::check_json_bytes(&raw)
+        .map_err(|e| Failure::usage(format!("{} is not JSON: {e}", p.display())))?;
     Ok(raw)
 }
 
@@ -557,12 +584,16 @@ fn configure<A: AuthState>(
 
 /// The values whose appearance in a printed header means "redact it".
 fn secrets(args: &SchemeArgs) -> Vec<String> {
-    let mut s: Vec<String> = [&args.api_secret, &args.passphrase, &args.private_key_passphrase]
-        .into_iter()
-        .flatten()
-        .filter(|v| v.len() >= 4)
-        .cloned()
-        .collect();
+    let mut s: Vec<String> = [
+        &args.api_secret,
+        &args.passphrase,
+        &args.private_key_passphrase,
+    ]
+    .into_iter()
+    .flatten()
+    .filter(|v| v.len() >= 4)
+    .cloned()
+    .collect();
     if matches!(args.scheme.as_str(), "bearer" | "basic" | "api-key") {
         if let Some(k) = &args.api_key {
             if k.len() >= 4 {
@@ -584,7 +615,11 @@ fn shown_headers(headers: &keel::HeaderMap, secrets: &[String]) -> Vec<(String, 
                 || secrets.iter().any(|s| text.contains(s.as_str()));
             (
                 n.as_str().to_owned(),
-                if secret { "<redacted>".to_owned() } else { text },
+                if secret {
+                    "<redacted>".to_owned()
+                } else {
+                    text
+                },
             )
         })
         .collect()
@@ -639,7 +674,10 @@ fn print_request(out: &Output, rec: &Recorded, streamed: Option<&Path>) -> Resul
             }
         }
         let line = format!("{} {} HTTP/1.1", rec.method, target);
-        write_out(&mut stdout, &pretty::head_block(&line, &headers, out.pretty.colors && out.tty))?;
+        write_out(
+            &mut stdout,
+            &pretty::head_block(&line, &headers, out.pretty.colors && out.tty),
+        )?;
     }
     if out.print.req_body {
         match (&rec.body, streamed) {
@@ -731,7 +769,10 @@ fn terminal_response(
         }
         body.extend_from_slice(&chunk);
     }
-    write_out(&mut stdout, &terminal_body(&body, ct.as_deref(), out.pretty))
+    write_out(
+        &mut stdout,
+        &terminal_body(&body, ct.as_deref(), out.pretty),
+    )
 }
 
 /// A writer that advances a progress bar.
@@ -799,7 +840,9 @@ fn download(
         .truncate(!appending)
         .open(&path)
         .map_err(|e| Failure::io(format!("cannot write {}: {e}", path.display())))?;
-    let total = resp.content_length().map(|n| n + if appending { resume_from } else { 0 });
+    let total = resp
+        .content_length()
+        .map(|n| n + if appending { resume_from } else { 0 });
     let bar = if quiet || !std::io::stderr().is_terminal() {
         indicatif::ProgressBar::hidden()
     } else {
@@ -926,7 +969,9 @@ fn execute<A: AuthState>(
     let mut resume_from = 0;
     if args.resume {
         let Some(path) = &args.output else {
-            return Err(Failure::usage("-c/--continue needs -o FILE (the partial download)"));
+            return Err(Failure::usage(
+                "-c/--continue needs -o FILE (the partial download)",
+            ));
         };
         resume_from = std::fs::metadata(path).map(|m| m.len()).unwrap_or(0);
         if resume_from > 0 {
@@ -1028,11 +1073,12 @@ fn execute<A: AuthState>(
     Ok(code)
 }
 
+/// A profile's base URL and default headers.
+type ProfileDefaults = (Option<String>, Vec<(String, String)>);
+
 /// Applies `--profile` (or KEEL_PROFILE): credentials from the variables it
 /// names (flags and KEEL_* variables win), its scheme and headers.
-fn apply_profile(
-    args: &mut RequestArgs,
-) -> Result<(Option<String>, Vec<(String, String)>), Failure> {
+fn apply_profile(args: &mut RequestArgs) -> Result<ProfileDefaults, Failure> {
     let Some(name) = args.profile.clone() else {
         return Ok((None, Vec::new()));
     };
