@@ -593,6 +593,10 @@ fn completions_and_man_page_generate() {
 fn in_pty(args: &[&str]) -> Option<String> {
     let which = Command::new("script").arg("--version").output();
     if which.map(|o| !o.status.success()).unwrap_or(true) {
+        assert!(
+            std::env::var_os("KEEL_REQUIRE_PTY").is_none(),
+            "KEEL_REQUIRE_PTY is set but `script` (util-linux) is not installed"
+        );
         eprintln!("skipped: `script` (util-linux) is not installed; apt-get install bsdutils");
         return None;
     }
