@@ -170,3 +170,23 @@ pub fn resolve(name: &str) -> Result<Profile, Failure> {
     })?;
     load(&path, name)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The README's keel.toml (`tests/data/keel.toml`, checked against the
+    /// README block) loads as documented.
+    #[test]
+    fn the_readme_profile_loads() {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/keel.toml");
+        let p = load(&path, "demo").unwrap();
+        assert_eq!(p.base_url.as_deref(), Some("http://127.0.0.1:8080"));
+        assert_eq!(p.api_secret_env.as_deref(), Some("DEMO_API_SECRET"));
+        assert_eq!(
+            p.headers.get("X-Team").map(String::as_str),
+            Some("payments")
+        );
+        assert!(load(&path, "other").is_err());
+    }
+}

@@ -41,7 +41,7 @@ pub struct RequestArgs {
     /// there is a body), the URL (`:8080/path` and `localhost/path` mean
     /// `http://localhost…`; a path `/x` joins the profile's base URL) and
     /// request items.
-    #[arg(required = true, value_name = "[METHOD] URL [ITEM]", num_args = 1..)]
+    #[arg(value_name = "[METHOD] URL [ITEM]")]
     pub args: Vec<String>,
     /// A header, 'Name: value' (repeatable; `Name:value` items do the same).
     #[arg(long = "header", short = 'H', value_name = "HEADER")]
@@ -180,6 +180,17 @@ pub struct RequestArgs {
     pub help: Option<bool>,
     #[command(flatten)]
     pub scheme: SchemeArgs,
+}
+
+/// A check of the response (status and body) that `keel call` runs
+/// against the document; it returns what does not match.
+pub type Check = Box<dyn FnOnce(u16, &[u8]) -> Vec<String>>;
+
+/// An optional response check (`keel call`).
+#[derive(Default)]
+pub struct Validator {
+    /// The check; `None` checks nothing.
+    pub check: Option<Check>,
 }
 
 /// What to print, from `-p` and friends.
@@ -902,6 +913,7 @@ fn execute<A: AuthState>(
     plan: Plan,
     out: Output,
     extra_headers: &[(String, String)],
+    validator: Validator,
 ) -> Result<ExitCode, Failure> {
     let inner = client
         .get_or_create_async_client()
@@ -1039,12 +1051,39 @@ fn execute<A: AuthState>(
         return Ok(ExitCode::SUCCESS);
     }
     let status = resp.status;
+    let resp_content_type = resp.header("content-type").map(str::to_owned);
     let mut stdout = std::io::stdout().lock();
     if out.print.resp_head {
         write_out(&mut stdout, &response_head(&resp, version, &out))?;
     }
     drop(stdout);
     let is_head = plan.method == Method::HEAD;
+    if let Some(check) = validator.check {
+        // Checked against the document: read the body (capped), print it,
+        // then say what does not match.
+        let body = if is_head {
+            keel::Bytes::new()
+        } else {
+            resp.bytes_blocking().map_err(|e| describe(&e))?
+        };
+        if out.print.resp_body && !body.is_empty() {
+            let ct = resp_content_type.as_deref();
+            let shown = if out.tty {
+                terminal_body(&body, ct, out.pretty)
+            } else {
+                body.to_vec()
+            };
+            write_out(&mut std::io::stdout().lock(), &shown)?;
+        }
+        let problems = check(status.as_u16(), &body);
+        if !problems.is_empty() {
+            eprintln!("keel: the response does not match the document:");
+            for p in &problems {
+                eprintln!("  {p}");
+            }
+        }
+        return Ok(status_exit(status, args.check_status));
+    }
     if out.print.resp_body && !is_head {
         let events = resp
             .header("content-type")
@@ -1169,7 +1208,9 @@ fn origin(url: &Url) -> String {
     o
 }
 
-fn send(mut args: RequestArgs) -> Result<ExitCode, Failure> {
+/// Sends the request the arguments describe, checking the response with
+/// `validator` (for `keel call`).
+pub fn send_checked(mut args: RequestArgs, validator: Validator) -> Result<ExitCode, Failure> {
     let (base, profile_headers) = apply_profile(&mut args)?;
     args.scheme.warn_about_command_line_secrets();
     let plan = plan(&args, base.as_deref())?;
@@ -1178,20 +1219,20 @@ fn send(mut args: RequestArgs) -> Result<ExitCode, Failure> {
     match args.scheme.client_builder(&base)? {
         Some(b) => {
             let client = configure(&args, b)?.build().map_err(|e| describe(&e))?;
-            execute(&args, client, plan, out, &profile_headers)
+            execute(&args, client, plan, out, &profile_headers, validator)
         }
         None => {
             let client = configure(&args, keel::HttpClient::builder(&base))?
                 .build()
                 .map_err(|e| describe(&e))?;
-            execute(&args, client, plan, out, &profile_headers)
+            execute(&args, client, plan, out, &profile_headers, validator)
         }
     }
 }
 
 /// Runs `keel request`.
 pub fn run(args: RequestArgs) -> ExitCode {
-    match send(args) {
+    match send_checked(args, Validator::default()) {
         Ok(code) => code,
         Err(Failure { message, code }) => {
             eprintln!("keel request: {}", message.replace('\n', " "));

@@ -671,3 +671,104 @@ fn a_terminal_gets_colors_pretty_json_and_a_progress_bar() {
     assert!(out.contains('█'), "{out:?}");
     assert_eq!(std::fs::metadata(&file).expect("file").len(), 3_000_000);
 }
+
+/// A one-connection HTTP/1.1 server on loopback that streams two
+/// server-sent events and sends the second only after `go` fires, so the
+/// test can show the first was printed before the stream ended (no timing).
+fn sse_server(go: std::sync::mpsc::Receiver<()>) -> (String, std::thread::JoinHandle<()>) {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let url = format!("http://{}/events", listener.local_addr().expect("addr"));
+    let handle = std::thread::spawn(move || {
+        let Ok((mut conn, _)) = listener.accept() else {
+            return;
+        };
+        let mut head = Vec::new();
+        let mut byte = [0u8; 1];
+        while !head.ends_with(b"\r\n\r\n") && head.len() < 16 << 10 {
+            match conn.read(&mut byte) {
+                Ok(1) => head.push(byte[0]),
+                _ => return,
+            }
+        }
+        let chunk = |s: &str| format!("{:x}\r\n{s}\r\n", s.len());
+        let _ = conn.write_all(
+            b"HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\ntransfer-encoding: chunked\r\n\r\n",
+        );
+        let _ = conn.write_all(chunk("event: tick\ndata: {\"n\":1}\n\n").as_bytes());
+        let _ = conn.flush();
+        // Wait (bounded) for the test to have seen the first event.
+        let _ = go.recv_timeout(std::time::Duration::from_secs(60));
+        let _ = conn.write_all(chunk("event: tick\ndata: {\"n\":2}\n\n").as_bytes());
+        let _ = conn.write_all(b"0\r\n\r\n");
+        let _ = conn.flush();
+    });
+    (url, handle)
+}
+
+#[test]
+fn server_sent_events_are_printed_as_they_arrive() {
+    let (go_tx, go_rx) = std::sync::mpsc::channel();
+    let (url, server) = sse_server(go_rx);
+    // No -S: text/event-stream streams by itself.
+    let mut child = cmd()
+        .args(["request", &url])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn");
+    let mut stdout = child.stdout.take().expect("stdout");
+    let first = b"event: tick\ndata: {\"n\":1}\n\n";
+    let mut got = vec![0u8; first.len()];
+    stdout.read_exact(&mut got).expect("the first event");
+    assert_eq!(got, first);
+    // The server has not sent the second event yet: the stream is open.
+    go_tx.send(()).expect("release the second event");
+    let mut rest = Vec::new();
+    stdout.read_to_end(&mut rest).expect("rest");
+    assert_eq!(rest, b"event: tick\ndata: {\"n\":2}\n\n");
+    assert!(child.wait().expect("wait").success());
+    server.join().expect("server thread");
+}
+
+#[test]
+fn server_sent_events_stream_on_a_terminal_too() {
+    if Command::new("script").arg("--version").output().is_err() {
+        assert!(
+            std::env::var_os("KEEL_REQUIRE_PTY").is_none(),
+            "KEEL_REQUIRE_PTY is set but `script` (util-linux) is not installed"
+        );
+        eprintln!("skipped: `script` (util-linux) is not installed");
+        return;
+    }
+    let (go_tx, go_rx) = std::sync::mpsc::channel();
+    let (url, server) = sse_server(go_rx);
+    let line = format!("{} request '{url}'", env!("CARGO_BIN_EXE_keel"));
+    let mut child = Command::new("script")
+        .args(["-qefc", &line, "/dev/null"])
+        .env("TERM", "xterm-256color")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("spawn script");
+    let mut stdout = child.stdout.take().expect("stdout");
+    let mut seen = Vec::new();
+    let mut buf = [0u8; 4096];
+    // On a terminal a JSON body would be collected and formatted; an event
+    // stream is printed as it arrives.
+    for _ in 0..10_000 {
+        if text(&seen).contains("{\"n\":1}") {
+            break;
+        }
+        match stdout.read(&mut buf) {
+            Ok(0) | Err(_) => break,
+            Ok(n) => seen.extend_from_slice(&buf[..n]),
+        }
+    }
+    assert!(text(&seen).contains("{\"n\":1}"), "{:?}", text(&seen));
+    assert!(!text(&seen).contains("{\"n\":2}"), "{:?}", text(&seen));
+    go_tx.send(()).expect("release the second event");
+    stdout.read_to_end(&mut seen).expect("rest");
+    assert!(text(&seen).contains("{\"n\":2}"), "{:?}", text(&seen));
+    assert!(child.wait().expect("wait").success());
+    server.join().expect("server thread");
+}
