@@ -141,7 +141,7 @@ def fn_costs(path):
             continue
         fn = m.group(2).strip()
         fn = re.sub(r"\s+\[[^\]]*\]$", "", fn)  # the object file
-        fn = fn.split(":", 1)[1] if fn.startswith(("???", "/")) or ".rs:" in fn else fn
+        fn = fn.split(":", 1)[1]  # "file:function"; a file name has no colon
         costs[fn] = costs.get(fn, 0) + int(m.group(1).replace(",", ""))
     return costs
 

@@ -169,6 +169,10 @@ pub struct Clients {
     peer: reqwest_middleware::ClientWithMiddleware,
     url: String,
     keel: keel::HttpClient,
+    /// A client of its own (as `reqwest-blocking` has): connections made
+    /// by the async contenders live on the bench's `current_thread`
+    /// runtime, which is idle while a blocking contender runs.
+    keel_blocking: keel::HttpClient,
     signed: keel::HttpAuthenticatedClient,
     resilient: keel::HttpAuthenticatedClient,
     post_body: Bytes,
@@ -198,6 +202,7 @@ impl Clients {
         let hyper = hyper_util::client::legacy::Client::builder(TokioExecutor::new())
             .build::<_, Full<Bytes>>(HttpConnector::new());
         let keel = keel::HttpClient::builder(base).build()?;
+        let keel_blocking = keel::HttpClient::builder(base).build()?;
         let signed = keel::HttpAuthenticatedClient::builder(base)
             .api_key(keel_demo::DEMO_API_KEY)
             .api_secret(keel_demo::DEMO_API_SECRET)
@@ -217,6 +222,7 @@ impl Clients {
             )?,
             url,
             keel,
+            keel_blocking,
             signed,
             resilient,
             post_body: Bytes::from_static(POST_BODY.as_bytes()),
@@ -415,12 +421,12 @@ impl Clients {
             }
             Kind::KeelBlocking => {
                 let resp = if post {
-                    self.keel
+                    self.keel_blocking
                         .post("/bench")
                         .body(self.post_body.clone(), JSON)
                         .send_blocking()?
                 } else {
-                    self.keel.get("/bench").send_blocking()?
+                    self.keel_blocking.get("/bench").send_blocking()?
                 };
                 ensure!(resp.status == 200, "status {}", resp.status);
                 resp.content.len()
