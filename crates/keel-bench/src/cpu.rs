@@ -2,7 +2,7 @@
 //! included), from `CLOCK_PROCESS_CPUTIME_ID`: less noisy than wall-clock
 //! on a shared machine, since time spent preempted does not count.
 
-use rustix::time::{clock_gettime, ClockId};
+use nix::time::{clock_gettime, ClockId};
 
 /// A running measurement of this process's CPU time.
 pub struct CpuClock {
@@ -10,8 +10,8 @@ pub struct CpuClock {
 }
 
 fn now() -> Option<f64> {
-    let t = clock_gettime(ClockId::ProcessCPUTime);
-    (t.tv_sec >= 0 && t.tv_nsec >= 0).then(|| t.tv_sec as f64 + t.tv_nsec as f64 * 1e-9)
+    let t = clock_gettime(ClockId::CLOCK_PROCESS_CPUTIME_ID).ok()?;
+    (t.tv_sec() >= 0 && t.tv_nsec() >= 0).then(|| t.tv_sec() as f64 + t.tv_nsec() as f64 * 1e-9)
 }
 
 impl CpuClock {

@@ -1,6 +1,8 @@
-//! `keel-bench --hmac N` / `--hmac-keyed N`: N bare HMAC-SHA256 signatures
-//! of the string a signed `GET /bench` signs under Keel's default scheme
-//! (`<13-digit ms timestamp>GET/bench`), with the demo secret. Run under
+//! `keel-bench --hmac N` / `--hmac-keyed N` / `--hmac-post N`: N bare
+//! HMAC-SHA256 signatures of the string a signed `GET /bench` signs under
+//! Keel's default scheme (`<13-digit ms timestamp>GET/bench`), or for
+//! `--hmac-post` a signed `POST /bench` with the bench's 300-byte body,
+//! with the demo secret. Run under
 //! callgrind beside the contenders (`scripts/instructions.sh`), the
 //! marginal count per signature is the floor for what signing can cost in
 //! that run: under valgrind SHA-256 runs without the SHA-NI instructions.
@@ -10,6 +12,8 @@
 //!   baseline of the target (Keel pre-keys once per client family).
 //! - `--hmac-keyed`: `Hmac::new_from_slice` per signature (four
 //!   compressions), what an implementation that keys per request pays.
+//! - `--hmac-post`: keyed once, over the POST's string to sign (seven
+//!   compressions).
 
 use std::hint::black_box;
 
@@ -20,12 +24,17 @@ use sha2::Sha256;
 /// The string to sign of one signed `GET /bench`.
 pub const STRING_TO_SIGN: &str = "1700000000123GET/bench";
 
-/// Computes `n` signatures; `keyed_each` keys the HMAC for every one.
-/// Returns the last tag's first byte (so nothing is optimised away).
-pub fn run(n: usize, keyed_each: bool) -> Result<u8> {
+/// The string to sign of one signed `POST /bench` with the bench's body.
+pub fn post_string_to_sign() -> String {
+    format!("1700000000123POST/bench{}", crate::contenders::POST_BODY)
+}
+
+/// Computes `n` signatures of `msg`; `keyed_each` keys the HMAC for every
+/// one. Returns the last tag's first byte (so nothing is optimised away).
+pub fn run(n: usize, keyed_each: bool, msg: &[u8]) -> Result<u8> {
     let secret = keel_demo::DEMO_API_SECRET.as_bytes();
     let keyed = Hmac::<Sha256>::new_from_slice(secret).context("HMAC rejected the key")?;
-    let msg = black_box(STRING_TO_SIGN.as_bytes());
+    let msg = black_box(msg);
     let mut last = 0u8;
     for _ in 0..n {
         let mut mac = if keyed_each {

@@ -63,6 +63,7 @@ other modes (one per process):
   --hmac N                   N bare HMAC-SHA256 of a signed GET /bench's string to sign,
                              keyed once (run under callgrind by scripts/instructions.sh)
   --hmac-keyed N             the same, keying the HMAC for every signature
+  --hmac-post N              keyed once, over a signed POST /bench's string to sign
   --download SIZE            stream GET /bytes/SIZE (e.g. 200MiB) to a file with Keel
                              and report peak RSS; --blocking uses the blocking API,
                              --file PATH the target (default: a temp file, removed);
@@ -93,8 +94,12 @@ struct Options {
 enum Mode {
     /// The side-by-side benchmark.
     Bench,
-    /// `--hmac N` / `--hmac-keyed N`.
-    Hmac { n: usize, keyed_each: bool },
+    /// `--hmac N` / `--hmac-keyed N` / `--hmac-post N`.
+    Hmac {
+        n: usize,
+        keyed_each: bool,
+        post: bool,
+    },
     /// `--download SIZE`.
     Download {
         bytes: u64,
@@ -175,10 +180,11 @@ fn parse_args(args: &[String]) -> Result<Options> {
             "--server-cpu" => o.server_cpu = Some(value(&mut it, a)?.clone()),
             "--no-pin" => o.server_cpu = None,
             "--out" => o.out = PathBuf::from(value(&mut it, a)?),
-            "--hmac" | "--hmac-keyed" => {
+            "--hmac" | "--hmac-keyed" | "--hmac-post" => {
                 o.mode = Mode::Hmac {
                     n: number(value(&mut it, a)?, a)?,
                     keyed_each: a == "--hmac-keyed",
+                    post: a == "--hmac-post",
                 }
             }
             "--download" => {
@@ -272,12 +278,22 @@ fn main() {
     } else {
         parse_args(&args).and_then(|o| match &o.mode {
             Mode::Bench => bench(&o, &args),
-            Mode::Hmac { n, keyed_each } => {
-                let last = hmac_mode::run(*n, *keyed_each)?;
+            Mode::Hmac {
+                n,
+                keyed_each,
+                post,
+            } => {
+                let msg = if *post {
+                    hmac_mode::post_string_to_sign()
+                } else {
+                    hmac_mode::STRING_TO_SIGN.to_owned()
+                };
+                let last = hmac_mode::run(*n, *keyed_each, msg.as_bytes())?;
                 println!(
-                    "{n} HMAC-SHA256 ({}) of {:?}; last tag starts {last:02x}",
+                    "{n} HMAC-SHA256 ({}) of {} bytes ({:?}...); last tag starts {last:02x}",
                     if *keyed_each { "keyed each time" } else { "keyed once" },
-                    hmac_mode::STRING_TO_SIGN
+                    msg.len(),
+                    &msg[..msg.len().min(22)],
                 );
                 Ok(())
             }

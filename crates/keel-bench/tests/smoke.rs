@@ -79,7 +79,7 @@ fn quick_run_writes_json_and_markdown_for_every_rust_contender() {
 
 #[test]
 fn hmac_modes_run() {
-    for mode in ["--hmac", "--hmac-keyed"] {
+    for mode in ["--hmac", "--hmac-keyed", "--hmac-post"] {
         let out = Command::new(env!("CARGO_BIN_EXE_keel-bench"))
             .args([mode, "10"])
             .output()
