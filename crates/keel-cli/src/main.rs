@@ -3,7 +3,8 @@
 //! Subcommands: `demo` (a guided tour against the embedded demo server),
 //! `serve` (run the demo server), `request` (send a request, signed and
 //! resilient), `sign` (print a signed request without sending it),
-//! `generate` (OpenAPI → Rust client crate).
+//! `verify-webhook` (check a received webhook's signature), `generate`
+//! (OpenAPI → Rust client crate).
 
 use std::process::ExitCode;
 
@@ -14,6 +15,7 @@ mod generate;
 mod request;
 mod serve;
 mod sign;
+mod verify_webhook;
 
 /// Typed, signed and resilient HTTP API clients.
 #[derive(Debug, Parser)]
@@ -33,6 +35,8 @@ enum Command {
     Request(request::RequestArgs),
     /// Print the signed request that would be sent, without sending it.
     Sign(sign::SignArgs),
+    /// Check a received webhook's signature (Standard Webhooks, Stripe, GitHub, Slack).
+    VerifyWebhook(verify_webhook::VerifyWebhookArgs),
     /// Generate a Rust client crate from an OpenAPI document.
     Generate(generate::GenerateArgs),
 }
@@ -44,6 +48,7 @@ fn main() -> ExitCode {
         Command::Serve(a) => serve::run(a),
         Command::Request(a) => request::run(a),
         Command::Sign(a) => sign::run(a),
+        Command::VerifyWebhook(a) => verify_webhook::run(a),
         Command::Generate(a) => generate::run(a),
     }
 }

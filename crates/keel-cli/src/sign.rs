@@ -7,15 +7,16 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use keel::signing::recipe::{self, HmacRecipe, SecretEncoding, TimestampFormat};
 use keel::signing::rfc9421::{Algorithm, Created, Expires, NonceParam, Rfc9421};
-use keel::signing::{Credentials, NonceCounter, Scheme, SigningRequest};
+use keel::signing::{Credentials, NonceCounter, PrivateKey, Scheme, SigningRequest};
 use keel::{HeaderMap, Method, Url};
 
 /// The signing options shared by `keel sign` and `keel request`.
 #[derive(Debug, Clone, clap::Args)]
 pub struct SchemeArgs {
-    /// Signing scheme: default, kraken, binance, coinbase, okx, bybit,
-    /// rfc9421, aws-sigv4 (when built with that feature), or bearer, basic,
-    /// api-key (key only).
+    /// Signing scheme: default (keel-v2), keel-v1, kraken, binance,
+    /// coinbase-exchange (alias coinbase), coinbase-cdp, okx, bybit, kucoin,
+    /// gate, rfc9421, aws-sigv4 (when built with that feature), or bearer,
+    /// basic, api-key (key only).
     #[arg(long, default_value = "default")]
     pub scheme: String,
     /// The API key.
@@ -25,17 +26,30 @@ pub struct SchemeArgs {
     /// secret on the command line lands in shell history and `ps`).
     #[arg(long, env = "KEEL_API_SECRET", hide_env_values = true)]
     pub api_secret: Option<String>,
-    /// The API passphrase (coinbase, okx).
+    /// The API passphrase (coinbase-exchange, okx, kucoin).
     #[arg(long, env = "KEEL_API_PASSPHRASE", hide_env_values = true)]
     pub passphrase: Option<String>,
+    /// A private key file (PEM or DER: PKCS#8, encrypted PKCS#8, PKCS#1,
+    /// SEC1) for binance, coinbase-cdp and rfc9421; its type decides the
+    /// algorithm. A PEM given as the API secret is read the same way.
+    #[arg(long, env = "KEEL_PRIVATE_KEY_FILE")]
+    pub private_key: Option<std::path::PathBuf>,
+    /// The passphrase of an encrypted PKCS#8 private key (prefer the
+    /// environment variable).
+    #[arg(long, env = "KEEL_PRIVATE_KEY_PASSPHRASE", hide_env_values = true)]
+    pub private_key_passphrase: Option<String>,
+    /// The receive window in milliseconds (binance: `recvWindow`; bybit:
+    /// `X-BAPI-RECV-WINDOW`, default 5000).
+    #[arg(long)]
+    pub recv_window: Option<u64>,
     /// The header carrying the key for the default scheme.
     #[arg(long, default_value = keel::DEFAULT_AUTH_HEADER_NAME)]
     pub auth_header_name: String,
     /// How the secret is decoded: raw, base64 or hex (default: the scheme's
-    /// own; for ed25519 the secret is a PKCS#8 PEM private key).
+    /// own).
     #[arg(long, value_parser = ["raw", "base64", "hex"])]
     pub secret_encoding: Option<String>,
-    /// RFC 9421: covered components, e.g. '"@method" "@authority" "content-type"'.
+    /// RFC 9421: covered components, e.g. '"@method" "@authority" "content-type";sf'.
     #[arg(long)]
     pub components: Option<String>,
     /// RFC 9421: the `created` parameter (seconds since the epoch).
@@ -50,9 +64,15 @@ pub struct SchemeArgs {
     /// RFC 9421: the signature label.
     #[arg(long, default_value = "sig1")]
     pub label: String,
-    /// RFC 9421: the algorithm (hmac-sha256 or ed25519); also sends `alg`.
-    #[arg(long, value_parser = ["hmac-sha256", "ed25519"])]
+    /// RFC 9421: the algorithm (default: the key decides — hmac-sha256 for
+    /// a secret, ed25519 / ecdsa-p256-sha256 / rsa-v1_5-sha256 /
+    /// rsa-pss-sha512 for a private key).
+    #[arg(long, value_parser = ["hmac-sha256", "ed25519", "ecdsa-p256-sha256", "rsa-v1_5-sha256", "rsa-pss-sha512"])]
     pub alg: Option<String>,
+    /// RFC 9421: send the `alg` parameter (off by default, as in the RFC's
+    /// examples).
+    #[arg(long)]
+    pub alg_param: bool,
     /// RFC 9421: the `tag` parameter.
     #[arg(long)]
     pub tag: Option<String>,
@@ -73,12 +93,15 @@ pub struct SchemeArgs {
 impl SchemeArgs {
     /// Warns on stderr when a secret came from the command line.
     pub fn warn_about_command_line_secrets(&self) {
-        for flag in ["--api-secret", "--passphrase"] {
+        for (flag, var) in [
+            ("--api-secret", "API_SECRET"),
+            ("--passphrase", "API_PASSPHRASE"),
+            ("--private-key-passphrase", "PRIVATE_KEY_PASSPHRASE"),
+        ] {
             let given = std::env::args().any(|a| a == flag || a.starts_with(&format!("{flag}=")));
             if given {
                 eprintln!(
-                    "keel: warning: {flag} on the command line is visible in shell history and to other users (ps); prefer the KEEL_{} environment variable",
-                    if flag == "--api-secret" { "API_SECRET" } else { "API_PASSPHRASE" }
+                    "keel: warning: {flag} on the command line is visible in shell history and to other users (ps); prefer the KEEL_{var} environment variable"
                 );
             }
         }
@@ -101,13 +124,33 @@ impl SchemeArgs {
 
     /// The scheme these options describe.
     pub fn scheme(&self) -> Result<Scheme, String> {
+        if self.recv_window.is_some() && !matches!(self.scheme.as_str(), "binance" | "bybit") {
+            return Err(format!(
+                "--recv-window applies to binance and bybit, not {}",
+                self.scheme
+            ));
+        }
         Ok(match self.scheme.as_str() {
-            "default" => Scheme::hmac(self.recipe(HmacRecipe::keel_default())),
+            "default" | "keel-v2" => Scheme::hmac(self.recipe(HmacRecipe::keel_default())),
+            "keel-v1" => Scheme::hmac(self.recipe(HmacRecipe::keel_v1())),
             "kraken" => Scheme::hmac(self.recipe(HmacRecipe::kraken())),
-            "binance" => Scheme::hmac(self.recipe(HmacRecipe::binance())),
-            "coinbase" => Scheme::hmac(self.recipe(HmacRecipe::coinbase())),
+            "binance" => {
+                let mut r = HmacRecipe::binance();
+                if let Some(w) = self.recv_window {
+                    r = r.recv_window(w);
+                }
+                Scheme::hmac(self.recipe(r))
+            }
+            "coinbase" | "coinbase-exchange" => {
+                Scheme::hmac(self.recipe(HmacRecipe::coinbase_exchange()))
+            }
+            "coinbase-cdp" => Scheme::coinbase_cdp(),
             "okx" => Scheme::hmac(self.recipe(HmacRecipe::okx())),
-            "bybit" => Scheme::hmac(self.recipe(HmacRecipe::bybit(5000))),
+            "bybit" => Scheme::hmac(self.recipe(HmacRecipe::bybit(
+                self.recv_window.unwrap_or(5000),
+            ))),
+            "kucoin" => Scheme::hmac(self.recipe(HmacRecipe::kucoin())),
+            "gate" => Scheme::hmac(self.recipe(HmacRecipe::gate())),
             "bearer" => Scheme::bearer(),
             "basic" => Scheme::basic(),
             "api-key" => Scheme::api_key_header(),
@@ -115,7 +158,7 @@ impl SchemeArgs {
             "aws-sigv4" => self.aws()?,
             other => {
                 return Err(format!(
-                    "unknown scheme {other:?}; use default, kraken, binance, coinbase, okx, bybit, rfc9421, aws-sigv4, bearer, basic or api-key"
+                    "unknown scheme {other:?}; use default, keel-v1, kraken, binance, coinbase-exchange, coinbase-cdp, okx, bybit, kucoin, gate, rfc9421, aws-sigv4, bearer, basic or api-key"
                 ))
             }
         })
@@ -135,15 +178,19 @@ impl SchemeArgs {
     }
 
     fn rfc9421(&self) -> Result<Rfc9421, String> {
-        let alg = match self.alg.as_deref() {
-            Some(a) => Algorithm::from_name(a).ok_or_else(|| format!("unknown --alg {a}"))?,
-            None => Algorithm::HmacSha256,
-        };
-        let mut r = Rfc9421::with_algorithm(alg)
-            .label(self.label.clone())
-            .include_alg(self.alg.is_some());
+        let mut r = match self.alg.as_deref() {
+            Some(a) => Rfc9421::with_algorithm(
+                Algorithm::from_name(a)
+                    .ok_or_else(|| format!("unknown --alg {a}; use one of {}", Algorithm::NAMES))?,
+            ),
+            None => Rfc9421::new(),
+        }
+        .label(self.label.clone())
+        .include_alg(self.alg_param);
         if let Some(c) = &self.components {
-            r = r.components(Rfc9421::parse_components(c));
+            r = r.component_list(
+                Rfc9421::parse_components(c).map_err(|e| format!("--components: {e}"))?,
+            );
         }
         if let Some(t) = self.created {
             r = r.created(Created::At(t));
@@ -184,6 +231,18 @@ impl SchemeArgs {
         }
     }
 
+    /// The private key from `--private-key`, if given.
+    pub fn private_key(&self) -> Result<Option<PrivateKey>, String> {
+        let Some(path) = &self.private_key else {
+            return Ok(None);
+        };
+        let key = match &self.private_key_passphrase {
+            Some(p) => PrivateKey::from_file_with_passphrase(path, p),
+            None => PrivateKey::from_file(path),
+        };
+        key.map(Some).map_err(|e| e.to_string())
+    }
+
     /// An authenticated client builder for `base`, when a key is given.
     pub fn client_builder(
         &self,
@@ -201,6 +260,9 @@ impl SchemeArgs {
         }
         if let Some(p) = &self.passphrase {
             b = b.passphrase(p.clone());
+        }
+        if let Some(k) = self.private_key()? {
+            b = b.private_key(k);
         }
         Ok(Some(b))
     }
@@ -277,11 +339,12 @@ fn sign(args: &SignArgs) -> Result<(), String> {
         None => NonceCounter::new().next(),
     };
     let scheme = args.scheme.scheme()?;
-    let key = args
-        .scheme
-        .api_key
-        .clone()
-        .ok_or("an API key is needed: --api-key or KEEL_API_KEY")?;
+    // RFC 9421 names its key with `keyid`; every other scheme sends the key.
+    let key = match (&args.scheme.api_key, args.scheme.scheme.as_str()) {
+        (Some(k), _) => k.clone(),
+        (None, "rfc9421") => args.scheme.key_id.clone().unwrap_or_default(),
+        (None, _) => return Err("an API key is needed: --api-key or KEEL_API_KEY".into()),
+    };
     let header_name =
         keel::http::header::HeaderName::from_bytes(args.scheme.auth_header_name.as_bytes())
             .map_err(|_| {
@@ -298,8 +361,18 @@ fn sign(args: &SignArgs) -> Result<(), String> {
     if let Some(p) = &args.scheme.passphrase {
         creds = creds.with_passphrase(p.clone());
     }
-    if scheme.signer().requires_secret() && args.scheme.api_secret.is_none() {
-        return Err("this scheme needs an API secret: KEEL_API_SECRET or --api-secret".into());
+    let private_key = args.scheme.private_key()?;
+    if let Some(k) = private_key.clone() {
+        creds = creds.with_private_key(k);
+    }
+    if scheme.signer().requires_secret()
+        && args.scheme.api_secret.is_none()
+        && private_key.is_none()
+    {
+        return Err(
+            "this scheme needs an API secret (KEEL_API_SECRET or --api-secret) or a private key (--private-key FILE)"
+                .into(),
+        );
     }
     scheme
         .signer()

@@ -9,7 +9,10 @@ fn keel(args: &[&str], env: &[(&str, &str)]) -> Output {
     cmd.args(args)
         .env_remove("KEEL_API_KEY")
         .env_remove("KEEL_API_SECRET")
-        .env_remove("KEEL_API_PASSPHRASE");
+        .env_remove("KEEL_API_PASSPHRASE")
+        .env_remove("KEEL_PRIVATE_KEY_FILE")
+        .env_remove("KEEL_PRIVATE_KEY_PASSPHRASE")
+        .env_remove("KEEL_WEBHOOK_SECRET");
     for (k, v) in env {
         cmd.env(k, v);
     }
@@ -267,4 +270,190 @@ fn request_transport_errors_exit_1_with_one_line() {
         "{}",
         stderr(&o)
     );
+}
+
+const RFC_ED25519: &str = "-----BEGIN PRIVATE KEY-----
+MC4CAQAwBQYDK2VwBCIEIJ+DYvh6SEqVTm50DFtMDoQikTmiCqirVv9mWG9qfSnF
+-----END PRIVATE KEY-----
+";
+
+fn b26_args<'a>(extra: &[&'a str]) -> Vec<&'a str> {
+    let mut v = vec![
+        "sign",
+        "--scheme",
+        "rfc9421",
+        "-X",
+        "POST",
+        "--url",
+        "https://example.com/foo?param=Value&Pet=dog",
+        "-H",
+        "Date: Tue, 20 Apr 2021 02:07:55 GMT",
+        "-H",
+        "Content-Type: application/json",
+        "-H",
+        "Content-Length: 18",
+        "--data",
+        r#"{"hello": "world"}"#,
+        "--components",
+        r#""date" "@method" "@path" "@authority" "content-type" "content-length""#,
+        "--created",
+        "1618884473",
+        "--key-id",
+        "test-key-ed25519",
+        "--label",
+        "sig-b26",
+    ];
+    v.extend_from_slice(extra);
+    v
+}
+
+// RFC 9421 Appendix B.2.6 through the CLI, exactly: the key (given as a file or as the
+// secret) decides the algorithm, and no `alg` parameter is sent unless asked.
+#[test]
+fn sign_rfc9421_b26_exactly() {
+    const SIG: &str = "signature: sig-b26=:wqcAqbmYJ2ji2glfAMaRy4gruYYnx2nEFN2HN6jrnDnQCK1u02Gb04v9EDgwUPiu4A0w6vuQv5lIp5WPpBKRCw==:\n";
+    const INPUT: &str = "signature-input: sig-b26=(\"date\" \"@method\" \"@path\" \"@authority\" \"content-type\" \"content-length\");created=1618884473;keyid=\"test-key-ed25519\"\n";
+    let dir = std::env::temp_dir().join(format!("keel-b26-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let key = dir.join("test-key-ed25519.pem");
+    std::fs::write(&key, RFC_ED25519).unwrap();
+    let key = key.to_str().unwrap().to_owned();
+    for (args, env) in [
+        (b26_args(&["--private-key", &key]), vec![]),
+        (b26_args(&[]), vec![("KEEL_API_SECRET", RFC_ED25519)]),
+        (
+            b26_args(&["--alg", "ed25519"]),
+            vec![("KEEL_API_SECRET", RFC_ED25519)],
+        ),
+    ] {
+        let o = keel(&args, &env);
+        assert!(o.status.success(), "{}", stderr(&o));
+        let out = stdout(&o);
+        assert!(out.contains(SIG), "{out}");
+        assert!(out.contains(INPUT), "{out}");
+    }
+    // --alg-param adds it (and the signature changes with it).
+    let o = keel(
+        &b26_args(&["--alg-param"]),
+        &[("KEEL_API_SECRET", RFC_ED25519)],
+    );
+    let out = stdout(&o);
+    assert!(
+        out.contains(";keyid=\"test-key-ed25519\";alg=\"ed25519\"\n"),
+        "{out}"
+    );
+    assert!(!out.contains(SIG), "{out}");
+    // A PEM where an hmac-sha256 secret is named is an error, never a silent HMAC.
+    let o = keel(
+        &b26_args(&["--alg", "hmac-sha256"]),
+        &[("KEEL_API_SECRET", RFC_ED25519)],
+    );
+    assert_eq!(o.status.code(), Some(1));
+    assert!(
+        stderr(&o).contains("a PEM private key was given where an hmac-sha256 secret is expected"),
+        "{}",
+        stderr(&o)
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn verify_webhook_reads_the_body_from_a_file_or_stdin() {
+    use std::io::Write as _;
+    let body = br#"{"test": 2432232314}"#;
+    let dir = std::env::temp_dir().join(format!("keel-webhook-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = dir.join("body.json");
+    std::fs::write(&file, body).unwrap();
+    let common = [
+        "verify-webhook",
+        "--scheme",
+        "standard",
+        "-H",
+        "webhook-id: msg_p5jXN8AQM9LWM0D4loKWxJek",
+        "-H",
+        "webhook-timestamp: 1614265330",
+        "-H",
+        "webhook-signature: v1,g0hM9SsE+OTPJTGt/tmIKtSyZlE3uFJELVlNIOLJ1OE=",
+        "--now",
+        "1614265330",
+    ];
+    let env = [(
+        "KEEL_WEBHOOK_SECRET",
+        "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw",
+    )];
+    let mut args = common.to_vec();
+    args.extend_from_slice(&["--body", file.to_str().unwrap()]);
+    let o = keel(&args, &env);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_eq!(
+        stdout(&o),
+        "verified: standard signature over 20 bytes, id msg_p5jXN8AQM9LWM0D4loKWxJek, timestamp 1614265330\n"
+    );
+    // From stdin, with one byte changed: rejected with the reason.
+    let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_keel"));
+    cmd.args(common)
+        .env_clear()
+        .envs(env)
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped());
+    let mut child = cmd.spawn().unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(br#"{"test": 2432232315}"#)
+        .unwrap();
+    let o = child.wait_with_output().unwrap();
+    assert_eq!(o.status.code(), Some(1));
+    assert_eq!(
+        stderr(&o),
+        "keel verify-webhook: rejected: no signature matches\n"
+    );
+    // Too old.
+    let mut args = common.to_vec();
+    args.extend_from_slice(&["--body", file.to_str().unwrap()]);
+    let mut late = args.clone();
+    let i = late.iter().position(|a| *a == "--now").unwrap();
+    late[i + 1] = "1614266330";
+    let o = keel(&late, &env);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(
+        stderr(&o).contains("rejected: timestamp outside the tolerance (1000 s old)"),
+        "{}",
+        stderr(&o)
+    );
+    // GitHub, no secret, unknown scheme.
+    let o = keel(
+        &[
+            "verify-webhook",
+            "--scheme",
+            "github",
+            "--body",
+            file.to_str().unwrap(),
+        ],
+        &[],
+    );
+    assert!(
+        stderr(&o).contains("a webhook secret is needed"),
+        "{}",
+        stderr(&o)
+    );
+    let o = keel(
+        &[
+            "verify-webhook",
+            "--scheme",
+            "paypal",
+            "--body",
+            file.to_str().unwrap(),
+        ],
+        &env,
+    );
+    assert!(
+        stderr(&o).contains("unknown scheme \"paypal\""),
+        "{}",
+        stderr(&o)
+    );
+    let _ = std::fs::remove_dir_all(&dir);
 }

@@ -5,6 +5,10 @@
 //! operation (apiKey header, added to the document with `openapi_extension` on the `/echo`
 //! route), and an undocumented status with `raise_on_unexpected_status` both ways.
 //!
+//! The README's generated-client example (`tests/readme/generated_client.rs`, which the
+//! README shows byte for byte; see `crates/keel/tests/readme.rs`) is built in the same crate
+//! as a second binary and run against the same server.
+//!
 //! The nested build uses its own target directory (`target/keel-generated`), because the
 //! outer `cargo test` holds the lock on the workspace's. Set `KEEL_SKIP_E2E=1` to skip.
 
@@ -115,10 +119,16 @@ fn generated_client_talks_to_the_demo_server() {
     generated.write_to(&root.join("demo-client")).unwrap();
     std::fs::create_dir_all(root.join("check/src")).unwrap();
     std::fs::write(root.join("check/src/main.rs"), CHECK_MAIN).unwrap();
+    std::fs::create_dir_all(root.join("check/src/bin")).unwrap();
+    std::fs::write(
+        root.join("check/src/bin/readme_generated_client.rs"),
+        include_str!("readme/generated_client.rs"),
+    )
+    .unwrap();
     std::fs::write(
         root.join("check/Cargo.toml"),
         format!(
-            "[package]\nname = \"check\"\nversion = \"0.0.0\"\nedition = \"2021\"\npublish = false\n\n[dependencies]\ndemo-client = {{ path = \"../demo-client\" }}\nkeel = {{ package = \"keel-http\", path = {:?} }}\ntokio = {{ version = \"1\", features = [\"rt\"] }}\n",
+            "[package]\nname = \"check\"\nversion = \"0.0.0\"\nedition = \"2021\"\npublish = false\n\n[dependencies]\ndemo-client = {{ path = \"../demo-client\" }}\nkeel = {{ package = \"keel-http\", path = {:?} }}\ntokio = {{ version = \"1\", features = [\"rt\", \"macros\", \"rt-multi-thread\"] }}\n",
             keel_path.display().to_string()
         ),
     )
@@ -133,11 +143,23 @@ fn generated_client_talks_to_the_demo_server() {
     if lock.exists() {
         std::fs::copy(&lock, root.join("Cargo.lock")).unwrap();
     }
-    let target = manifest.join("../../target/keel-generated");
+    // In the target directory in use (CARGO_TARGET_DIR in CI), shared with the README check.
+    let target = std::env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| manifest.join("../../target"))
+        .join("keel-generated");
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
     let mut build = Command::new(&cargo);
     build
-        .args(["run", "--message-format", "short", "-p", "check"])
+        .args([
+            "run",
+            "--message-format",
+            "short",
+            "-p",
+            "check",
+            "--bin",
+            "check",
+        ])
         .current_dir(root)
         .env("CARGO_TARGET_DIR", &target)
         .env("DEMO_URL", &url);
@@ -147,6 +169,41 @@ fn generated_client_talks_to_the_demo_server() {
     let out = build.output().unwrap();
     let stdout = String::from_utf8_lossy(&out.stdout);
     let stderr = String::from_utf8_lossy(&out.stderr);
+    // The README's example: built (dependencies already compiled) and run while the server is up.
+    let readme = out.status.success().then(|| {
+        let mut b = Command::new(&cargo);
+        b.args([
+            "build",
+            "--message-format",
+            "short",
+            "-p",
+            "check",
+            "--bin",
+            "readme_generated_client",
+        ])
+        .current_dir(root)
+        .env("CARGO_TARGET_DIR", &target);
+        if lock.exists() {
+            b.arg("--offline");
+        }
+        let built = b.output().unwrap();
+        if !built.status.success() {
+            return Err(String::from_utf8_lossy(&built.stderr).into_owned());
+        }
+        let o = Command::new(target.join("debug/readme_generated_client"))
+            .env("API_URL", &url)
+            .output()
+            .map_err(|e| e.to_string())?;
+        if o.status.success() {
+            Ok(())
+        } else {
+            Err(format!(
+                "{}{}",
+                String::from_utf8_lossy(&o.stdout),
+                String::from_utf8_lossy(&o.stderr)
+            ))
+        }
+    });
     rt.block_on(server.shutdown());
     let generated_warnings: Vec<&str> = stderr
         .lines()
@@ -161,4 +218,9 @@ fn generated_client_talks_to_the_demo_server() {
         out.status.success() && stdout.contains("E2E OK"),
         "generated client check failed\nstdout:\n{stdout}\nstderr:\n{stderr}"
     );
+    if let Some(Err(e)) = readme {
+        panic!(
+            "the README's generated-client example (tests/readme/generated_client.rs) failed:\n{e}"
+        );
+    }
 }

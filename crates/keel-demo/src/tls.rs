@@ -5,7 +5,7 @@ use std::io;
 use std::sync::Arc;
 
 use rcgen::{
-    BasicConstraints, CertificateParams, DnType, ExtendedKeyUsagePurpose, IsCa, KeyPair,
+    BasicConstraints, CertificateParams, DnType, ExtendedKeyUsagePurpose, IsCa, Issuer, KeyPair,
     KeyUsagePurpose,
 };
 use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
@@ -71,7 +71,7 @@ impl DemoTls {
         leaf_params.extended_key_usages = vec![ExtendedKeyUsagePurpose::ServerAuth];
         let leaf_key = KeyPair::generate().map_err(|e| tls_err("server key", e))?;
         let leaf_cert = leaf_params
-            .signed_by(&leaf_key, &ca_cert, &ca_key)
+            .signed_by(&leaf_key, &Issuer::from_params(&ca_params, &ca_key))
             .map_err(|e| tls_err("server certificate", e))?;
 
         let mut client_params = CertificateParams::new(vec!["keel-demo-client".to_owned()])
@@ -84,7 +84,7 @@ impl DemoTls {
         client_params.extended_key_usages = vec![ExtendedKeyUsagePurpose::ClientAuth];
         let client_key = KeyPair::generate().map_err(|e| tls_err("client key", e))?;
         let client_cert = client_params
-            .signed_by(&client_key, &ca_cert, &ca_key)
+            .signed_by(&client_key, &Issuer::from_params(&ca_params, &ca_key))
             .map_err(|e| tls_err("client certificate", e))?;
 
         let chain: Vec<CertificateDer<'static>> = vec![leaf_cert.der().clone()];

@@ -13,7 +13,7 @@ use crate::client::{Authenticated, Client, HttpAuthenticatedClient, HttpClient, 
 use crate::config::ClientBuilder;
 use crate::error::{Error, Result};
 use crate::response::Response;
-use crate::signing::{Auth, Credentials, Scheme};
+use crate::signing::{Auth, Credentials, NonceSource, PrivateKey, Scheme};
 
 /// The outcome of [`HttpAuthenticatedClient::sync_clock`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -74,6 +74,8 @@ pub struct PendingCredentials {
     auth_header_name: String,
     scheme: Option<Scheme>,
     clock_offset_ms: i64,
+    private_key: Option<PrivateKey>,
+    nonce_source: Option<Arc<dyn NonceSource>>,
 }
 
 impl Default for PendingCredentials {
@@ -85,6 +87,8 @@ impl Default for PendingCredentials {
             auth_header_name: DEFAULT_AUTH_HEADER_NAME.to_owned(),
             scheme: None,
             clock_offset_ms: 0,
+            private_key: None,
+            nonce_source: None,
         }
     }
 }
@@ -104,6 +108,8 @@ impl fmt::Debug for PendingCredentials {
             .field("auth_header_name", &self.auth_header_name)
             .field("scheme", &self.scheme)
             .field("clock_offset_ms", &self.clock_offset_ms)
+            .field("private_key", &self.private_key)
+            .field("nonce_source", &self.nonce_source)
             .finish()
     }
 }
@@ -261,6 +267,23 @@ impl ClientBuilder<Authenticated> {
         self
     }
 
+    /// An asymmetric private key to sign with (Binance Ed25519/RSA keys,
+    /// Coinbase CDP, RFC 9421 with a key pair): the key's type decides the
+    /// algorithm. Read it with [`PrivateKey::from_bytes`] /
+    /// [`PrivateKey::from_file`] (PKCS#8, encrypted PKCS#8, PKCS#1, SEC1).
+    pub fn private_key(mut self, key: PrivateKey) -> Self {
+        self.credentials.private_key = Some(key);
+        self
+    }
+
+    /// Where this client family's nonces come from (default: an in-process
+    /// [`NonceCounter`](crate::signing::NonceCounter)). Share one source
+    /// between processes that sign with the same key.
+    pub fn nonce_source(mut self, source: Arc<dyn NonceSource>) -> Self {
+        self.credentials.nonce_source = Some(source);
+        self
+    }
+
     /// The name of the header that carries the API key (default `API-Key`).
     pub fn auth_header_name(mut self, name: impl Into<String>) -> Self {
         self.credentials.auth_header_name = name.into();
@@ -328,22 +351,25 @@ impl PendingCredentials {
         }
         let scheme = self.scheme.unwrap_or_default();
         let secret = self.api_secret.map(|s| s.expose_secret().to_vec());
-        if scheme.signer().requires_secret() && secret.as_ref().is_none_or(|s| s.is_empty()) {
+        if scheme.signer().requires_secret()
+            && self.private_key.is_none()
+            && secret.as_ref().is_none_or(|s| s.is_empty())
+        {
             return Err(Error::config(
-                "this signing scheme needs a non-empty API secret; set it with `api_secret(...)`",
+                "this signing scheme needs a non-empty API secret (`api_secret(...)`) or a private key (`private_key(...)`)",
             ));
         }
         let mut credentials = Credentials::new(key, secret, header);
         if let Some(p) = self.passphrase {
             credentials = credentials.with_passphrase(p.expose_secret());
         }
-        scheme
-            .signer()
-            .check_credentials(&credentials)
-            .map_err(|e| match e {
-                Error::Signing(m) => Error::config(m),
-                e => e,
-            })?;
-        Ok(Auth::new(credentials, scheme, self.clock_offset_ms))
+        if let Some(k) = self.private_key {
+            credentials = credentials.with_private_key(k);
+        }
+        Auth::new(credentials, scheme, self.clock_offset_ms, self.nonce_source).map_err(|e| match e
+        {
+            Error::Signing(m) => Error::config(m),
+            e => e,
+        })
     }
 }

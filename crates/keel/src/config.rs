@@ -465,7 +465,10 @@ impl<A: AuthState> ClientBuilder<A> {
                 shown_raw_url(&self.base_url)
             ))
         })?;
-        let mut headers = HeaderMap::with_capacity(self.headers.len() + 1);
+        // Room for what each request adds (cookie, content type, signature
+        // headers, and the transport's Host and Accept-Encoding) so a
+        // request's copy of the map never regrows.
+        let mut headers = HeaderMap::with_capacity(self.headers.len() + 12);
         headers.insert(USER_AGENT, HeaderValue::from_static(DEFAULT_USER_AGENT));
         for (n, v) in &self.headers {
             let (n, v) = parse_header(n, v)?;

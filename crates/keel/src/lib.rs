@@ -13,16 +13,22 @@
 //! - [`Resilience`]: retries, backoff, Retry-After, deadlines, circuit
 //!   breaker, rate limiting, retry budget.
 //!
+//! ```toml
+#![doc = include_str!("../examples/readme_dependencies.toml")]
+//! ```
+//!
+//! From async code (these are the README's examples, kept in
+//! `examples/`; they talk to the demo API that `keel serve --port 8080`
+//! runs, or to `API_URL`):
+//!
 //! ```no_run
-//! # async fn run() -> keel::Result<()> {
-//! use std::time::Duration;
-//! let client = keel::HttpClient::builder("https://api.example.com/v1")
-//!     .header("User-Agent", "my-app/1.0")
-//!     .timeout(Duration::from_secs(10))
-//!     .build()?;
-//! let resp = client.get("/items/{id}").path_param("id", 42).send().await?;
-//! let item: serde_json::Value = resp.json()?;
-//! # let _ = item; Ok(()) }
+#![doc = include_str!("../examples/readme_async.rs")]
+//! ```
+//!
+//! From blocking code (no runtime, no `async`):
+//!
+//! ```no_run
+#![doc = include_str!("../examples/readme_blocking.rs")]
 //! ```
 #![deny(missing_docs)]
 #![forbid(unsafe_code)]
@@ -68,8 +74,3 @@ pub use bytes::Bytes;
 pub use http;
 pub use http::{HeaderMap, HeaderValue, Method, StatusCode};
 pub use url::Url;
-
-/// The README's examples, compiled as doc tests so they stay true.
-#[cfg(doctest)]
-#[doc = include_str!("../../../README.md")]
-struct ReadmeDoctests;

@@ -4,7 +4,6 @@
 use std::fmt;
 
 use bytes::{BufMut, Bytes, BytesMut};
-use rand::Rng;
 use serde::Serialize;
 
 use crate::error::{Error, Result};
@@ -49,11 +48,11 @@ impl Default for Multipart {
 }
 
 impl Multipart {
-    /// An empty form with a random boundary.
+    /// An empty form with a random boundary (122 bits from the operating
+    /// system's generator, so a part's content cannot be made to guess it).
     pub fn new() -> Self {
-        let n: u128 = rand::rng().random();
         Multipart {
-            boundary: format!("keel-{n:032x}"),
+            boundary: format!("keel-{}", uuid::Uuid::new_v4().simple()),
             parts: Vec::new(),
         }
     }

@@ -3,8 +3,7 @@
 //! another origin; credentials are refused over plain http to a
 //! non-loopback host unless allowed.
 
-use std::io::Write;
-use std::sync::{Arc, Mutex};
+mod common;
 
 use keel::signing::rfc9421::Rfc9421;
 use keel::signing::verify::Verifier;
@@ -13,14 +12,19 @@ use keel::HttpAuthenticatedClient;
 use keel_demo::DemoServer;
 use serde_json::Value;
 
+use common::secrets::SecretScan;
+
 const KEY: &str = "KEY-zq7Xw2-recognisable";
 const SECRET: &str = "SECRET-Vb93Lm-recognisable";
 const PASS: &str = "PASS-Hq41Ks-recognisable";
 
+/// The shared secret scan (tests/common/secrets.rs) for this file's credentials.
+fn scan() -> SecretScan {
+    SecretScan::new(&[SECRET, PASS, KEY])
+}
+
 fn assert_clean(what: &str, text: &str) {
-    for s in [SECRET, PASS, KEY] {
-        assert!(!text.contains(s), "{what} shows a credential ({s}): {text}");
-    }
+    scan().check(what, text);
 }
 
 fn builder(url: &str) -> keel::HttpAuthenticatedClientBuilder {
@@ -91,7 +95,7 @@ fn errors_never_carry_a_credential() {
         .build()
         .unwrap();
     let err = c.get("/x").send_blocking().unwrap_err();
-    assert_clean("connect error", &format!("{err} {err:?}"));
+    scan().error("connect error", &err);
 
     // A secret the scheme cannot decode fails in the builder without echoing it.
     let err = builder("https://x.test")
@@ -99,47 +103,28 @@ fn errors_never_carry_a_credential() {
         .build()
         .unwrap_err();
     assert!(err.to_string().contains("base64"), "{err}");
-    assert_clean("builder error", &format!("{err} {err:?}"));
+    scan().error("builder error", &err);
     let err = HttpAuthenticatedClient::builder("https://x.test")
         .api_key(KEY)
         .api_secret(SECRET)
         .scheme(Scheme::rfc9421(Rfc9421::ed25519()))
         .build()
         .unwrap_err();
-    assert_clean("ed25519 key error", &format!("{err} {err:?}"));
+    scan().error("ed25519 key error", &err);
     // A key that cannot be a header value.
     let err = HttpAuthenticatedClient::builder("https://x.test")
         .api_key(format!("{KEY}\n"))
         .api_secret(SECRET)
         .build()
         .unwrap_err();
-    assert_clean("bad key error", &format!("{err} {err:?}"));
-}
-
-#[derive(Clone, Default)]
-struct Buf(Arc<Mutex<Vec<u8>>>);
-impl Write for Buf {
-    fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(b);
-        Ok(b.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
+    scan().error("bad key error", &err);
 }
 
 #[test]
 fn tracing_output_carries_no_credential() {
     let server = DemoServer::start_background().unwrap();
-    let buf = Buf::default();
-    let sink = buf.clone();
-    let subscriber = tracing_subscriber::fmt()
-        .with_max_level(tracing::Level::TRACE)
-        .with_writer(move || sink.clone())
-        .finish();
-    // Global, so events from every thread are seen (a scoped dispatcher
-    // misses callsites cached by other tests' threads).
-    tracing::subscriber::set_global_default(subscriber).unwrap();
+    // The scan's capture is global, so events from every thread are seen.
+    let scan = scan();
     {
         let c = builder(&server.url())
             .follow_redirects(true)
@@ -158,12 +143,12 @@ fn tracing_output_carries_no_credential() {
         q.get("/echo").send_blocking().unwrap();
         let _ = c.sync_clock_blocking("/time", keel::ServerTime::json_millis("epoch_ms"));
     }
-    let out = String::from_utf8(buf.0.lock().unwrap().clone()).unwrap();
+    let out = scan.log_text();
     assert!(
         out.contains("sending"),
         "the subscriber captured keel's events: {out}"
     );
-    assert_clean("tracing output", &out);
+    assert!(scan.finish() > 0);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

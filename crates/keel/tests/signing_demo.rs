@@ -98,13 +98,14 @@ impl Signer for TamperBody {
     }
 }
 
-/// Signs with the default scheme at a fixed time: the same request twice is
-/// a replay.
+/// Signs with the default scheme at a fixed time and nonce: the same
+/// request twice is a replay (the same time with a fresh nonce is not).
 #[derive(Debug)]
 struct FixedTime(SystemTime);
 impl Signer for FixedTime {
     fn sign(&self, req: &mut SigningRequest<'_>, c: &Credentials) -> keel::Result<()> {
         req.timestamp = self.0;
+        req.nonce = 42;
         Scheme::default_hmac().signer().sign(req, c)
     }
     fn requires_secret(&self) -> bool {

@@ -9,7 +9,9 @@ use std::time::{Duration, UNIX_EPOCH};
 
 use http::{HeaderMap, HeaderName, Method};
 use keel::signing::recipe::{Digest, SecretEncoding};
-use keel::signing::rfc9421::{self, Created, NonceParam, Rfc9421, VerifyKey};
+use keel::signing::rfc9421::{
+    self, Created, NonceParam, Rfc9421, SignatureRejection, VerifyKey, VerifyOptions,
+};
 use keel::signing::{Credentials, Scheme, SigningRequest};
 use keel::Url;
 
@@ -109,16 +111,19 @@ fn b25_hmac_sha256() {
             VerifyKey::HmacSha256(&key)
         )
         .unwrap_err(),
-        "bad signature"
+        SignatureRejection::BadSignature
     );
 }
 
 #[test]
 fn b26_ed25519() {
     let signer = Rfc9421::ed25519()
-        .components(Rfc9421::parse_components(
-            r#""date" "@method" "@path" "@authority" "content-type" "content-length""#,
-        ))
+        .component_list(
+            Rfc9421::parse_components(
+                r#""date" "@method" "@path" "@authority" "content-type" "content-length""#,
+            )
+            .unwrap(),
+        )
         .key_id("test-key-ed25519")
         .label("sig-b26");
     let (headers, base, url) = sign(&signer, ED25519_PRIVATE.as_bytes());
@@ -197,7 +202,8 @@ fn a_missing_covered_header_is_a_clear_error() {
         .sign(&mut req, &creds)
         .unwrap_err();
     assert!(
-        err.to_string().contains("\"x-missing\" is not a header"),
+        err.to_string()
+            .contains("\"x-missing\" is not part of this request"),
         "{err}"
     );
 }
@@ -205,4 +211,424 @@ fn a_missing_covered_header_is_a_clear_error() {
 fn base64_decode(s: &str) -> Vec<u8> {
     use base64::Engine as _;
     base64::engine::general_purpose::STANDARD.decode(s).unwrap()
+}
+
+fn b26_signer() -> Rfc9421 {
+    Rfc9421::new()
+        .component_list(
+            Rfc9421::parse_components(
+                r#""date" "@method" "@path" "@authority" "content-type" "content-length""#,
+            )
+            .unwrap(),
+        )
+        .key_id("test-key-ed25519")
+        .label("sig-b26")
+}
+
+#[test]
+fn the_key_decides_the_algorithm_and_alg_is_sent_only_when_asked() {
+    // No algorithm named: the Ed25519 key signs ed25519, and B.2.6 comes out
+    // byte for byte (no `alg` parameter).
+    let (headers, _, _) = sign(&b26_signer(), ED25519_PRIVATE.as_bytes());
+    assert_eq!(
+        headers["signature"],
+        "sig-b26=:wqcAqbmYJ2ji2glfAMaRy4gruYYnx2nEFN2HN6jrnDnQCK1u02Gb04v9EDgwUPiu4A0w6vuQv5lIp5WPpBKRCw==:"
+    );
+    // Asked for: `alg` is added (and signed).
+    let (headers, base, url) = sign(&b26_signer().include_alg(true), ED25519_PRIVATE.as_bytes());
+    assert!(
+        base.ends_with(";created=1618884473;keyid=\"test-key-ed25519\";alg=\"ed25519\""),
+        "{base}"
+    );
+    let v = rfc9421::verify(
+        "sig-b26",
+        &Method::POST,
+        &url,
+        &headers,
+        VerifyKey::Ed25519PublicPem(ED25519_PUBLIC),
+    )
+    .unwrap();
+    assert_eq!(v.alg, rfc9421::Algorithm::Ed25519);
+    // A secret that is not a key signs hmac-sha256.
+    let (_, base, _) = sign(&Rfc9421::new().include_alg(true), b"plain secret");
+    assert!(base.ends_with(";alg=\"hmac-sha256\""), "{base}");
+}
+
+#[test]
+fn a_pem_where_an_hmac_secret_is_expected_is_an_error() {
+    let creds = Credentials::new(
+        "k",
+        Some(ED25519_PRIVATE.as_bytes().to_vec()),
+        HeaderName::from_static("api-key"),
+    );
+    let err = Scheme::rfc9421(Rfc9421::hmac_sha256())
+        .signer()
+        .check_credentials(&creds)
+        .unwrap_err();
+    assert!(matches!(err, keel::Error::InvalidConfig(_)), "{err:?}");
+    assert!(
+        err.to_string()
+            .contains("a PEM private key was given where an hmac-sha256 secret is expected"),
+        "{err}"
+    );
+    // And an algorithm that does not fit the key.
+    let err = Scheme::rfc9421(Rfc9421::with_algorithm(rfc9421::Algorithm::EcdsaP256Sha256))
+        .signer()
+        .check_credentials(&creds)
+        .unwrap_err();
+    assert!(
+        err.to_string().contains("does not fit the ed25519 key"),
+        "{err}"
+    );
+    // A secret that decodes to nothing.
+    let empty = Credentials::new(
+        "k",
+        Some(b"  \n".to_vec()),
+        HeaderName::from_static("api-key"),
+    );
+    let err = Scheme::rfc9421(Rfc9421::new())
+        .signer()
+        .check_credentials(&empty)
+        .unwrap_err();
+    assert!(err.to_string().contains("decodes to nothing"), "{err}");
+}
+
+/// RFC 9421 §2.1.1-2.1.2 (`Example-Dict`) and §2.2.8 (`@query-param`): the
+/// component values the RFC prints.
+#[test]
+fn structured_field_components_as_the_rfc_prints_them() {
+    let mut url = Url::parse(
+        "https://example.com/parameters?var=this%20is%20a%20big%0Avalue&bar=with+plus+whitespace&fa%C3%A7ade%22%3A%20=something",
+    )
+    .unwrap();
+    let mut headers = HeaderMap::new();
+    headers.insert(
+        "example-dict",
+        " a=1,    b=2;x=1;y=2,   c=(a   b   c)".parse().unwrap(),
+    );
+    headers.insert("content-type", "application/json".parse().unwrap());
+    let components = Rfc9421::parse_components(
+        r#""example-dict";sf "example-dict";key="a" "example-dict";key="b" "example-dict";key="c" "content-type";sf "@query-param";name="var" "@query-param";name="bar" "@query-param";name="fa%C3%A7ade%22%3A%20""#,
+    )
+    .unwrap();
+    let signer = Rfc9421::hmac_sha256()
+        .component_list(components)
+        .created(Created::Omit);
+    let creds = Credentials::new("k", Some(b"s".to_vec()), HeaderName::from_static("api-key"));
+    let mut req = SigningRequest::new(&Method::GET, &mut url, &mut headers, b"", UNIX_EPOCH, 1)
+        .capture_string_to_sign(true);
+    Scheme::rfc9421(signer)
+        .signer()
+        .sign(&mut req, &creds)
+        .unwrap();
+    let base = String::from_utf8(req.string_to_sign().unwrap().to_vec()).unwrap();
+    let lines: Vec<&str> = base.lines().collect();
+    assert_eq!(
+        &lines[..8],
+        &[
+            "\"example-dict\";sf: a=1, b=2;x=1;y=2, c=(a b c)",
+            "\"example-dict\";key=\"a\": 1",
+            "\"example-dict\";key=\"b\": 2;x=1;y=2",
+            "\"example-dict\";key=\"c\": (a b c)",
+            "\"content-type\";sf: application/json",
+            "\"@query-param\";name=\"var\": this%20is%20a%20big%0Avalue",
+            "\"@query-param\";name=\"bar\": with%20plus%20whitespace",
+            "\"@query-param\";name=\"fa%C3%A7ade%22%3A%20\": something",
+        ]
+    );
+    // The parameters are serialized as the RFC does.
+    assert!(lines[8]
+        .starts_with("\"@signature-params\": (\"example-dict\";sf \"example-dict\";key=\"a\""));
+    // And a received `"content-type";sf` parses (it used to break the parser).
+    assert!(rfc9421::verify(
+        "sig1",
+        &Method::GET,
+        &Url::parse("https://example.com/parameters").unwrap(),
+        &headers,
+        VerifyKey::HmacSha256(b"s")
+    )
+    .is_err());
+    let v = rfc9421::verify(
+        "sig1",
+        &Method::GET,
+        &url,
+        &headers,
+        VerifyKey::HmacSha256(b"s"),
+    )
+    .unwrap();
+    assert!(v.base.contains("\"content-type\";sf: application/json"));
+}
+
+#[test]
+fn component_identifiers_that_are_not_valid_are_refused() {
+    for bad in [r#""Content-Type""#, r#""x";=1"#, r#""unterminated"#, "\"\""] {
+        assert!(rfc9421::Component::parse(bad).is_err(), "{bad}");
+    }
+    assert_eq!(
+        rfc9421::Component::parse("content-type;sf")
+            .unwrap()
+            .identifier()
+            .unwrap(),
+        "\"content-type\";sf"
+    );
+}
+
+/// Signs with `signer` at `created`, for the verification policy tests.
+fn signed_at(signer: Rfc9421) -> (HeaderMap, Url) {
+    let (headers, _, url) = sign(&signer, b"shared-secret");
+    (headers, url)
+}
+
+fn check(
+    headers: &HeaderMap,
+    url: &Url,
+    opts: &VerifyOptions,
+) -> Result<rfc9421::VerifiedSignature, SignatureRejection> {
+    rfc9421::verify_with(
+        "sig1",
+        &Method::POST,
+        url,
+        headers,
+        VerifyKey::HmacSha256(b"shared-secret"),
+        opts,
+    )
+}
+
+#[test]
+fn verification_enforces_age_expiry_components_and_replays() {
+    let t0 = UNIX_EPOCH + Duration::from_secs(1618884473);
+    let base = || Rfc9421::hmac_sha256().components(["@method", "@authority", "@path"]);
+
+    // Maximum age from `created`.
+    let (h, url) = signed_at(base());
+    let opts = VerifyOptions::new().max_age(Duration::from_secs(60));
+    assert!(check(&h, &url, &opts.clone().at(t0 + Duration::from_secs(60))).is_ok());
+    assert_eq!(
+        check(&h, &url, &opts.clone().at(t0 + Duration::from_secs(61))).unwrap_err(),
+        SignatureRejection::TooOld { age_secs: 61 }
+    );
+    assert_eq!(
+        check(&h, &url, &opts.clone().at(t0 - Duration::from_secs(5))).unwrap_err(),
+        SignatureRejection::CreatedInFuture
+    );
+    assert!(check(
+        &h,
+        &url,
+        &opts
+            .clone()
+            .allowed_skew(Duration::from_secs(5))
+            .at(t0 - Duration::from_secs(5))
+    )
+    .is_ok());
+
+    // A maximum age needs `created`.
+    let (h, url) = signed_at(base().created(Created::Omit));
+    assert_eq!(
+        check(&h, &url, &opts.clone().at(t0)).unwrap_err(),
+        SignatureRejection::MissingCreated
+    );
+
+    // `expires`.
+    let (h, url) =
+        signed_at(base().expires(Some(rfc9421::Expires::After(Duration::from_secs(10)))));
+    assert!(check(
+        &h,
+        &url,
+        &VerifyOptions::new().at(t0 + Duration::from_secs(10))
+    )
+    .is_ok());
+    assert_eq!(
+        check(
+            &h,
+            &url,
+            &VerifyOptions::new().at(t0 + Duration::from_secs(11))
+        )
+        .unwrap_err(),
+        SignatureRejection::Expired
+    );
+    assert!(check(
+        &h,
+        &url,
+        &VerifyOptions::new()
+            .ignore_expires(true)
+            .at(t0 + Duration::from_secs(11))
+    )
+    .is_ok());
+
+    // Required components.
+    let (h, url) = signed_at(base());
+    let need = VerifyOptions::new()
+        .require_components(["@method", "content-digest"])
+        .unwrap()
+        .at(t0);
+    assert_eq!(
+        check(&h, &url, &need).unwrap_err(),
+        SignatureRejection::MissingComponent("\"content-digest\"".into())
+    );
+
+    // Nonce replay.
+    let store = std::sync::Arc::new(keel::signing::verify::MemoryReplayStore::new(100));
+    let replay = VerifyOptions::new().reject_replays(store).at(t0);
+    assert_eq!(
+        check(&h, &url, &replay).unwrap_err(),
+        SignatureRejection::MissingNonce
+    );
+    let (h1, url) = signed_at(base().nonce(NonceParam::Fixed("n-1".into())));
+    let (h2, _) = signed_at(base().nonce(NonceParam::Fixed("n-2".into())));
+    assert!(check(&h1, &url, &replay).is_ok());
+    assert!(check(&h2, &url, &replay).is_ok());
+    assert_eq!(
+        check(&h1, &url, &replay).unwrap_err(),
+        SignatureRejection::ReplayedNonce
+    );
+}
+
+#[test]
+fn malformed_and_mismatched_signatures_are_rejected_with_a_reason() {
+    let (h, url) = signed_at(Rfc9421::hmac_sha256().include_alg(true));
+    // Another label.
+    assert_eq!(
+        rfc9421::verify(
+            "sig2",
+            &Method::POST,
+            &url,
+            &h,
+            VerifyKey::HmacSha256(b"shared-secret")
+        )
+        .unwrap_err(),
+        SignatureRejection::NoSuchLabel("sig2".into())
+    );
+    // `alg` names another algorithm than the key's.
+    let public = keel::signing::PublicKey::from_pem(ED25519_PUBLIC).unwrap();
+    assert_eq!(
+        rfc9421::verify("sig1", &Method::POST, &url, &h, VerifyKey::Public(&public)).unwrap_err(),
+        SignatureRejection::AlgorithmMismatch {
+            alg: "hmac-sha256".into(),
+            key: "ed25519"
+        }
+    );
+    // A header that is not a structured field.
+    let mut bad = h.clone();
+    bad.insert("signature-input", "sig1=(\"@method\"".parse().unwrap());
+    assert!(matches!(
+        rfc9421::verify(
+            "sig1",
+            &Method::POST,
+            &url,
+            &bad,
+            VerifyKey::HmacSha256(b"shared-secret")
+        ),
+        Err(SignatureRejection::Malformed(_))
+    ));
+    let mut bad = h.clone();
+    bad.remove("signature");
+    assert_eq!(
+        rfc9421::verify(
+            "sig1",
+            &Method::POST,
+            &url,
+            &bad,
+            VerifyKey::HmacSha256(b"shared-secret")
+        )
+        .unwrap_err(),
+        SignatureRejection::MissingHeader("signature")
+    );
+    // A wrong key.
+    assert_eq!(
+        rfc9421::verify(
+            "sig1",
+            &Method::POST,
+            &url,
+            &h,
+            VerifyKey::HmacSha256(b"other")
+        )
+        .unwrap_err(),
+        SignatureRejection::BadSignature
+    );
+}
+
+#[test]
+fn every_key_type_signs_and_verifies() {
+    let keys = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/keys/");
+    for (private, public, alg) in [
+        (
+            "p256.sec1.pem",
+            "p256.pub.pem",
+            rfc9421::Algorithm::EcdsaP256Sha256,
+        ),
+        (
+            "rsa.pkcs1.pem",
+            "rsa.pub.pem",
+            rfc9421::Algorithm::RsaV15Sha256,
+        ),
+        (
+            "rsapss.pk8.pem",
+            "rsapss.pub.pem",
+            rfc9421::Algorithm::RsaPssSha512,
+        ),
+        (
+            "ed25519.pk8.pem",
+            "ed25519.pub.pem",
+            rfc9421::Algorithm::Ed25519,
+        ),
+    ] {
+        let pem = std::fs::read(format!("{keys}{private}")).unwrap();
+        let (headers, _, url) = sign(&Rfc9421::new().include_alg(true), &pem);
+        let public = keel::signing::PublicKey::from_bytes(
+            &std::fs::read(format!("{keys}{public}")).unwrap(),
+        )
+        .unwrap();
+        let v = rfc9421::verify(
+            "sig1",
+            &Method::POST,
+            &url,
+            &headers,
+            VerifyKey::Public(&public),
+        )
+        .unwrap_or_else(|e| panic!("{private}: {e}"));
+        assert_eq!(v.alg, alg, "{private}");
+        let mut tampered = headers.clone();
+        tampered.insert(
+            "signature-input",
+            headers["signature-input"]
+                .to_str()
+                .unwrap()
+                .replace("created=1618884473", "created=1618884474")
+                .parse()
+                .unwrap(),
+        );
+        assert_eq!(
+            rfc9421::verify(
+                "sig1",
+                &Method::POST,
+                &url,
+                &tampered,
+                VerifyKey::Public(&public)
+            )
+            .unwrap_err(),
+            SignatureRejection::BadSignature,
+            "{private}"
+        );
+    }
+    // RSA signs PSS when asked.
+    let pem = std::fs::read(format!("{keys}rsa.pk8.pem")).unwrap();
+    let (headers, _, url) = sign(
+        &Rfc9421::with_algorithm(rfc9421::Algorithm::RsaPssSha512),
+        &pem,
+    );
+    let public =
+        keel::signing::PublicKey::from_bytes(&std::fs::read(format!("{keys}rsa.pub.pem")).unwrap())
+            .unwrap();
+    assert!(
+        rfc9421::verify_with(
+            "sig1",
+            &Method::POST,
+            &url,
+            &headers,
+            VerifyKey::Public(&public),
+            &VerifyOptions::new()
+        )
+        .is_err(),
+        "without alg, an RSA key verifies rsa-v1_5-sha256"
+    );
 }

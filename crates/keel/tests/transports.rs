@@ -65,6 +65,35 @@ fn async_and_blocking_callers_share_one_connection() {
 }
 
 #[test]
+fn an_idle_current_thread_runtime_does_not_hold_connections_hostage() {
+    // A current_thread runtime runs only while something blocks on it: had
+    // its connections stayed on it, a blocking caller taking one from the
+    // shared pool would wait for a runtime that nobody drives.
+    let server = DemoServer::start_background().unwrap();
+    let client = HttpClient::builder(format!("{}/echo", server.url()))
+        .timeout(std::time::Duration::from_secs(10))
+        .build()
+        .unwrap();
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(async {
+        let calls = (0..8).map(|_| client.get("").send());
+        for r in futures_util::future::join_all(calls).await {
+            echo(&r.unwrap());
+        }
+    });
+    // `rt` is alive but idle from here on.
+    std::thread::scope(|s| {
+        for _ in 0..8 {
+            s.spawn(|| echo(&client.get("").send_blocking().unwrap()));
+        }
+    });
+    drop(rt);
+}
+
+#[test]
 fn connections_of_a_runtime_that_ended_are_not_reused() {
     let server = DemoServer::start_background().unwrap();
     let proxy = CountingProxy::start(server.addr());

@@ -57,14 +57,21 @@ impl Mode for Buffered {
         exchange: Exchange,
         (_, max): (Option<Duration>, u64),
     ) -> Result<Response> {
-        let timeout = exchange.timeout;
-        let url = exchange.url.clone();
-        within(timeout, &url, async move {
-            let (status, headers, body, url) = send(transport, exchange).await?;
+        let Exchange {
+            method,
+            url,
+            headers,
+            body,
+            timeout,
+        } = exchange;
+        let request = into_request(method, &url, headers, body)?;
+        let (status, headers, content) = within(timeout, &url, async {
+            let (status, headers, body) = send(transport, request, &url).await?;
             let content = collect(body, &headers, max, &url).await?;
-            Ok(Response::<()>::raw(status, headers, content, url))
+            Ok((status, headers, content))
         })
-        .await
+        .await?;
+        Ok(Response::<()>::raw(status, headers, content, url))
     }
 
     fn head(r: &Response) -> (http::StatusCode, &http::HeaderMap, &Url, &[u8]) {
@@ -87,9 +94,15 @@ impl Mode for Streaming {
         exchange: Exchange,
         (read_timeout, max): (Option<Duration>, u64),
     ) -> Result<StreamingResponse> {
-        let timeout = exchange.timeout;
-        let url = exchange.url.clone();
-        let (status, headers, body, url) = within(timeout, &url, send(transport, exchange)).await?;
+        let Exchange {
+            method,
+            url,
+            headers,
+            body,
+            timeout,
+        } = exchange;
+        let request = into_request(method, &url, headers, body)?;
+        let (status, headers, body) = within(timeout, &url, send(transport, request, &url)).await?;
         Ok(StreamingResponse::new(
             status,
             headers,
@@ -153,6 +166,10 @@ pub(crate) async fn run<M: Mode>(
                     tokio::time::sleep(d).await;
                     call.after_sleep()
                 }
+                Step::Nonce(nonce) => {
+                    let nonce = nonce.await;
+                    call.after_nonce(nonce)
+                }
                 Step::Fail(e) => return Err(e),
             };
         }
@@ -176,29 +193,35 @@ async fn within<T>(
     }
 }
 
-type Parts = (http::StatusCode, http::HeaderMap, ResponseBody, Url);
-
-/// One exchange on the transport, up to the response head.
-async fn send(transport: &SharedTransport, exchange: Exchange) -> Result<Parts> {
-    let Exchange {
-        method,
-        url,
-        headers,
-        body,
-        ..
-    } = exchange;
+/// The request for one exchange (the URL stays with the caller, for the
+/// response and for messages).
+fn into_request(
+    method: http::Method,
+    url: &Url,
+    headers: http::HeaderMap,
+    body: crate::transport::Body,
+) -> Result<http::Request<crate::transport::Body>> {
     let uri = http::Uri::try_from(url.as_str())
-        .map_err(|e| Error::request(format!("{} cannot be sent: {e}", display_url(&url))))?;
+        .map_err(|e| Error::request(format!("{} cannot be sent: {e}", display_url(url))))?;
     let mut request = http::Request::new(body);
     *request.method_mut() = method;
     *request.uri_mut() = uri;
     *request.headers_mut() = headers;
+    Ok(request)
+}
+
+/// One exchange on the transport, up to the response head.
+async fn send(
+    transport: &SharedTransport,
+    request: http::Request<crate::transport::Body>,
+    url: &Url,
+) -> Result<(http::StatusCode, http::HeaderMap, ResponseBody)> {
     let response = transport
         .send(request)
         .await
-        .map_err(|e| transport_error(e, &url))?;
+        .map_err(|e| transport_error(e, url))?;
     let (parts, body) = response.into_parts();
-    Ok((parts.status, parts.headers, body, url))
+    Ok((parts.status, parts.headers, body))
 }
 
 /// Reads a whole body, refusing one larger than `max` bytes.

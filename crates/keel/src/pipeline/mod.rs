@@ -20,6 +20,8 @@
 pub(crate) mod driver;
 
 use std::fmt;
+use std::future::Future;
+use std::pin::Pin;
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -33,7 +35,7 @@ use url::Url;
 use crate::client::Inner;
 use crate::error::{display_url, Error, Result};
 use crate::resilience::{AttemptInfo, CallState, Decision, Head, Outcome};
-use crate::signing::Auth;
+use crate::signing::{Auth, NextNonce};
 use crate::transport::Body;
 
 /// The body of a prepared request.
@@ -82,20 +84,28 @@ pub(crate) struct Exchange {
     pub(crate) timeout: Option<Duration>,
 }
 
+/// A nonce that a store-backed source is fetching (Redis `INCR` …).
+pub(crate) type NonceFuture<'a> = Pin<Box<dyn Future<Output = Result<u64>> + Send + 'a>>;
+
 /// What the core asks the driver to do next.
-pub(crate) enum Step {
+#[allow(clippy::large_enum_variant)]
+pub(crate) enum Step<'c> {
     Send(Exchange),
     Sleep(Duration),
+    /// Await this nonce, then hand it to [`Call::after_nonce`].
+    Nonce(NonceFuture<'c>),
     Fail(Error),
 }
 
-/// What the core makes of a response.
-pub(crate) enum Verdict {
+/// What the core makes of a response. (It lives for an instant on the
+/// driver's stack; boxing the step would cost an allocation per attempt.)
+#[allow(clippy::large_enum_variant)]
+pub(crate) enum Verdict<'c> {
     /// The call's answer: hand this response to the caller.
     Accept,
     /// Not the answer (a redirect to follow, a retry to wait for, or a
     /// failure): do this instead.
-    Next(Step),
+    Next(Step<'c>),
 }
 
 /// Shows a URL without its query, lazily (only when a span is recorded).
@@ -124,6 +134,8 @@ pub(crate) struct Call<'c> {
     last_error: Option<Error>,
     /// What the resilience layer keeps between admission and recording.
     resilience: CallState,
+    /// An exchange waiting for its nonce before it is signed.
+    unsigned: Option<Exchange>,
 }
 
 /// A redirect hop: where the request goes instead of `prepared.url`.
@@ -170,6 +182,7 @@ impl<'c> Call<'c> {
             idempotent,
             last_error: None,
             resilience: CallState::default(),
+            unsigned: None,
         }
     }
 
@@ -206,7 +219,7 @@ impl<'c> Call<'c> {
     }
 
     /// The first step of the call.
-    pub(crate) fn start(&mut self) -> Step {
+    pub(crate) fn start(&mut self) -> Step<'c> {
         if let Err(e) = self.validate() {
             return Step::Fail(e);
         }
@@ -230,7 +243,7 @@ impl<'c> Call<'c> {
     }
 
     /// Deadline, admission, then the exchange for a new attempt.
-    fn next_attempt(&mut self) -> Step {
+    fn next_attempt(&mut self) -> Step<'c> {
         if self.remaining() == Some(Duration::ZERO) {
             return Step::Fail(self.deadline_error());
         }
@@ -255,15 +268,28 @@ impl<'c> Call<'c> {
         self.exchange()
     }
 
+    /// Whether no later attempt or redirect hop can need the prepared
+    /// headers again: then the attempt takes them instead of a copy.
+    fn last_use(&self) -> bool {
+        self.hop.is_none()
+            && self.inner.config.max_redirects == 0
+            && self.attempts >= self.inner.resilience.config().max_attempts()
+    }
+
     /// Builds the exchange for the current hop: the prepared parts, signed
     /// afresh.
-    fn exchange(&mut self) -> Step {
+    fn exchange(&mut self) -> Step<'c> {
         let attempts = self.attempts;
+        let last_use = self.last_use();
         let (method, url, headers, body, foreign) = match &mut self.hop {
             None => (
                 self.prepared.method.clone(),
                 self.prepared.url.clone(),
-                self.prepared.headers.clone(),
+                if last_use {
+                    std::mem::take(&mut self.prepared.headers)
+                } else {
+                    self.prepared.headers.clone()
+                },
                 &mut self.prepared.body,
                 false,
             ),
@@ -286,7 +312,7 @@ impl<'c> Call<'c> {
                 }
             },
         };
-        let mut exchange = Exchange {
+        let exchange = Exchange {
             method,
             url,
             headers,
@@ -296,19 +322,50 @@ impl<'c> Call<'c> {
                 (t, r) => t.or(r),
             },
         };
-        if let (Some(auth), false) = (self.auth, foreign) {
-            let bytes = exchange.body.as_bytes().unwrap_or_default();
-            match auth.sign(
-                &exchange.method,
-                &mut exchange.url,
-                &mut exchange.headers,
-                bytes,
-            ) {
-                Ok(Some(replaced)) => exchange.body = Body::bytes(replaced),
-                Ok(None) => {}
-                Err(e) => return Step::Fail(e),
+        let Some(auth) = self.auth.filter(|_| !foreign) else {
+            return self.send(exchange);
+        };
+        match auth.nonce.next_nonce() {
+            NextNonce::Ready(nonce) => self.sign(auth, exchange, nonce),
+            NextNonce::Pending(fut) => {
+                self.unsigned = Some(exchange);
+                Step::Nonce(fut)
             }
         }
+    }
+
+    /// Called by the driver with the nonce it awaited.
+    pub(crate) fn after_nonce(&mut self, nonce: Result<u64>) -> Step<'c> {
+        match (self.auth, self.unsigned.take()) {
+            (Some(auth), Some(exchange)) => self.sign(auth, exchange, nonce),
+            _ => Step::Fail(Error::Signing(
+                "a nonce arrived for no pending request (a Keel bug)".into(),
+            )),
+        }
+    }
+
+    /// Signs an attempt afresh with its nonce.
+    fn sign(&mut self, auth: &Auth, mut exchange: Exchange, nonce: Result<u64>) -> Step<'c> {
+        let nonce = match nonce {
+            Ok(n) => n,
+            Err(e) => return Step::Fail(e),
+        };
+        let bytes = exchange.body.as_bytes().unwrap_or_default();
+        match auth.sign_with_nonce(
+            &exchange.method,
+            &mut exchange.url,
+            &mut exchange.headers,
+            bytes,
+            nonce,
+        ) {
+            Ok(Some(replaced)) => exchange.body = Body::bytes(replaced),
+            Ok(None) => {}
+            Err(e) => return Step::Fail(e),
+        }
+        self.send(exchange)
+    }
+
+    fn send(&self, exchange: Exchange) -> Step<'c> {
         tracing::debug!(
             attempt = self.attempts,
             hop = self.hops,
@@ -327,7 +384,7 @@ impl<'c> Call<'c> {
         headers: &HeaderMap,
         url: &Url,
         content: &[u8],
-    ) -> Verdict {
+    ) -> Verdict<'c> {
         match self.redirect(status, headers, url) {
             Ok(Some(hop)) => {
                 self.hops += 1;
@@ -352,7 +409,7 @@ impl<'c> Call<'c> {
     }
 
     /// Hands a failed exchange to the core.
-    pub(crate) fn on_error(&mut self, error: Error) -> Step {
+    pub(crate) fn on_error(&mut self, error: Error) -> Step<'c> {
         let decision = self.record(Outcome::Error(&error));
         match decision {
             Decision::Finish => Step::Fail(self.finish_error(error)),
@@ -389,7 +446,7 @@ impl<'c> Call<'c> {
     }
 
     /// A retry after `wait`, unless the wait would pass the deadline.
-    fn wait(&mut self, wait: Duration) -> Step {
+    fn wait(&mut self, wait: Duration) -> Step<'c> {
         if self.remaining().is_some_and(|r| wait >= r) {
             tracing::debug!(
                 attempt = self.attempts,
@@ -403,7 +460,7 @@ impl<'c> Call<'c> {
     }
 
     /// Called by the driver after it slept as asked.
-    pub(crate) fn after_sleep(&mut self) -> Step {
+    pub(crate) fn after_sleep(&mut self) -> Step<'c> {
         self.next_attempt()
     }
 

@@ -48,6 +48,9 @@ mod breaker;
 mod budget;
 mod limiter;
 mod policy;
+#[cfg(feature = "redis")]
+mod redis;
+mod shared;
 mod state;
 mod store;
 
@@ -59,18 +62,25 @@ use http::{Method, StatusCode};
 
 use crate::error::{Error, Result};
 
+#[cfg(feature = "redis")]
+pub use self::redis::{RedisStore, RedisStoreBuilder};
 pub use breaker::{
     BreakerState, CircuitBreaker, Permit as BreakerPermit, Transition as BreakerTransition,
 };
 pub use budget::RetryBudget;
 pub use limiter::{Denied as RateLimitDenied, OnLimit, RateLimit};
 pub use policy::{parse_retry_after, Backoff, Jitter, RetryReason};
+pub use shared::{
+    lease_nonce, BreakerStore, BudgetStore, NonceLease, NonceStore, OnUnavailable, RateLimitStore,
+    StoreError, StoreErrorKind, StoreFuture,
+};
 pub(crate) use state::{AttemptInfo, CallState, Decision, Head, Outcome, ResilienceState};
 pub use store::{InMemoryStore, StateStore};
 
-/// A fresh random idempotency key (UUID v4 format).
+/// A fresh random idempotency key: a UUID version 4 from the `uuid` crate
+/// (122 random bits from the operating system's generator).
 pub(crate) fn new_idempotency_key() -> String {
-    policy::uuid_v4(rand::random())
+    uuid::Uuid::new_v4().to_string()
 }
 
 /// The statuses retried by default: 408, 425, 429, 500, 502, 503, 504.
@@ -581,6 +591,25 @@ pub enum ResilienceEvent {
         /// When a permit would be available.
         retry_in: Duration,
     },
+    /// A shared state store (Redis) could not answer: reported once when an
+    /// outage starts, with what the client does until it ends.
+    StoreUnavailable {
+        /// Which store (`"redis"`), and where, without credentials.
+        store: String,
+        /// The operation that found it unavailable (`"rate_limit"`, …).
+        operation: &'static str,
+        /// What went wrong.
+        error: String,
+        /// The policy in force: fail open (in-process state) or closed.
+        policy: OnUnavailable,
+    },
+    /// A shared state store answers again after an outage.
+    StoreRecovered {
+        /// Which store, as in [`StoreUnavailable`](Self::StoreUnavailable).
+        store: String,
+        /// How long it was away.
+        after: Duration,
+    },
 }
 
 impl fmt::Display for ResilienceEvent {
@@ -625,6 +654,24 @@ impl fmt::Display for ResilienceEvent {
             }
             ResilienceEvent::RateLimited { retry_in } => {
                 write!(f, "rate limited; a permit is available in {retry_in:.1?}")
+            }
+            ResilienceEvent::StoreUnavailable {
+                store,
+                operation,
+                error,
+                policy,
+            } => write!(
+                f,
+                "state store {store} unavailable ({operation}: {error}); {}",
+                match policy {
+                    OnUnavailable::FailOpen =>
+                        "failing open: using this process's own state until it answers",
+                    OnUnavailable::FailClosed =>
+                        "failing closed: calls fail before sending until it answers",
+                }
+            ),
+            ResilienceEvent::StoreRecovered { store, after } => {
+                write!(f, "state store {store} answers again after {after:.1?}")
             }
         }
     }
@@ -686,6 +733,18 @@ impl BenchDecider {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn idempotency_keys_are_random_uuid_v4() {
+        let a = new_idempotency_key();
+        let b = new_idempotency_key();
+        assert_ne!(a, b);
+        for k in [&a, &b] {
+            let parsed = uuid::Uuid::parse_str(k).unwrap();
+            assert_eq!(parsed.get_version(), Some(uuid::Version::Random));
+            assert_eq!(k.len(), 36, "hyphenated lower-case form: {k}");
+        }
+    }
 
     #[test]
     fn presets_are_valid() {

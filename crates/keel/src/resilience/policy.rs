@@ -185,22 +185,6 @@ pub(crate) fn classify_error(error: &Error) -> Class {
     }
 }
 
-/// A random key in the UUID version 4 format, from 16 random bytes.
-pub(crate) fn uuid_v4(bytes: [u8; 16]) -> String {
-    let mut b = bytes;
-    b[6] = (b[6] & 0x0f) | 0x40;
-    b[8] = (b[8] & 0x3f) | 0x80;
-    let h = hex::encode(b);
-    format!(
-        "{}-{}-{}-{}-{}",
-        &h[0..8],
-        &h[8..12],
-        &h[12..16],
-        &h[16..20],
-        &h[20..32]
-    )
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -341,15 +325,5 @@ mod tests {
         assert!(!RetryReason::Status(StatusCode::TOO_MANY_REQUESTS).is_failure());
         assert!(RetryReason::Status(StatusCode::BAD_GATEWAY).is_failure());
         assert!(RetryReason::Timeout.is_failure());
-    }
-
-    #[test]
-    fn uuid_has_the_v4_shape() {
-        let k = uuid_v4([0xff; 16]);
-        assert_eq!(k.len(), 36);
-        assert_eq!(&k[14..15], "4");
-        assert!(matches!(&k[19..20], "8" | "9" | "a" | "b"));
-        assert_eq!(k.matches('-').count(), 4);
-        assert_ne!(uuid_v4([1; 16]), uuid_v4([2; 16]));
     }
 }

@@ -279,10 +279,7 @@ impl ResilienceState {
                 return Decision::Finish;
             }
             Some(ra) => (ra, true),
-            None => (
-                cfg.backoff.delay(info.attempt, rand::random::<f64>()),
-                false,
-            ),
+            None => (cfg.backoff.delay(info.attempt, fastrand::f64()), false),
         };
         if info.remaining.is_some_and(|r| wait >= r) {
             self.give_up(info.attempt, GiveUpReason::Deadline);

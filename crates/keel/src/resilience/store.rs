@@ -297,6 +297,7 @@ pub struct InMemoryStore {
     breakers: Slots<CircuitBreaker, Breaker>,
     budgets: Slots<RetryBudget, Bucket>,
     limiters: Slots<LimitKey, Limiter>,
+    nonces: super::shared::LocalNonces,
 }
 
 impl fmt::Debug for InMemoryStore {
@@ -313,6 +314,11 @@ impl InMemoryStore {
     /// An empty store.
     pub fn new() -> Self {
         Self::default()
+    }
+
+    /// The nonce sequences (see [`NonceStore`](super::NonceStore)).
+    pub(crate) fn nonces(&self) -> &super::shared::LocalNonces {
+        &self.nonces
     }
 
     fn breaker(&self, origin: &str, config: &CircuitBreaker, now: Instant) -> Arc<Breaker> {

@@ -13,7 +13,7 @@ use hyper_rustls::{HttpsConnector, MaybeHttpsStream};
 use hyper_util::client::legacy::connect::{Connected, Connection, HttpConnector};
 use hyper_util::client::legacy::Client as PooledClient;
 use hyper_util::client::proxy::matcher::Matcher;
-use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
+use hyper_util::rt::{TokioIo, TokioTimer};
 use rustls::pki_types::{CertificateDer, PrivateKeyDer};
 use tokio::net::TcpStream;
 use tower_service::Service;
@@ -203,7 +203,7 @@ impl TransportSettings {
         // The scheme is checked by the TLS layer above this connector.
         connector.enforce_http(false);
         connector.set_nodelay(true);
-        let mut pool = PooledClient::builder(TokioExecutor::new());
+        let mut pool = PooledClient::builder(super::runtime::Executor);
         pool.pool_timer(TokioTimer::new()).timer(TokioTimer::new());
         if config.http_version == HttpVersion::Http2 {
             pool.http2_only(true);
@@ -540,7 +540,7 @@ impl Service<Uri> for Connector {
     fn call(&mut self, dst: Uri) -> Self::Future {
         let fut = self.https.call(dst);
         let timeout = self.timeout;
-        Box::pin(async move {
+        let connect = async move {
             match timeout {
                 Some(t) => match tokio::time::timeout(t, fut).await {
                     Ok(r) => r,
@@ -548,7 +548,22 @@ impl Service<Uri> for Connector {
                 },
                 None => fut.await,
             }
-        })
+        };
+        // The socket belongs to the runtime that makes it: make it where the
+        // connection will live (see `runtime::connection_home`).
+        match super::runtime::connection_home() {
+            None => Box::pin(connect),
+            Some(home) => {
+                let task = home.spawn(connect);
+                Box::pin(async move {
+                    task.await.map_err(|e| {
+                        Box::new(std::io::Error::other(format!(
+                            "the connect task failed: {e}"
+                        ))) as BoxError
+                    })?
+                })
+            }
+        }
     }
 }
 

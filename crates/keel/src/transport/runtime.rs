@@ -52,6 +52,56 @@ pub(crate) fn block_on<F: Future>(fut: F) -> Result<F::Output> {
     Ok(runtime()?.block_on(fut))
 }
 
+/// The runtime that must own a new connection — its socket (registered with
+/// that runtime's I/O driver when it is made) and its task — when it is not
+/// the caller's. A connection lives on the caller's runtime when that is a
+/// multi-thread one (its workers drive it whether or not the caller waits),
+/// and otherwise on Keel's own: a `current_thread` runtime runs only while
+/// something blocks on it, so a connection parked there would hang a caller
+/// on another thread (a blocking caller, or another runtime) that takes it
+/// from the family's shared pool.
+pub(crate) fn connection_home() -> Option<tokio::runtime::Handle> {
+    if let Ok(handle) = tokio::runtime::Handle::try_current() {
+        if handle.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread {
+            return None;
+        }
+    }
+    match runtime() {
+        Ok(rt) => Some(rt.handle().clone()),
+        Err(e) => {
+            // Fall back to the caller's runtime, if any: better than none.
+            tracing::warn!(error = %e, "Keel's runtime is unavailable; connections stay on the caller's runtime");
+            None
+        }
+    }
+}
+
+/// Spawns the pool's connection tasks where [`connection_home`] says.
+#[derive(Clone, Copy, Debug, Default)]
+pub(crate) struct Executor;
+
+impl<F> hyper::rt::Executor<F> for Executor
+where
+    F: Future + Send + 'static,
+    F::Output: Send + 'static,
+{
+    fn execute(&self, fut: F) {
+        match connection_home() {
+            Some(home) => {
+                home.spawn(fut);
+            }
+            None => match tokio::runtime::Handle::try_current() {
+                Ok(here) => {
+                    here.spawn(fut);
+                }
+                // Without any runtime the connection cannot be driven; the
+                // request that needed it fails ("dispatch task is gone").
+                Err(_) => tracing::warn!("no runtime to drive a connection"),
+            },
+        }
+    }
+}
+
 /// Runs `fut` as a task on Keel's runtime and waits for its output on the
 /// calling thread. Fails with [`Error::BlockingInAsync`] inside an async
 /// runtime.

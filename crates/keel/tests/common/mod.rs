@@ -10,6 +10,9 @@ use std::time::Duration;
 
 use serde_json::Value;
 
+pub mod prop;
+pub mod secrets;
+
 /// The JSON `/echo` answered with.
 pub fn echo(resp: &keel::Response<impl std::fmt::Debug>) -> Value {
     assert_eq!(resp.status, 200, "echo answered {resp:?}");
@@ -107,8 +110,12 @@ pub fn temp_path(name: &str) -> std::path::PathBuf {
 /// side closes or after 30 s without data.
 pub struct TinyProxy {
     addr: SocketAddr,
-    seen: Arc<std::sync::Mutex<Vec<(String, Option<String>)>>>,
+    seen: Arc<std::sync::Mutex<Vec<Seen>>>,
 }
+
+/// What the proxy saw of one connection: its first request line and the
+/// `Proxy-Authorization` value, if any.
+pub type Seen = (String, Option<String>);
 
 impl TinyProxy {
     pub fn start() -> Self {
@@ -137,15 +144,12 @@ impl TinyProxy {
     }
 
     /// `(first request line, Proxy-Authorization value)` per connection.
-    pub fn seen(&self) -> Vec<(String, Option<String>)> {
+    pub fn seen(&self) -> Vec<Seen> {
         self.seen.lock().unwrap().clone()
     }
 }
 
-fn proxy_one(
-    mut client: TcpStream,
-    log: &std::sync::Mutex<Vec<(String, Option<String>)>>,
-) -> std::io::Result<()> {
+fn proxy_one(mut client: TcpStream, log: &std::sync::Mutex<Vec<Seen>>) -> std::io::Result<()> {
     client.set_read_timeout(Some(Duration::from_secs(30)))?;
     // Read the head byte by byte up to the blank line (heads are small).
     let mut head = Vec::new();

@@ -735,6 +735,7 @@ pub struct Seen {
     pub method: String,
     pub path_and_query: String,
     pub timestamp: String,
+    pub nonce: String,
     pub signature: String,
     pub api_key: String,
     pub body: Vec<u8>,
@@ -768,6 +769,7 @@ pub fn signature_server() -> (DemoServer, Arc<Mutex<Vec<Seen>>>) {
                             .map(|p| p.as_str().to_owned())
                             .unwrap_or_default(),
                         timestamp: h("api-timestamp"),
+                        nonce: h("api-nonce"),
                         signature: h("api-signature"),
                         api_key: h("api-key"),
                         body: body.to_vec(),
@@ -791,11 +793,13 @@ pub fn signature_server() -> (DemoServer, Arc<Mutex<Vec<Seen>>>) {
 pub const SECRET: &str = "s3cr3t-for-tests";
 
 fn hmac_hex(s: &Seen) -> String {
-    use hmac::{Hmac, Mac};
-    let mut mac = Hmac::<sha2::Sha256>::new_from_slice(SECRET.as_bytes()).unwrap();
-    mac.update(s.timestamp.as_bytes());
-    mac.update(s.method.as_bytes());
-    mac.update(s.path_and_query.as_bytes());
+    use hmac::{Hmac, KeyInit, Mac};
+    // Keel's default scheme (keel-v2): ts \n nonce \n METHOD \n path?query \n body.
+    let mut mac = <Hmac<sha2::Sha256> as KeyInit>::new_from_slice(SECRET.as_bytes()).unwrap();
+    for part in [&s.timestamp, &s.nonce, &s.method, &s.path_and_query] {
+        mac.update(part.as_bytes());
+        mac.update(b"\n");
+    }
     mac.update(&s.body);
     hex::encode(mac.finalize().into_bytes())
 }
@@ -831,9 +835,10 @@ pub fn every_attempt_is_signed_afresh(mode: &Mode) {
         assert_eq!(s.body, br#"{"n":42}"#, "the body survives retries");
         assert_eq!(s.signature, hmac_hex(s), "signature does not verify: {s:?}");
     }
-    // Fresh timestamp and signature on each attempt (waits of 5 ms, clock
-    // in milliseconds; the nonce-free default scheme changes with time).
+    // Fresh nonce, timestamp and signature on each attempt (waits of 5 ms,
+    // clock in milliseconds).
     for pair in seen.windows(2) {
+        assert_ne!(pair[0].nonce, pair[1].nonce);
         assert_ne!(pair[0].timestamp, pair[1].timestamp);
         assert_ne!(pair[0].signature, pair[1].signature);
     }
