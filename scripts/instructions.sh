@@ -132,6 +132,9 @@ for name, shape, a, b in rows:
 hmac = per.get(("hmac", "hmac"))
 hmac_keyed = per.get(("hmac-keyed", "hmac"))
 hmac_post = per.get(("hmac-post", "hmac"))
+with open(f"{cg}/hmac-post.{n1}.log") as fh:
+    m = re.search(r" of (\d+) bytes", fh.read())
+post_len = m.group(1) if m else "?"
 
 def fn_costs(path):
     """Self cost per function, from callgrind_annotate."""
@@ -156,7 +159,7 @@ md.append(f"Instructions per request (callgrind, client process, marginal betwee
           f"SHA-NI: one bare HMAC-SHA256 of a signed GET /bench's string to sign costs "
           f"{hmac:,.0f} instructions keyed once (clone of the keyed state), "
           f"{hmac_keyed:,.0f} keyed per signature; of the POST shape's string to sign "
-          f"(323 bytes), {hmac_post:,.0f} keyed once.\n")
+          f"({post_len} bytes), {hmac_post:,.0f} keyed once.\n")
 for shape in shapes:
     md.append(f"**{shape}**\n")
     md.append("| contender | instructions / request | × hyper | × reqwest | × keel |")

@@ -168,11 +168,9 @@ pub struct Clients {
     reqwest_blocking: reqwest::blocking::Client,
     peer: reqwest_middleware::ClientWithMiddleware,
     url: String,
+    /// Shared by `keel` and `keel-blocking`: one client family serves both
+    /// kinds of callers from one pool.
     keel: keel::HttpClient,
-    /// A client of its own (as `reqwest-blocking` has): connections made
-    /// by the async contenders live on the bench's `current_thread`
-    /// runtime, which is idle while a blocking contender runs.
-    keel_blocking: keel::HttpClient,
     signed: keel::HttpAuthenticatedClient,
     resilient: keel::HttpAuthenticatedClient,
     post_body: Bytes,
@@ -202,7 +200,6 @@ impl Clients {
         let hyper = hyper_util::client::legacy::Client::builder(TokioExecutor::new())
             .build::<_, Full<Bytes>>(HttpConnector::new());
         let keel = keel::HttpClient::builder(base).build()?;
-        let keel_blocking = keel::HttpClient::builder(base).build()?;
         let signed = keel::HttpAuthenticatedClient::builder(base)
             .api_key(keel_demo::DEMO_API_KEY)
             .api_secret(keel_demo::DEMO_API_SECRET)
@@ -222,7 +219,6 @@ impl Clients {
             )?,
             url,
             keel,
-            keel_blocking,
             signed,
             resilient,
             post_body: Bytes::from_static(POST_BODY.as_bytes()),
@@ -311,10 +307,7 @@ impl Clients {
             Shape::Post => self.expected_post_len,
             Shape::Sequential | Shape::Concurrent => self.expected_len,
         };
-        ensure!(
-            len == expected,
-            "body of {len} bytes, expected {expected}"
-        );
+        ensure!(len == expected, "body of {len} bytes, expected {expected}");
         Ok(())
     }
 
@@ -421,12 +414,12 @@ impl Clients {
             }
             Kind::KeelBlocking => {
                 let resp = if post {
-                    self.keel_blocking
+                    self.keel
                         .post("/bench")
                         .body(self.post_body.clone(), JSON)
                         .send_blocking()?
                 } else {
-                    self.keel_blocking.get("/bench").send_blocking()?
+                    self.keel.get("/bench").send_blocking()?
                 };
                 ensure!(resp.status == 200, "status {}", resp.status);
                 resp.content.len()
@@ -457,7 +450,7 @@ pub fn run(
     let warmed = if kind.is_blocking() {
         blocking(clients, job, warm, true)?
     } else {
-        rt.block_on(concurrent_async(clients, job, warm, true))?
+        on_worker(rt, clients, job, warm, true)?
     };
     ensure!(
         !warmed.latencies_ns.is_empty(),
@@ -466,8 +459,25 @@ pub fn run(
     if kind.is_blocking() {
         blocking(clients, job, n, false)
     } else {
-        rt.block_on(concurrent_async(clients, job, n, false))
+        on_worker(rt, clients, job, n, false)
     }
+}
+
+/// Runs an async measurement as a task on `rt` (a multi-thread runtime with
+/// one worker): the request loop, the 64 tasks of the concurrent shape and
+/// the connection tasks of every client then share that worker, as in a
+/// server with one tokio worker, instead of the loop running on the thread
+/// that blocks on the runtime and waking the worker for every request.
+fn on_worker(
+    rt: &tokio::runtime::Runtime,
+    clients: &Arc<Clients>,
+    job: Job,
+    n: usize,
+    tolerate: bool,
+) -> Result<Sample> {
+    let clients = clients.clone();
+    rt.block_on(rt.spawn(async move { concurrent_async(&clients, job, n, tolerate).await }))
+        .context("the measurement task failed")?
 }
 
 /// What one measurement runs.

@@ -26,7 +26,8 @@ pub struct Download {
 impl Download {
     /// One human-readable line.
     pub fn line(&self) -> String {
-        let mib = |k: Option<u64>| k.map_or("?".to_owned(), |k| format!("{:.1}", k as f64 / 1024.0));
+        let mib =
+            |k: Option<u64>| k.map_or("?".to_owned(), |k| format!("{:.1}", k as f64 / 1024.0));
         format!(
             "download ({}): {} bytes in {:.2} s ({:.0} MiB/s); peak RSS (VmHWM) {} MiB, {} MiB before the download",
             if self.blocking { "send_streaming_blocking + copy_to" } else { "send_streaming + write_to" },
@@ -53,10 +54,15 @@ impl Download {
 /// Parses `200MiB`, `1GiB`, `64KiB`, `1000000` (bytes).
 pub fn parse_size(s: &str) -> Result<u64> {
     let t = s.trim();
-    let (digits, mult) = [("GiB", 1u64 << 30), ("MiB", 1 << 20), ("KiB", 1 << 10), ("B", 1)]
-        .iter()
-        .find_map(|(suffix, m)| t.strip_suffix(suffix).map(|d| (d, *m)))
-        .unwrap_or((t, 1));
+    let (digits, mult) = [
+        ("GiB", 1u64 << 30),
+        ("MiB", 1 << 20),
+        ("KiB", 1 << 10),
+        ("B", 1),
+    ]
+    .iter()
+    .find_map(|(suffix, m)| t.strip_suffix(suffix).map(|d| (d, *m)))
+    .unwrap_or((t, 1));
     let n: u64 = digits
         .trim()
         .parse()
@@ -77,7 +83,12 @@ pub fn vm_hwm_kib() -> Option<u64> {
 
 /// Downloads `bytes` into `file` (a new file in the temp dir when `None`),
 /// checks it, removes it.
-pub fn run(bytes: u64, file: Option<PathBuf>, blocking: bool, server_cpu: Option<&str>) -> Result<Download> {
+pub fn run(
+    bytes: u64,
+    file: Option<PathBuf>,
+    blocking: bool,
+    server_cpu: Option<&str>,
+) -> Result<Download> {
     let server = ServerProcess::spawn(server_cpu)?;
     let base = format!("http://127.0.0.1:{}", server.port);
     let path = file.unwrap_or_else(|| {
@@ -94,7 +105,8 @@ pub fn run(bytes: u64, file: Option<PathBuf>, blocking: bool, server_cpu: Option
             .with_context(|| format!("cannot create {}", path.display()))?;
         resp.copy_to(&mut out)?
     } else {
-        let rt = tokio::runtime::Builder::new_current_thread()
+        let rt = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(1)
             .enable_all()
             .build()
             .context("cannot start the client runtime")?;
@@ -126,17 +138,23 @@ pub fn run(bytes: u64, file: Option<PathBuf>, blocking: bool, server_cpu: Option
 
 /// The file holds exactly `len` bytes of the demo server's pattern.
 fn check_file(path: &Path, len: u64) -> Result<()> {
-    let mut f = std::fs::File::open(path).with_context(|| format!("cannot open {}", path.display()))?;
+    let mut f =
+        std::fs::File::open(path).with_context(|| format!("cannot open {}", path.display()))?;
     let mut buf = vec![0u8; 1 << 20];
     let mut at = 0u64;
     loop {
-        let n = f.read(&mut buf).with_context(|| format!("cannot read {}", path.display()))?;
+        let n = f
+            .read(&mut buf)
+            .with_context(|| format!("cannot read {}", path.display()))?;
         if n == 0 {
             break;
         }
         for (i, b) in buf[..n].iter().enumerate() {
             if *b != keel_demo::pattern_byte(at + i as u64) {
-                bail!("byte {} of the download differs from what the server sent", at + i as u64);
+                bail!(
+                    "byte {} of the download differs from what the server sent",
+                    at + i as u64
+                );
             }
         }
         at += n as u64;

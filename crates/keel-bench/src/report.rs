@@ -29,10 +29,7 @@ impl Measurement {
             rps: n as f64 / s.seconds.max(1e-9),
             p50_us: percentile(&lat, 0.50),
             p99_us: percentile(&lat, 0.99),
-            cpu_us: s
-                .cpu_seconds
-                .filter(|_| n > 0)
-                .map(|c| c * 1e6 / n as f64),
+            cpu_us: s.cpu_seconds.filter(|_| n > 0).map(|c| c * 1e6 / n as f64),
         }
     }
 }
@@ -123,7 +120,7 @@ impl Report {
                 "concurrency": o.concurrency,
                 "warmup": o.warmup,
                 "httpx_fraction": o.httpx_fraction,
-                "client_runtime": "tokio current_thread (async); OS threads (blocking, concurrent shape)",
+                "client_runtime": "tokio multi_thread, 1 worker, measurement loop spawned on it (async); OS threads (blocking, concurrent shape)",
                 "server_runtime": "tokio current_thread, keel_demo::serve, separate process",
             },
             "httpx": httpx,
@@ -199,8 +196,7 @@ impl Report {
                         ratio: Some(ratio),
                         at_least,
                     });
-                } else if self.rounds_of(a, shape).is_some() || self.rounds_of(b, shape).is_some()
-                {
+                } else if self.rounds_of(a, shape).is_some() || self.rounds_of(b, shape).is_some() {
                     out.push(Target {
                         what: what.to_owned(),
                         shape,

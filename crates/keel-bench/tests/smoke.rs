@@ -104,7 +104,10 @@ fn download_streams_to_a_file_and_reports_peak_rss() {
             cmd.arg("--blocking");
         }
         let status = cmd.status().expect("run keel-bench");
-        assert!(status.success(), "keel-bench --download exited with {status}");
+        assert!(
+            status.success(),
+            "keel-bench --download exited with {status}"
+        );
         let json: serde_json::Value = serde_json::from_str(
             &std::fs::read_to_string(out_dir.join("download.json")).expect("download.json"),
         )
