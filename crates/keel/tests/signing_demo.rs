@@ -131,14 +131,25 @@ async fn tampered_requests_are_rejected_with_the_right_reason() {
         .unwrap();
     assert_eq!(error_of(r).await, (401, "bad signature".into()));
 
-    let stale = HttpAuthenticatedClient::builder(&url)
+    // A signer at a fixed, stale time (a custom scheme: no refusal it could
+    // learn from) is refused for its timestamp …
+    let stale = client_with(
+        &url,
+        Scheme::custom(FixedTime(SystemTime::now() - Duration::from_secs(120))),
+    );
+    let r = stale.get("/signed/whoami").send().await.unwrap();
+    assert_eq!(error_of(r).await, (401, "stale timestamp".into()));
+    // … while the default scheme with a skewed clock is refused once, learns
+    // the server's clock from the refusal's Date and is accepted when it
+    // sends the request once more.
+    let skewed = HttpAuthenticatedClient::builder(&url)
         .api_key(DEMO_API_KEY)
         .api_secret(DEMO_API_SECRET)
         .clock_offset(Duration::from_secs(120), false)
         .build()
         .unwrap();
-    let r = stale.get("/signed/whoami").send().await.unwrap();
-    assert_eq!(error_of(r).await, (401, "stale timestamp".into()));
+    let r = skewed.get("/signed/whoami").send().await.unwrap();
+    assert_eq!(r.status, 200);
 
     let fixed = client_with(&url, Scheme::custom(FixedTime(SystemTime::now())));
     assert_eq!(
@@ -181,7 +192,9 @@ async fn clock_sync_fixes_a_skewed_clock() {
         .build()
         .unwrap();
     let derived = c.with_headers([("X-Trace", "1")]).unwrap();
-    assert_eq!(c.get("/signed/whoami").send().await.unwrap().status, 401);
+    // Refused once for its timestamp, then re-sent with the clock learnt
+    // from the refusal's Date.
+    assert_eq!(c.get("/signed/whoami").send().await.unwrap().status, 200);
     let sync = c
         .sync_clock("/time", ServerTime::json_millis("epoch_ms"))
         .await
@@ -218,7 +231,8 @@ fn clock_sync_blocking() {
         .clock_offset_ms(300_000)
         .build()
         .unwrap();
-    assert_eq!(c.get("/signed/whoami").send_blocking().unwrap().status, 401);
+    // Refused once, re-sent with the clock learnt from the refusal's Date.
+    assert_eq!(c.get("/signed/whoami").send_blocking().unwrap().status, 200);
     let sync = c
         .sync_clock_blocking("/time", ServerTime::json_millis("epoch_ms"))
         .unwrap();
