@@ -38,11 +38,14 @@ mod client;
 mod config;
 mod error;
 mod multipart;
+pub mod oauth2;
+pub mod pagination;
 mod pipeline;
 mod request;
 pub mod resilience;
 mod response;
 pub mod signing;
+pub mod sse;
 pub mod transport;
 mod validate;
 
