@@ -444,8 +444,7 @@ async fn token(
         Ok(e) => e.clamp(1, MAX_EXPIRES_IN),
         Err(e) => return e.into_response(),
     };
-    let form: Vec<(String, String)> =
-        serde_urlencoded::from_bytes(&body).unwrap_or_default();
+    let form: Vec<(String, String)> = serde_urlencoded::from_bytes(&body).unwrap_or_default();
     let Some((id, secret)) = client_auth(&headers, &form) else {
         return oauth_error(
             StatusCode::UNAUTHORIZED,
@@ -573,9 +572,7 @@ async fn stats(State(state): State<DemoState>) -> Response {
 /// client-credentials scheme protecting `/oauth2/protected`.
 pub(crate) fn openapi() -> Value {
     let page_item = json!({ "$ref": "#/components/schemas/PageItem" });
-    let q = |name: &str, description: &str, schema: Value| {
-        json!({ "name": name, "in": "query", "required": false, "description": description, "schema": schema })
-    };
+    let q = |name: &str, description: &str, schema: Value| json!({ "name": name, "in": "query", "required": false, "description": description, "schema": schema });
     let int = json!({ "type": "integer", "format": "int64", "minimum": 0 });
     json!({
         "paths": {

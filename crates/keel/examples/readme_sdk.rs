@@ -14,13 +14,22 @@ async fn main() -> keel::Result<()> {
     let mut events = EventSource::get(&client, "/sse/ticks?count=5&drop_after=2&done=1").connect();
     while let Some(event) = events.next().await? {
         let tick: Value = event.json()?;
-        println!("{} #{}: {}", event.event, event.id.unwrap_or_default(), tick["text"]);
+        println!(
+            "{} #{}: {}",
+            event.event,
+            event.id.unwrap_or_default(),
+            tick["text"]
+        );
     }
 
     // Pagination: every item of every page, at most 10 pages.
-    let mut customers = Pager::<Value>::get(&client, "/pages/stripe?total=12", Pagination::starting_after())
-        .page_size("limit", 5)
-        .max_pages(10);
+    let mut customers = Pager::<Value>::get(
+        &client,
+        "/pages/stripe?total=12",
+        Pagination::starting_after(),
+    )
+    .page_size("limit", 5)
+    .max_pages(10);
     while let Some(item) = customers.next_item().await? {
         println!("item {}", item["id"]);
     }
@@ -34,7 +43,9 @@ async fn main() -> keel::Result<()> {
     )
     .scopes(["items:read"])
     .build()?;
-    let api = HttpClient::builder(base.as_str()).oauth2(provider).build()?;
+    let api = HttpClient::builder(base.as_str())
+        .oauth2(provider)
+        .build()?;
     let resp = api.get("/oauth2/protected").send().await?;
     println!("protected: {} {}", resp.status, resp.text()?);
     Ok(())

@@ -170,7 +170,10 @@ impl fmt::Debug for TokenProvider {
         f.debug_struct("TokenProvider")
             .field("token_url", &display_url(&i.token_url))
             .field("client_id", &i.client_id)
-            .field("client_secret", &i.client_secret.as_ref().map(|_| "[redacted]"))
+            .field(
+                "client_secret",
+                &i.client_secret.as_ref().map(|_| "[redacted]"),
+            )
             .field("grant", &i.grant)
             .field("scopes", &i.scopes)
             .field("token_requests", &i.requests.load(Ordering::Relaxed))
@@ -197,7 +200,10 @@ pub struct TokenProviderBuilder {
 impl fmt::Debug for TokenProviderBuilder {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("TokenProviderBuilder")
-            .field("token_url", &crate::validate::shown_raw_url(&self.token_url))
+            .field(
+                "token_url",
+                &crate::validate::shown_raw_url(&self.token_url),
+            )
             .field("client_id", &self.client_id)
             .field("grant", &self.grant)
             .field("scopes", &self.scopes)
@@ -340,16 +346,13 @@ impl TokenProvider {
     /// One renewal: the refresh token when there is one, else the client
     /// credentials. Called with the refresh lock held.
     async fn renew(&self) -> Result<()> {
-        let refresh = self
-            .cached()
-            .and_then(|c| c.refresh)
-            .or_else(|| {
-                self.inner
-                    .initial_refresh
-                    .read()
-                    .unwrap_or_else(PoisonError::into_inner)
-                    .clone()
-            });
+        let refresh = self.cached().and_then(|c| c.refresh).or_else(|| {
+            self.inner
+                .initial_refresh
+                .read()
+                .unwrap_or_else(PoisonError::into_inner)
+                .clone()
+        });
         let result = match (&refresh, self.inner.grant) {
             (Some(rt), _) => {
                 match self
@@ -418,7 +421,8 @@ impl TokenProvider {
             .idempotency_key(crate::resilience::new_idempotency_key());
         match (i.client_auth, secret) {
             (ClientAuth::Basic, Some(secret)) => {
-                let enc = |s: &str| form_urlencoded::byte_serialize(s.as_bytes()).collect::<String>();
+                let enc =
+                    |s: &str| form_urlencoded::byte_serialize(s.as_bytes()).collect::<String>();
                 let raw = zeroize::Zeroizing::new(format!("{}:{}", enc(&i.client_id), enc(secret)));
                 let value = zeroize::Zeroizing::new(format!(
                     "Basic {}",
@@ -441,7 +445,10 @@ impl TokenProvider {
         tracing::debug!(token_url = %display_url(&i.token_url), grant = grant_name, "requesting an OAuth2 token");
         let started = Instant::now();
         let resp = request
-            .body(body.as_bytes().to_vec(), "application/x-www-form-urlencoded")
+            .body(
+                body.as_bytes().to_vec(),
+                "application/x-www-form-urlencoded",
+            )
             .send()
             .await
             .map_err(|e| {
@@ -490,7 +497,10 @@ impl TokenProvider {
         if access.bytes().any(|b| !(b.is_ascii_graphic() || b == b' ')) {
             return Err(bad("a token that fits in a header (visible ASCII)"));
         }
-        let token_type = json.get("token_type").and_then(|v| v.as_str()).unwrap_or("Bearer");
+        let token_type = json
+            .get("token_type")
+            .and_then(|v| v.as_str())
+            .unwrap_or("Bearer");
         if !token_type.eq_ignore_ascii_case("bearer") {
             return Err(Error::Signing(format!(
                 "the OAuth2 token endpoint {} issued a {token_type:?} token; Keel sends Bearer tokens only",
@@ -499,12 +509,15 @@ impl TokenProvider {
         }
         let expires_in = json.get("expires_in").and_then(|v| {
             v.as_u64()
-                .or_else(|| v.as_f64().filter(|f| f.is_finite() && *f >= 0.0).map(|f| f as u64))
+                .or_else(|| {
+                    v.as_f64()
+                        .filter(|f| f.is_finite() && *f >= 0.0)
+                        .map(|f| f as u64)
+                })
                 .or_else(|| v.as_str()?.trim().parse().ok())
         });
-        let expires_at = expires_in.map(|s| {
-            started + Duration::from_secs(s.min(crate::validate::MAX_DURATION.as_secs()))
-        });
+        let expires_at = expires_in
+            .map(|s| started + Duration::from_secs(s.min(crate::validate::MAX_DURATION.as_secs())));
         let refresh = json
             .get("refresh_token")
             .and_then(|v| v.as_str())
@@ -514,7 +527,10 @@ impl TokenProvider {
             AccessToken {
                 secret: SecretString::from(access.to_owned()),
                 expires_at,
-                scope: json.get("scope").and_then(|v| v.as_str()).map(str::to_owned),
+                scope: json
+                    .get("scope")
+                    .and_then(|v| v.as_str())
+                    .map(str::to_owned),
             },
             refresh,
         ))
@@ -633,7 +649,11 @@ impl TokenProviderBuilder {
         if self.client_id.is_empty() {
             return Err(Error::config("the OAuth2 client id is empty"));
         }
-        if self.client_secret.as_ref().is_some_and(|s| s.expose_secret().is_empty()) {
+        if self
+            .client_secret
+            .as_ref()
+            .is_some_and(|s| s.expose_secret().is_empty())
+        {
             return Err(Error::config(
                 "the OAuth2 client secret is empty; for a public client use `no_client_secret()`",
             ));
@@ -677,7 +697,9 @@ struct OAuth2Signer {
 impl Signer for OAuth2Signer {
     fn sign(&self, req: &mut SigningRequest<'_>, _credentials: &Credentials) -> Result<()> {
         let cached = self.provider.cached().ok_or_else(|| {
-            Error::Signing("no OAuth2 access token is available (the token request did not run)".into())
+            Error::Signing(
+                "no OAuth2 access token is available (the token request did not run)".into(),
+            )
         })?;
         let value = zeroize::Zeroizing::new(format!("Bearer {}", cached.token.secret()));
         req.set_secret_header(AUTHORIZATION, &value)

@@ -306,7 +306,9 @@ impl<T: DeserializeOwned> Pager<T> {
             response.json()?
         };
         let raw = self.items_of(&body, &response)?;
-        let last_id = raw.last().and_then(|item| lookup(item, self.id_field()).cloned());
+        let last_id = raw
+            .last()
+            .and_then(|item| lookup(item, self.id_field()).cloned());
         let count = raw.len() as u64;
         let mut items = Vec::with_capacity(raw.len());
         for (i, item) in raw.into_iter().enumerate() {
@@ -740,12 +742,18 @@ mod tests {
     #[test]
     fn link_headers() {
         let h = r#"<https://api.github.com/r?page=2>; rel="next", <https://api.github.com/r?page=5>; rel="last""#;
-        assert_eq!(next_link(h).as_deref(), Some("https://api.github.com/r?page=2"));
+        assert_eq!(
+            next_link(h).as_deref(),
+            Some("https://api.github.com/r?page=2")
+        );
         let h = r#"</a?page=1>; rel="first", </a?page=3>; rel="prev next""#;
         assert_eq!(next_link(h).as_deref(), Some("/a?page=3"));
         assert_eq!(next_link(r#"</a>; rel="last""#), None);
         assert_eq!(next_link("garbage"), None);
-        assert_eq!(next_link(r#"</a?x=1,2>; REL=next"#).as_deref(), Some("/a?x=1,2"));
+        assert_eq!(
+            next_link(r#"</a?x=1,2>; REL=next"#).as_deref(),
+            Some("/a?x=1,2")
+        );
     }
 
     #[test]

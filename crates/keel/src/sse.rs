@@ -673,11 +673,7 @@ impl EventStream {
             let config = r.config();
             if self.failures > 1 {
                 // Failed reconnections back off, never below `retry:`.
-                wait = wait.max(
-                    config
-                        .backoff()
-                        .delay(self.failures - 1, fastrand::f64()),
-                );
+                wait = wait.max(config.backoff().delay(self.failures - 1, fastrand::f64()));
             }
             if let (Some(deadline), Some(dropped)) = (config.deadline(), self.dropped_at) {
                 if dropped.elapsed() + wait >= deadline {
@@ -824,7 +820,12 @@ mod tests {
         let (whole, _, _) = parse_chunks(&[input]);
         for i in 0..=input.len() {
             let (split, _, _) = parse_chunks(&[&input[..i], &input[i..]]);
-            assert_eq!(split, whole, "split at {i} of {:?}", String::from_utf8_lossy(input));
+            assert_eq!(
+                split,
+                whole,
+                "split at {i} of {:?}",
+                String::from_utf8_lossy(input)
+            );
         }
         let bytes: Vec<&[u8]> = input.chunks(1).collect();
         let (single, _, _) = parse_chunks(&bytes);
@@ -845,7 +846,10 @@ mod tests {
         let got = all_splits(b"event: add\ndata: a\ndata:b\ndata\nid: 7\n\ndata: next\n\n");
         assert_eq!(
             got,
-            vec![ev("add", "a\nb\n", Some("7")), ev("message", "next", Some("7"))]
+            vec![
+                ev("add", "a\nb\n", Some("7")),
+                ev("message", "next", Some("7"))
+            ]
         );
     }
 
@@ -887,7 +891,12 @@ mod tests {
     fn retry_needs_digits_only() {
         let (_, u, _) = parse_chunks(&[b"retry: 1500\n\n"]);
         assert_eq!(u.retry, Some(Duration::from_millis(1500)));
-        for bad in [&b"retry: 15x\n"[..], b"retry: -1\n", b"retry:\n", b"retry: 1.5\n"] {
+        for bad in [
+            &b"retry: 15x\n"[..],
+            b"retry: -1\n",
+            b"retry:\n",
+            b"retry: 1.5\n",
+        ] {
             let (_, u, _) = parse_chunks(&[bad]);
             assert_eq!(u.retry, None, "{bad:?}");
         }

@@ -70,7 +70,10 @@ async fn an_expired_token_is_renewed_once_for_every_task_that_needs_it() {
     tokio::time::sleep(Duration::from_millis(1_100)).await;
     burst(&client, 100).await;
     let stats = server.state().token_stats();
-    assert_eq!(stats.token_requests, 2, "one renewal for 100 tasks: {stats:?}");
+    assert_eq!(
+        stats.token_requests, 2,
+        "one renewal for 100 tasks: {stats:?}"
+    );
     // The demo hands out refresh tokens: the renewal used it.
     assert_eq!(stats.refresh_token, 1, "{stats:?}");
     assert_eq!(stats.unauthorized, 0, "renewed before use: {stats:?}");
@@ -87,9 +90,15 @@ async fn a_revoked_token_is_renewed_once_on_a_401_and_the_request_retried() {
     server.state().expire_tokens();
     burst(&client, 100).await;
     let stats = server.state().token_stats();
-    assert_eq!(stats.token_requests, 2, "one renewal for every 401: {stats:?}");
+    assert_eq!(
+        stats.token_requests, 2,
+        "one renewal for every 401: {stats:?}"
+    );
     assert!(stats.unauthorized >= 1, "{stats:?}");
-    assert!(stats.unauthorized <= 100, "each request retried at most once: {stats:?}");
+    assert!(
+        stats.unauthorized <= 100,
+        "each request retried at most once: {stats:?}"
+    );
 }
 
 #[tokio::test]

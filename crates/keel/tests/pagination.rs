@@ -18,7 +18,15 @@ fn expected(total: u64) -> Vec<u64> {
     (1..=total).collect()
 }
 
-fn strategies(total: u64, key: &str) -> Vec<(&'static str, String, Pagination, Option<(&'static str, u64)>)> {
+fn strategies(
+    total: u64,
+    key: &str,
+) -> Vec<(
+    &'static str,
+    String,
+    Pagination,
+    Option<(&'static str, u64)>,
+)> {
     vec![
         (
             "cursor",
@@ -73,14 +81,20 @@ async fn every_strategy_yields_every_item_exactly_once() {
             let mut got = Vec::new();
             while let Some(item) = pager.next_item().await.unwrap() {
                 got.push(item);
-                assert!(got.len() as u64 <= total, "{name}: more items than the list has");
+                assert!(
+                    got.len() as u64 <= total,
+                    "{name}: more items than the list has"
+                );
             }
             let ns: Vec<u64> = got.iter().map(|i| i.n).collect();
             assert_eq!(ns, expected(total), "{name} with {total} items");
             assert!(got.iter().all(|i| i.id == format!("it_{:03}", i.n)));
             assert!(!pager.limit_reached(), "{name}");
             // One request per page, plus at most one that finds the end.
-            let requests = server.state().arrivals(&format!("pages:all{total}-{}", key_suffix(name))).arrivals;
+            let requests = server
+                .state()
+                .arrivals(&format!("pages:all{total}-{}", key_suffix(name)))
+                .arrivals;
             let pages = total.div_ceil(5).max(1);
             assert!(
                 requests == pages || requests == pages + 1,
@@ -107,13 +121,13 @@ async fn every_strategy_stops_at_the_page_bound() {
     let client = HttpClient::new(server.url()).unwrap();
     for (name, path, p, size) in strategies(23, "bound") {
         let pager = pager(&client, &path, p, size).max_pages(2);
-        let items: Vec<Item> = pager
-            .items()
-            .map(Result::unwrap)
-            .collect::<Vec<_>>()
-            .await;
+        let items: Vec<Item> = pager.items().map(Result::unwrap).collect::<Vec<_>>().await;
         let ns: Vec<u64> = items.iter().map(|i| i.n).collect();
-        assert_eq!(ns, (1..=10).collect::<Vec<_>>(), "{name}: two pages of five");
+        assert_eq!(
+            ns,
+            (1..=10).collect::<Vec<_>>(),
+            "{name}: two pages of five"
+        );
         let requests = server
             .state()
             .arrivals(&format!("pages:bound-{}", key_suffix(name)))
@@ -121,7 +135,8 @@ async fn every_strategy_stops_at_the_page_bound() {
         assert_eq!(requests, 2, "{name}: no request past the bound");
     }
     // The bound is reported.
-    let mut pager = Pager::<Item>::get(&client, "/pages/offset?total=23", Pagination::offset(5)).max_pages(1);
+    let mut pager =
+        Pager::<Item>::get(&client, "/pages/offset?total=23", Pagination::offset(5)).max_pages(1);
     while pager.next_item().await.unwrap().is_some() {}
     assert!(pager.limit_reached());
 }
@@ -141,9 +156,20 @@ async fn pages_come_with_their_responses() {
     .await;
     let sizes: Vec<usize> = pages.iter().map(|p| p.items.len()).collect();
     assert_eq!(sizes, vec![5, 5, 2]);
-    assert_eq!(pages.iter().map(|p| p.number).collect::<Vec<_>>(), vec![1, 2, 3]);
-    assert!(pages[0].response.header("link").unwrap().contains("rel=\"next\""));
-    assert!(!pages[2].response.header("link").unwrap().contains("rel=\"next\""));
+    assert_eq!(
+        pages.iter().map(|p| p.number).collect::<Vec<_>>(),
+        vec![1, 2, 3]
+    );
+    assert!(pages[0]
+        .response
+        .header("link")
+        .unwrap()
+        .contains("rel=\"next\""));
+    assert!(!pages[2]
+        .response
+        .header("link")
+        .unwrap()
+        .contains("rel=\"next\""));
 }
 
 #[tokio::test]
@@ -155,11 +181,15 @@ async fn a_page_without_items_where_they_should_be_is_a_clear_error() {
         .await
         .unwrap_err();
     assert!(err.to_string().contains("items_at"), "{err}");
-    let err = Pager::<Item>::get(&client, "/pages/cursor", Pagination::cursor("cursor", "next_cursor"))
-        .items_at("/nope")
-        .next_page()
-        .await
-        .unwrap_err();
+    let err = Pager::<Item>::get(
+        &client,
+        "/pages/cursor",
+        Pagination::cursor("cursor", "next_cursor"),
+    )
+    .items_at("/nope")
+    .next_page()
+    .await
+    .unwrap_err();
     assert!(err.to_string().contains("/nope"), "{err}");
     // A status that is not a success fails the walk.
     let err = Pager::<Item>::get(&client, "/status/500", Pagination::page_number())
@@ -173,17 +203,25 @@ async fn a_page_without_items_where_they_should_be_is_a_clear_error() {
 fn blocking_callers_iterate_items_and_pages() {
     let server = DemoServer::start_background().unwrap();
     let client = HttpClient::new(server.url()).unwrap();
-    let items: Vec<Item> = Pager::get(&client, "/pages/stripe?total=13", Pagination::starting_after())
-        .page_size("limit", 4)
-        .items_blocking()
-        .map(Result::unwrap)
-        .collect();
+    let items: Vec<Item> = Pager::get(
+        &client,
+        "/pages/stripe?total=13",
+        Pagination::starting_after(),
+    )
+    .page_size("limit", 4)
+    .items_blocking()
+    .map(Result::unwrap)
+    .collect();
     assert_eq!(items.iter().map(|i| i.n).collect::<Vec<_>>(), expected(13));
-    let pages = Pager::<Item>::get(&client, "/pages/numbered?total=13", Pagination::page_number())
-        .page_size("per_page", 4)
-        .pages_blocking()
-        .map(|p| p.unwrap().items.len())
-        .collect::<Vec<_>>();
+    let pages = Pager::<Item>::get(
+        &client,
+        "/pages/numbered?total=13",
+        Pagination::page_number(),
+    )
+    .page_size("per_page", 4)
+    .pages_blocking()
+    .map(|p| p.unwrap().items.len())
+    .collect::<Vec<_>>();
     assert_eq!(pages, vec![4, 4, 4, 1]);
     let all = Pager::<Item>::get(&client, "/pages/offset?total=7", Pagination::offset(3))
         .collect_all_blocking()

@@ -105,7 +105,10 @@ async fn the_servers_retry_time_is_waited_before_reconnecting() {
     assert_eq!(conns.len(), 2);
     // A lower bound only: the reconnection came no sooner than `retry:`.
     let gap = conns[1].at.duration_since(conns[0].at);
-    assert!(gap >= retry, "reconnected after {gap:?}, before retry: {retry:?}");
+    assert!(
+        gap >= retry,
+        "reconnected after {gap:?}, before retry: {retry:?}"
+    );
 }
 
 #[tokio::test]
@@ -135,7 +138,9 @@ async fn reconnections_are_paid_from_the_retry_budget() {
         .retry_budget(RetryBudget::new(2).retry_cost(1).success_refund(0))
         .build()
         .unwrap();
-    let client = HttpClient::new(server.url()).unwrap().with_resilience(budget);
+    let client = HttpClient::new(server.url())
+        .unwrap()
+        .with_resilience(budget);
     let mut events = EventSource::get(
         &client,
         "/sse/ticks?count=10&drop_after=1&retry_ms=5&key=budget",
@@ -149,13 +154,20 @@ async fn reconnections_are_paid_from_the_retry_budget() {
             Err(e) => break e,
         }
     };
-    assert_eq!(ids(&got), vec![1, 2, 3], "one event per connection, 3 connections");
+    assert_eq!(
+        ids(&got),
+        vec![1, 2, 3],
+        "one event per connection, 3 connections"
+    );
     assert!(
         matches!(err, Error::RetriesExhausted { .. }),
         "gave up with {err:?}"
     );
     assert_eq!(server.state().sse_connections("budget").len(), 3);
-    assert!(events.next().await.unwrap().is_none(), "ended after the error");
+    assert!(
+        events.next().await.unwrap().is_none(),
+        "ended after the error"
+    );
 }
 
 #[tokio::test]

@@ -17,7 +17,9 @@ pub(super) async fn events(
 ) -> Result<(), Failed> {
     step.next("Server-sent events: typed events; a dropped stream resumes from Last-Event-ID");
     let path = "/sse/ticks?count=7&drop_after=3&retry_ms=50&done=1&key=keel-demo";
-    sent(&format!("GET {path} (the server drops the connection every 3 events)"));
+    sent(&format!(
+        "GET {path} (the server drops the connection every 3 events)"
+    ));
     let mut events = EventSource::get(client, path).connect();
     let mut ids = Vec::new();
     while let Some(event) = events.next().await? {
@@ -34,15 +36,26 @@ pub(super) async fn events(
             .filter_map(|c| c.last_event_id.clone())
             .collect::<Vec<_>>()
     ));
-    expect(ids == (1..=7).collect::<Vec<_>>(), "every event exactly once")
+    expect(
+        ids == (1..=7).collect::<Vec<_>>(),
+        "every event exactly once",
+    )
 }
 
 /// Pagination: the same list through two strategies.
 pub(super) async fn pages(step: &mut Steps, client: &HttpClient) -> Result<(), Failed> {
     step.next("Pagination: one pager, any strategy (cursor, has_more, offset, page, Link)");
     for (path, strategy, name) in [
-        ("/pages/stripe?total=12", Pagination::starting_after(), "has_more + starting_after"),
-        ("/pages/link?total=12&per_page=5", Pagination::link_header(), "Link: rel=\"next\""),
+        (
+            "/pages/stripe?total=12",
+            Pagination::starting_after(),
+            "has_more + starting_after",
+        ),
+        (
+            "/pages/link?total=12&per_page=5",
+            Pagination::link_header(),
+            "Link: rel=\"next\"",
+        ),
     ] {
         let mut pager = Pager::<Value>::get(client, path, strategy).page_size("limit", 5);
         let mut n = 0;
@@ -89,7 +102,10 @@ pub(super) async fn oauth2(
         "{ok} × 200 with {} token request(s); the token itself is never printed: {:?}",
         stats.token_requests, client
     ));
-    expect(ok == 20 && stats.token_requests == 1, "20 successes, one token request")?;
+    expect(
+        ok == 20 && stats.token_requests == 1,
+        "20 successes, one token request",
+    )?;
     server.state().expire_tokens();
     let resp = client.get("/oauth2/protected").send().await?;
     got(&format!(

@@ -408,7 +408,10 @@ impl<'c> Call<'c> {
         content: &[u8],
     ) -> Verdict<'c> {
         if status == StatusCode::UNAUTHORIZED && self.renew_credentials() {
-            tracing::debug!(attempt = self.attempts, "401: credentials renewed; sending once more");
+            tracing::debug!(
+                attempt = self.attempts,
+                "401: credentials renewed; sending once more"
+            );
             return Verdict::Next(self.exchange());
         }
         match self.redirect(status, headers, url) {
