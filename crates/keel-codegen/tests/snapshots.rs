@@ -92,7 +92,7 @@ fn operations() {
     assert!(pets.contains("pub async fn get_pet("));
     assert!(pets.contains("pub fn get_pet_blocking_detailed("));
     assert!(pets.contains("client: &keel::HttpAuthenticatedClient"));
-    assert!(pets.contains("client: &impl keel::Client"));
+    assert!(pets.contains("client: &keel::Client<impl keel::AuthState>"));
     let default = g.file("src/api/default.rs").unwrap();
     assert!(default.contains("\"/emailed/{period}.json\""));
     assert!(default.contains("pub async fn get_emailed_period_json("));

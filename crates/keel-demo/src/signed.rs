@@ -11,7 +11,7 @@
 //! A request that fails verification gets 401 `{"error": reason}` with
 //! reason `bad signature`, `stale timestamp` (outside ±30 s),
 //! `replayed nonce` (the same signature twice), `unknown key` or
-//! `missing header API-Key` (… `API-Timestamp`, `API-Signature`).
+//! `missing header API-Key` (… `API-Timestamp`, `API-Nonce`, `API-Signature`).
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 

@@ -47,7 +47,14 @@ fn key(pem: &str) -> PrivateKey {
 fn cases() -> Vec<(&'static str, Scheme, Credentials, Bare)> {
     let name = HeaderName::from_static("api-key");
     let raw = b"0123456789abcdef0123456789abcdef".to_vec();
-    let b64 = b"MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=".to_vec();
+    // Kraken and Coinbase Exchange issue 64-byte secrets, base64-encoded.
+    let raw64 = [raw.as_slice(), raw.as_slice()].concat();
+    let b64 = {
+        use base64::Engine as _;
+        base64::engine::general_purpose::STANDARD
+            .encode(&raw64)
+            .into_bytes()
+    };
     let creds = |s: &[u8]| {
         Credentials::new("key-123", Some(s.to_vec()), name.clone()).with_passphrase("pass")
     };
@@ -63,7 +70,7 @@ fn cases() -> Vec<(&'static str, Scheme, Credentials, Bare)> {
             "kraken",
             Scheme::kraken(),
             creds(&b64),
-            Bare::Sha512(raw.clone()),
+            Bare::Sha512(raw64.clone()),
         ),
         (
             "binance",
@@ -75,7 +82,7 @@ fn cases() -> Vec<(&'static str, Scheme, Credentials, Bare)> {
             "coinbase",
             Scheme::coinbase(),
             creds(&b64),
-            Bare::Sha256(raw.clone()),
+            Bare::Sha256(raw64.clone()),
         ),
         ("okx", Scheme::okx(), creds(&raw), Bare::Sha256(raw.clone())),
         (

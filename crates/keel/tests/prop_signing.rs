@@ -24,7 +24,8 @@ const KEY: &str = "prop-key-Zr81Qw";
 const SECRET: &str = "prop-secret-Lx47Pn-0123456789";
 /// Kraken and Coinbase Exchange take a base64 secret; this decodes to the
 /// 64 bytes both issue.
-const SECRET_B64: &str = "cHJvcC1zZWNyZXQtYmFzZTY0LUxrMjItMDEyMzQ1Njc4OS1hYmNkZWZnaGlqa2xtbm9wcXJzdHV2d3h5ejAxMg==";
+const SECRET_B64: &str =
+    "cHJvcC1zZWNyZXQtYmFzZTY0LUxrMjItMDEyMzQ1Njc4OS1hYmNkZWZnaGlqa2xtbm9wcXJzdHV2d3h5ejAxMg==";
 const PASSPHRASE: &str = "prop-pass-Yt55Ud";
 const ED25519_PRIVATE: &str = "-----BEGIN PRIVATE KEY-----
 MC4CAQAwBQYDK2VwBCIEIJ+DYvh6SEqVTm50DFtMDoQikTmiCqirVv9mWG9qfSnF

@@ -762,34 +762,24 @@ fn gate_v4_signature() {
 fn coinbase_cdp_jwt_es256_and_ed25519() {
     let b64url = &base64::engine::general_purpose::URL_SAFE_NO_PAD;
     let key_name = "organizations/org-1/apiKeys/key-1";
+    // The EC key as the CDP portal shows it: one line, with \n escapes.
     let sec1 = String::from_utf8(key_file("p256.sec1.pem"))
         .unwrap()
         .replace('\n', "\\n");
-    let ed_seed = keel::signing::PrivateKey::from_bytes(&key_file("ed25519.pk8.pem")).unwrap();
-    let _ = ed_seed;
-    // An Ed25519 CDP secret: base64(seed || public), from the seed openssl made.
-    let ed_secret = {
-        let der = key_file("ed25519.pk8.pem");
-        let text = String::from_utf8(der).unwrap();
+    // An Ed25519 CDP secret: base64(seed || public key), from the key openssl made
+    // (the seed is the last 32 bytes of the PKCS#8 DER, the public key the last 32
+    // of the SPKI DER).
+    let der_of = |name: &str| {
+        let text = String::from_utf8(key_file(name)).unwrap();
         let b64: String = text.lines().filter(|l| !l.starts_with("-----")).collect();
-        let der = base64::engine::general_purpose::STANDARD
+        base64::engine::general_purpose::STANDARD
             .decode(b64)
-            .unwrap();
-        let seed = &der[der.len() - 32..];
-        let public = keel::signing::PublicKey::from_bytes(&key_file("ed25519.pub.pem")).unwrap();
-        let _ = public;
-        let pub_text = String::from_utf8(key_file("ed25519.pub.pem")).unwrap();
-        let pb64: String = pub_text
-            .lines()
-            .filter(|l| !l.starts_with("-----"))
-            .collect();
-        let pder = base64::engine::general_purpose::STANDARD
-            .decode(pb64)
-            .unwrap();
-        let mut pair = seed.to_vec();
-        pair.extend_from_slice(&pder[pder.len() - 32..]);
-        base64::engine::general_purpose::STANDARD.encode(pair)
+            .unwrap()
     };
+    let (private_der, public_der) = (der_of("ed25519.pk8.pem"), der_of("ed25519.pub.pem"));
+    let mut pair = private_der[private_der.len() - 32..].to_vec();
+    pair.extend_from_slice(&public_der[public_der.len() - 32..]);
+    let ed_secret = base64::engine::general_purpose::STANDARD.encode(pair);
     for (secret, public_file, alg) in [
         (sec1.as_str(), "p256.pub.pem", "ES256"),
         (ed_secret.as_str(), "ed25519.pub.pem", "EdDSA"),
