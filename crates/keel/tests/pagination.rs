@@ -18,15 +18,16 @@ fn expected(total: u64) -> Vec<u64> {
     (1..=total).collect()
 }
 
-fn strategies(
-    total: u64,
-    key: &str,
-) -> Vec<(
+/// A strategy under test: its name, the list's path, the strategy and
+/// the page-size parameter.
+type Case = (
     &'static str,
     String,
     Pagination,
     Option<(&'static str, u64)>,
-)> {
+);
+
+fn strategies(total: u64, key: &str) -> Vec<Case> {
     vec![
         (
             "cursor",
