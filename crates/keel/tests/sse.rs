@@ -171,6 +171,66 @@ async fn reconnections_are_paid_from_the_retry_budget() {
 }
 
 #[tokio::test]
+async fn a_reconnection_that_would_pass_the_deadline_is_not_made() {
+    let server = DemoServer::start().await.unwrap();
+    let policy = Resilience::builder()
+        .max_attempts(1)
+        .deadline(Duration::from_millis(200))
+        .build()
+        .unwrap();
+    let client = HttpClient::new(server.url())
+        .unwrap()
+        .with_resilience(policy);
+    // The server asks for 5 s between reconnections: more than the deadline.
+    let mut events = EventSource::get(
+        &client,
+        "/sse/ticks?count=5&drop_after=1&retry_ms=5000&key=deadline",
+    )
+    .connect();
+    assert!(events.next().await.unwrap().is_some());
+    let err = events.next().await.unwrap_err();
+    assert!(
+        matches!(err, Error::DeadlineExceeded { .. }),
+        "gave up with {err:?}"
+    );
+    assert_eq!(server.state().sse_connections("deadline").len(), 1);
+}
+
+#[tokio::test]
+async fn an_open_circuit_breaker_stops_the_reconnections() {
+    use keel::resilience::CircuitBreaker;
+    let server = DemoServer::start().await.unwrap();
+    let policy = Resilience::builder()
+        .max_attempts(1)
+        .circuit_breaker(CircuitBreaker::new().consecutive_failures(1))
+        .build()
+        .unwrap();
+    let client = HttpClient::new(server.url())
+        .unwrap()
+        .with_resilience(policy);
+    let mut events = EventSource::get(&client, "/sse/ticks?count=1000&delay_ms=20&retry_ms=10")
+        .max_reconnects(5)
+        .connect();
+    assert!(events.next().await.unwrap().is_some());
+    // The server goes away: the stream drops, the first reconnection is
+    // refused (a failure the breaker counts), and the breaker then refuses
+    // the next one before it is sent.
+    server.shutdown().await;
+    let err = loop {
+        match events.next().await {
+            Ok(Some(_)) => continue,
+            Ok(None) => panic!("the stream ended cleanly although the server went away"),
+            Err(e) => break e,
+        }
+    };
+    assert!(
+        matches!(err, Error::CircuitOpen { .. }),
+        "gave up with {err:?}"
+    );
+    assert!(events.reconnects() >= 2, "{events:?}");
+}
+
+#[tokio::test]
 async fn max_reconnects_bounds_a_stream_that_never_comes_back() {
     let server = DemoServer::start().await.unwrap();
     let client = HttpClient::new(server.url()).unwrap();
