@@ -27,7 +27,7 @@
 //! let pager: Pager<Customer> = Pager::get(&client, "/v1/customers", Pagination::starting_after())
 //!     .page_size("limit", 100)
 //!     .max_pages(50);
-//! let mut items = pager.items();
+//! let mut items = std::pin::pin!(pager.items());
 //! while let Some(customer) = items.next().await {
 //!     println!("{}", customer?.id);
 //! }
