@@ -1,12 +1,14 @@
-//! IR → Rust source, built with `quote` and formatted with `prettyplease`.
+//! Stage four: IR → Rust source, built with `quote` and printed with `prettyplease`. Reads
+//! only the [`ir::Api`](crate::ir::Api).
 
 use proc_macro2::{Literal, TokenStream};
 use quote::{format_ident, quote};
-use std::collections::{HashMap, HashSet};
 
-use crate::model::{Ctx, ModelKind, Ty};
+use crate::ir::{
+    Api, AuthKind, BodyKind, Group, Location, ModelKind, MultipartField, Operation, PartKind,
+    Primitive, ResponseBody, StatusKey, Type,
+};
 use crate::names::ident;
-use crate::ops::{Api, AuthKind, BodyKind, Loc, MpKind, Operation, RespBody, StatusKey};
 use crate::CodegenError;
 
 /// Parse tokens as a file and pretty-print them.
@@ -19,8 +21,8 @@ pub(crate) fn render(tokens: TokenStream, what: &str) -> Result<String, CodegenE
     Ok(prettyplease::unparse(&file))
 }
 
-/// Doc attributes from free text. `quote` escapes the string literal; the text is also kept from
-/// becoming doctests (the generated crate sets `doctest = false` too).
+/// Doc attributes from free text (the generated crate sets `doctest = false`: descriptions
+/// are prose, not Rust).
 pub(crate) fn doc_attrs(text: Option<&str>) -> TokenStream {
     let Some(text) = text else { return quote!() };
     let text = text.trim();
@@ -36,86 +38,90 @@ pub(crate) fn doc_attrs(text: Option<&str>) -> TokenStream {
     out
 }
 
-pub(crate) struct Emitter<'c, 'a> {
-    pub ctx: &'c Ctx<'a>,
-    defaults: HashMap<usize, bool>,
+fn first_line(text: Option<&str>) -> String {
+    text.and_then(|d| d.lines().map(str::trim).find(|l| !l.is_empty()))
+        .unwrap_or("")
+        .to_string()
 }
 
-impl<'c, 'a> Emitter<'c, 'a> {
-    pub(crate) fn new(ctx: &'c Ctx<'a>) -> Self {
-        let mut e = Emitter {
-            ctx,
-            defaults: HashMap::new(),
-        };
-        for i in 0..ctx.models.len() {
-            let mut visiting = HashSet::new();
-            let d = e.has_default(i, &mut visiting);
-            e.defaults.insert(i, d);
-        }
-        e
+fn deprecated(yes: bool) -> TokenStream {
+    if yes {
+        quote!(#[deprecated])
+    } else {
+        quote!()
     }
+}
 
-    fn has_default(&mut self, id: usize, visiting: &mut HashSet<usize>) -> bool {
-        if let Some(d) = self.defaults.get(&id) {
-            return *d;
-        }
-        if !visiting.insert(id) {
-            return true;
-        }
-        let kind = self.ctx.models[id].kind.clone();
-        let d = match &kind {
-            ModelKind::Struct { fields, .. } => {
-                fields.iter().all(|f| self.ty_default(&f.ty, visiting))
-            }
-            ModelKind::Alias(t) | ModelKind::Newtype(t) => self.ty_default(t, visiting),
-            _ => false,
-        };
-        visiting.remove(&id);
-        self.defaults.insert(id, d);
-        d
-    }
+pub(crate) struct Emitter<'a> {
+    pub api: &'a Api,
+}
 
-    fn ty_default(&mut self, t: &Ty, visiting: &mut HashSet<usize>) -> bool {
-        match t {
-            Ty::Named(i) => self.has_default(*i, visiting),
-            Ty::Boxed(t) => self.ty_default(t, visiting),
-            _ => true,
-        }
+impl<'a> Emitter<'a> {
+    pub(crate) fn new(api: &'a Api) -> Self {
+        Emitter { api }
     }
 
     /// Type tokens; `local` = inside the models module.
-    pub(crate) fn ty(&self, t: &Ty, local: bool) -> TokenStream {
+    pub(crate) fn ty(&self, t: &Type, local: bool) -> TokenStream {
         match t {
-            Ty::Named(i) => {
-                let n = format_ident!("{}", self.ctx.models[*i].name);
+            Type::Model(i) => {
+                let n = format_ident!("{}", self.api.models[*i].name);
                 if local {
                     quote!(#n)
                 } else {
-                    quote!(crate::models::#n)
+                    quote!(models::#n)
                 }
             }
-            Ty::Prim(p) => {
-                let n = format_ident!("{}", p);
+            Type::Primitive(p) => {
+                let n = format_ident!("{}", p.rust_name());
                 quote!(#n)
             }
-            Ty::Value => quote!(serde_json::Value),
-            Ty::Bytes => quote!(keel::Bytes),
-            Ty::Vec(t) => {
+            Type::Any => quote!(serde_json::Value),
+            Type::Bytes => quote!(keel::Bytes),
+            Type::Vec(t) => {
                 let t = self.ty(t, local);
                 quote!(Vec<#t>)
             }
-            Ty::Map(t) => {
+            Type::Map(t) => {
                 let t = self.ty(t, local);
                 quote!(::std::collections::BTreeMap<String, #t>)
             }
-            Ty::Option(t) => {
+            Type::Option(t) => {
                 let t = self.ty(t, local);
                 quote!(Option<#t>)
             }
-            Ty::Boxed(t) => {
+            Type::Boxed(t) => {
                 let t = self.ty(t, local);
                 quote!(Box<#t>)
             }
+        }
+    }
+
+    /// Follow aliases to what a type really is.
+    fn unalias<'t>(&'t self, t: &'t Type) -> &'t Type {
+        let mut cur = t;
+        for _ in 0..32 {
+            match cur {
+                Type::Model(i) => match &self.api.models[*i].kind {
+                    ModelKind::Alias(inner) => cur = inner,
+                    _ => return cur,
+                },
+                _ => return cur,
+            }
+        }
+        cur
+    }
+
+    fn is_string(&self, t: &Type) -> bool {
+        matches!(self.unalias(t), Type::Primitive(Primitive::String))
+    }
+
+    /// How a value of type `t` is taken by a method or setter: `(argument type, conversion)`.
+    fn arg(&self, t: &Type) -> (TokenStream, TokenStream) {
+        if self.is_string(t) {
+            (quote!(impl Into<String>), quote!(.into()))
+        } else {
+            (self.ty(t, false), quote!())
         }
     }
 
@@ -123,7 +129,7 @@ impl<'c, 'a> Emitter<'c, 'a> {
 
     pub(crate) fn models_file(&self) -> TokenStream {
         let mut items = TokenStream::new();
-        for id in 0..self.ctx.models.len() {
+        for id in 0..self.api.models.len() {
             items.extend(self.model(id));
         }
         quote! {
@@ -132,35 +138,31 @@ impl<'c, 'a> Emitter<'c, 'a> {
             //!
             //! Formats `date-time`, `date`, `uuid`, `uri`, `byte` and `binary` are kept as `String`
             //! so the crate depends only on `serde`/`serde_json`; parse them with the crate of your choice.
+            //! `Default` is derived only for types none of whose fields is required.
             #![allow(deprecated)]
             #items
         }
     }
 
     fn model(&self, id: usize) -> TokenStream {
-        let m = &self.ctx.models[id];
+        let m = &self.api.models[id];
         let name = format_ident!("{}", m.name);
         let doc = doc_attrs(m.doc.as_deref());
-        let deprecated = if m.deprecated {
-            quote!(#[deprecated])
-        } else {
-            quote!()
-        };
-        let default = if self.defaults.get(&id).copied().unwrap_or(false) {
+        let mdep = deprecated(m.deprecated);
+        let default = if m.derive_default {
             quote!(Default,)
         } else {
             quote!()
         };
         match &m.kind {
-            ModelKind::Pending => quote!(),
             ModelKind::Alias(t) => {
                 let t = self.ty(t, true);
-                quote! { #doc #deprecated pub type #name = #t; }
+                quote! { #doc #mdep pub type #name = #t; }
             }
             ModelKind::Newtype(t) => {
                 let t = self.ty(t, true);
                 quote! {
-                    #doc #deprecated
+                    #doc #mdep
                     #[derive(Debug, Clone, PartialEq, #default serde::Serialize, serde::Deserialize)]
                     #[serde(transparent)]
                     pub struct #name(pub #t);
@@ -169,25 +171,30 @@ impl<'c, 'a> Emitter<'c, 'a> {
             ModelKind::Struct { fields, additional } => {
                 let mut fs = TokenStream::new();
                 for f in fields {
-                    let fdoc = doc_attrs(f.doc.as_deref());
-                    let fid = ident(&f.ident);
+                    let mut text = f.doc.clone().unwrap_or_default();
+                    if f.tri_state {
+                        if !text.is_empty() {
+                            text.push_str("\n\n");
+                        }
+                        text.push_str("Optional and nullable: `None` is not sent, `Some(None)` is sent as `null`.");
+                    }
+                    let fdoc = doc_attrs(Some(&text));
+                    let fid = ident(&f.name);
                     let t = self.ty(&f.ty, true);
-                    let rename = if f.ident != f.wire {
+                    let rename = if f.name != f.wire {
                         let w = &f.wire;
                         quote!(#[serde(rename = #w)])
                     } else {
                         quote!()
                     };
-                    let skip = if f.optional && f.ty.is_option() {
+                    let skip = if f.tri_state {
+                        quote!(#[serde(default, deserialize_with = "keel::codegen_support::present", skip_serializing_if = "Option::is_none")])
+                    } else if f.optional && f.ty.is_option() {
                         quote!(#[serde(default, skip_serializing_if = "Option::is_none")])
                     } else {
                         quote!()
                     };
-                    let dep = if f.deprecated {
-                        quote!(#[deprecated])
-                    } else {
-                        quote!()
-                    };
+                    let dep = deprecated(f.deprecated);
                     fs.extend(quote! { #fdoc #dep #rename #skip pub #fid: #t, });
                 }
                 if let Some((aname, t)) = additional {
@@ -200,7 +207,7 @@ impl<'c, 'a> Emitter<'c, 'a> {
                     });
                 }
                 quote! {
-                    #doc #deprecated
+                    #doc #mdep
                     #[derive(Debug, Clone, PartialEq, #default serde::Serialize, serde::Deserialize)]
                     pub struct #name { #fs }
                 }
@@ -216,7 +223,7 @@ impl<'c, 'a> Emitter<'c, 'a> {
                     .map(|w| format!(" `{}`", w.replace('`', "'")))
                     .collect();
                 quote! {
-                    #doc #deprecated
+                    #doc #mdep
                     #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
                     pub enum #name {
                         #( #[doc = #vdocs] #idents, )*
@@ -270,7 +277,7 @@ impl<'c, 'a> Emitter<'c, 'a> {
             } => {
                 let vids: Vec<_> = variants
                     .iter()
-                    .map(|v| format_ident!("{}", v.ident))
+                    .map(|v| format_ident!("{}", v.name))
                     .collect();
                 let vtys: Vec<_> = variants.iter().map(|v| self.ty(&v.ty, true)).collect();
                 let other_doc = if discriminator.is_some() {
@@ -284,7 +291,7 @@ impl<'c, 'a> Emitter<'c, 'a> {
                     quote!(serde::Deserialize,)
                 };
                 let mut out = quote! {
-                    #doc #deprecated
+                    #doc #mdep
                     #[derive(Debug, Clone, PartialEq, serde::Serialize, #derive_de)]
                     #[serde(untagged)]
                     pub enum #name {
@@ -294,7 +301,7 @@ impl<'c, 'a> Emitter<'c, 'a> {
                     }
                 };
                 if let Some(prop) = discriminator {
-                    let mut seen = HashSet::new();
+                    let mut seen = std::collections::HashSet::new();
                     let mut arms = TokenStream::new();
                     for v in variants {
                         let tags: Vec<&String> = v
@@ -305,7 +312,7 @@ impl<'c, 'a> Emitter<'c, 'a> {
                         if tags.is_empty() {
                             continue;
                         }
-                        let vid = format_ident!("{}", v.ident);
+                        let vid = format_ident!("{}", v.name);
                         arms.extend(quote! {
                             #( Some(#tags) )|* => serde_json::from_value(value).map(Self::#vid).map_err(serde::de::Error::custom),
                         });
@@ -328,125 +335,234 @@ impl<'c, 'a> Emitter<'c, 'a> {
         }
     }
 
-    // ---------------------------------------------------------------- operations
+    // ---------------------------------------------------------------- groups
 
-    fn resp_body_ty(&self, b: &RespBody) -> TokenStream {
-        match b {
-            RespBody::None => quote!(()),
-            RespBody::Json(t) => self.ty(t, false),
-            RespBody::Text => quote!(String),
-            RespBody::Bytes => quote!(keel::Bytes),
-        }
-    }
-
-    /// Is a value of this type `Display` (so it can go straight into a URL or header)?
-    fn is_display(&self, t: &Ty) -> bool {
-        match self.ctx.unalias(t) {
-            Ty::Prim(_) => true,
-            Ty::Named(i) => self.ctx.is_string_enum(*i),
-            _ => false,
-        }
-    }
-
-    /// Parameter type in a function signature (borrowed where that is natural).
-    fn param_ty(&self, t: &Ty, required: bool) -> TokenStream {
-        let base = match self.ctx.unalias(t) {
-            Ty::Prim("String") => quote!(&str),
-            Ty::Prim(p) => {
-                let p = format_ident!("{}", p);
-                quote!(#p)
+    pub(crate) fn group_file(&self, group: &Group) -> TokenStream {
+        let gty = format_ident!("{}", group.type_name);
+        let head = format!(" Operations tagged `{}`.", group.tag);
+        let gdoc = doc_attrs(group.doc.as_deref());
+        let mut public = TokenStream::new();
+        let mut secured = TokenStream::new();
+        let mut items = TokenStream::new();
+        for op in &group.operations {
+            let (method, item) = self.operation(group, op);
+            if op.security.is_empty() {
+                public.extend(method);
+            } else {
+                secured.extend(method);
             }
-            Ty::Vec(inner) => {
-                let inner = self.ty(inner, false);
-                quote!(&[#inner])
-            }
-            _ => {
-                let t = self.ty(t, false);
-                quote!(&#t)
+            items.extend(item);
+        }
+        let secured = if secured.is_empty() {
+            quote!()
+        } else {
+            quote! {
+                /// Operations that need credentials: available on a client built with them.
+                impl<'c> #gty<'c, keel::HttpAuthenticatedClient> { #secured }
             }
         };
-        if required {
-            base
+        let public = if public.is_empty() {
+            quote!()
         } else {
-            quote!(Option<#base>)
-        }
-    }
-
-    pub(crate) fn module_file(&self, module: &str, ops: &[Operation]) -> TokenStream {
-        let mut items = TokenStream::new();
-        for op in ops {
-            items.extend(self.operation(op));
-        }
-        let doc = format!(" Operations tagged `{module}`.");
+            quote! {
+                /// Operations that need no credentials.
+                impl<'c, A: keel::AuthState> #gty<'c, keel::Client<A>> { #public }
+            }
+        };
+        let accessor = &group.accessor;
+        let gdoc_line = format!(" Operations tagged `{}`: `client.{accessor}()`.", group.tag);
         quote! {
-            #![doc = #doc]
-            #![allow(deprecated)]
+            #![doc = #head]
+            #![allow(deprecated, unused_imports)]
+            use crate::models;
+
+            #[doc = #gdoc_line]
+            #gdoc
+            pub struct #gty<'c, C> {
+                http: &'c C,
+            }
+            impl<'c, C> #gty<'c, C> {
+                pub(crate) fn new(http: &'c C) -> Self {
+                    Self { http }
+                }
+            }
+            #public
+            #secured
             #items
         }
     }
 
-    fn operation(&self, op: &Operation) -> TokenStream {
-        let name = &op.name;
-        let f_parsed = ident(name);
-        let f_detailed = ident(&format!("{name}_detailed"));
-        let f_blocking = ident(&format!("{name}_blocking"));
-        let f_blocking_detailed = ident(&format!("{name}_blocking_detailed"));
-        let f_request = ident(&format!("{name}_request"));
-        let resp_ty = format_ident!("{}", op.response_type);
+    /// The group method that starts an operation, and the operation's items (builder,
+    /// response enum, multipart struct).
+    fn operation(&self, group: &Group, op: &Operation) -> (TokenStream, TokenStream) {
+        let mname = ident(&op.name);
+        let bty = format_ident!("{}", op.builder);
+        let rty = format_ident!("{}", op.response_type);
         let doc = doc_attrs(op.doc.as_deref());
-        let deprecated = if op.deprecated {
-            quote!(#[deprecated])
-        } else {
-            quote!()
-        };
+        let dep = deprecated(op.deprecated);
+        let method = format_ident!("{}", op.method);
+        let path = &op.path;
 
-        // --- response enum
-        let mut variants = TokenStream::new();
-        let mut code_arms = TokenStream::new();
-        let mut class_arms = TokenStream::new();
-        let mut default_arm = None;
-        for r in &op.responses {
-            let v = format_ident!("{}", r.variant);
-            let rdoc = doc_attrs(r.doc.as_deref());
-            let (decl, value) = match &r.body {
-                RespBody::None => (quote!(#v), quote!(Self::#v)),
-                RespBody::Json(t) => {
-                    let t = self.ty(t, false);
-                    (quote!(#v(#t)), quote!(Self::#v(resp.json()?)))
+        // --- fields, method arguments, setters, request building
+        let mut fields = TokenStream::new();
+        let mut args = Vec::new();
+        let mut inits = Vec::new();
+        let mut setters = TokenStream::new();
+        let mut build = TokenStream::new();
+        for p in &op.params {
+            let pid = ident(&p.name);
+            let t = self.ty(&p.ty, false);
+            let (arg_ty, conv) = self.arg(&p.ty);
+            let wire = &p.wire;
+            let style = format_ident!("{}", p.style.name());
+            let explode = p.explode;
+            let apply = match p.location {
+                Location::Path => {
+                    quote!(rb = keel::codegen_support::path(rb, #wire, v, keel::codegen_support::Style::#style, #explode)?;)
                 }
-                RespBody::Text => (quote!(#v(String)), quote!(Self::#v(resp.text()?))),
-                RespBody::Bytes => (
-                    quote!(#v(keel::Bytes)),
-                    quote!(Self::#v(resp.content.clone())),
-                ),
+                Location::Query => {
+                    quote!(rb = keel::codegen_support::query(rb, #wire, v, keel::codegen_support::Style::#style, #explode)?;)
+                }
+                Location::Header => {
+                    quote!(rb = keel::codegen_support::header(rb, #wire, v, #explode)?;)
+                }
+                Location::Cookie => {
+                    quote!(rb = keel::codegen_support::cookie(rb, #wire, v, #explode)?;)
+                }
+                Location::CookieHeader => {
+                    quote!(rb = keel::codegen_support::cookie_header(rb, v)?;)
+                }
             };
-            variants.extend(quote!(#rdoc #decl,));
-            match r.key {
-                StatusKey::Code(c) => {
-                    let c = Literal::u16_unsuffixed(c);
-                    code_arms.extend(quote!(#c => Ok(#value),));
-                }
-                StatusKey::Class(c) => {
-                    let lo = Literal::u16_unsuffixed(c * 100);
-                    let hi = Literal::u16_unsuffixed(c * 100 + 99);
-                    class_arms.extend(quote!(#lo..=#hi => Ok(#value),));
-                }
-                StatusKey::Default => default_arm = Some(quote!(_ => Ok(#value),)),
+            let where_ = match p.location {
+                Location::Path => "path",
+                Location::Query => "query",
+                Location::Header | Location::CookieHeader => "header",
+                Location::Cookie => "cookie",
+            };
+            let mut text = format!("The {where_} parameter `{wire}`.");
+            if let Some(d) = &p.doc {
+                text = format!("{d}\n\n{text}");
+            }
+            let pdoc = doc_attrs(Some(&text));
+            let pdep = deprecated(p.deprecated);
+            if p.required {
+                fields.extend(quote!(#pid: #t,));
+                args.push(quote!(#pid: #arg_ty));
+                inits.push(if conv.is_empty() {
+                    quote!(#pid)
+                } else {
+                    quote!(#pid: #pid #conv)
+                });
+                build.extend(quote!({ let v = &self.#pid; #apply }));
+            } else {
+                fields.extend(quote!(#pid: Option<#t>,));
+                inits.push(quote!(#pid: None));
+                setters.extend(quote! {
+                    #pdoc #pdep
+                    pub fn #pid(mut self, value: #arg_ty) -> Self {
+                        self.#pid = Some(value #conv);
+                        self
+                    }
+                });
+                build.extend(quote!(if let Some(v) = &self.#pid { #apply }));
             }
         }
-        let fallback = default_arm.unwrap_or_else(|| {
-            quote! {
-                _ => Err(keel::Error::UnexpectedStatus {
-                    status: resp.status,
-                    url: resp.url().to_string(),
-                    body_excerpt: String::from_utf8_lossy(&resp.content[..resp.content.len().min(512)]).into_owned(),
-                }),
+        let mut extra = TokenStream::new();
+        if let Some(body) = &op.body {
+            let mt = &body.media_type;
+            let (t, arg_ty, conv, apply) = match &body.kind {
+                BodyKind::Json(t) => {
+                    let tt = self.ty(t, false);
+                    let (a, c) = self.arg(t);
+                    (tt, a, c, quote!(rb = rb.json(v);))
+                }
+                BodyKind::Form { ty, encodings } => {
+                    let tt = self.ty(ty, false);
+                    let (a, c) = self.arg(ty);
+                    let encs: Vec<TokenStream> = encodings
+                        .iter()
+                        .map(|e| {
+                            let prop = &e.property;
+                            let st = format_ident!("{}", e.style.name());
+                            let ex = e.explode;
+                            quote!(keel::codegen_support::Encoding { property: #prop, style: keel::codegen_support::Style::#st, explode: #ex })
+                        })
+                        .collect();
+                    (
+                        tt,
+                        a,
+                        c,
+                        quote!(rb = keel::codegen_support::form_body(rb, v, &[#(#encs),*])?;),
+                    )
+                }
+                BodyKind::Multipart {
+                    type_name,
+                    fields: mfields,
+                    derive_default,
+                } => {
+                    extra.extend(self.multipart_struct(op, type_name, mfields, *derive_default));
+                    let sid = format_ident!("{}", type_name);
+                    (
+                        quote!(#sid),
+                        quote!(#sid),
+                        quote!(),
+                        quote!(rb = rb.multipart(v.to_multipart()?);),
+                    )
+                }
+                BodyKind::Bytes => (
+                    quote!(keel::Bytes),
+                    quote!(impl Into<keel::Bytes>),
+                    quote!(.into()),
+                    quote!(rb = rb.body(v.clone(), #mt);),
+                ),
+                BodyKind::Text => (
+                    quote!(String),
+                    quote!(impl Into<String>),
+                    quote!(.into()),
+                    quote!(rb = rb.body(v.clone(), #mt);),
+                ),
+            };
+            let text = format!(
+                "The `{mt}` request body.{}",
+                body.doc
+                    .as_deref()
+                    .map(|d| format!("\n\n{d}"))
+                    .unwrap_or_default()
+            );
+            let bdoc = doc_attrs(Some(&text));
+            if body.required {
+                fields.extend(quote!(body: #t,));
+                let pos = op.params.iter().filter(|p| p.required).count();
+                args.insert(pos, quote!(body: #arg_ty));
+                inits.push(if conv.is_empty() {
+                    quote!(body)
+                } else {
+                    quote!(body: body #conv)
+                });
+                build.extend(quote!({ let v = &self.body; #apply }));
+            } else {
+                fields.extend(quote!(body: Option<#t>,));
+                inits.push(quote!(body: None));
+                setters.extend(quote! {
+                    #bdoc
+                    pub fn body(mut self, value: #arg_ty) -> Self {
+                        self.body = Some(value #conv);
+                        self
+                    }
+                });
+                build.extend(quote!(if let Some(v) = &self.body { #apply }));
             }
-        });
+        }
+        let accept = if op.accept.is_empty() {
+            quote!()
+        } else {
+            let a = op.accept.join(", ");
+            quote!(let rb = rb.header("Accept", #a);)
+        };
         let documented: Vec<TokenStream> = op
             .responses
             .iter()
-            .map(|r| match r.key {
+            .map(|r| match r.status {
                 StatusKey::Code(c) => {
                     let c = Literal::u16_unsuffixed(c);
                     quote!(keel::StatusMatch::Code(#c))
@@ -459,178 +575,182 @@ impl<'c, 'a> Emitter<'c, 'a> {
             })
             .collect();
 
-        // --- success / error types and the split
-        let (t_ty, t_arms) = self.side(op, false);
-        let (e_ty, e_arms) = self.side(op, true);
-
-        let resp_doc = format!(
-            " Responses of [`{}`], one variant per documented status.",
-            name.trim_start_matches("r#")
-        );
-        let response_enum = quote! {
-            #[doc = #resp_doc]
-            #[derive(Debug, Clone)]
-            pub enum #resp_ty { #variants }
-            impl #resp_ty {
-                /// Parses a response whose status is documented.
-                pub fn parse(resp: &keel::Response) -> keel::Result<Self> {
-                    match resp.status.as_u16() {
-                        #code_arms
-                        #class_arms
-                        #fallback
-                    }
-                }
-                fn split(self) -> crate::support::Outcome<#t_ty, #e_ty> {
-                    match self {
-                        #t_arms
-                        #e_arms
-                    }
-                }
-            }
-        };
-
-        // --- parameters
-        let mut sig = Vec::new();
-        let mut args = Vec::new();
-        let mut build = TokenStream::new();
-        let mut extra_items = TokenStream::new();
-        let client_ty = if op.security.is_empty() {
-            quote!(&keel::Client<impl keel::AuthState>)
+        let (response_enum, ok_ty, err_ty) = self.response_enum(op);
+        let summary = first_line(op.doc.as_deref());
+        let accessor = &group.accessor;
+        let needs = if op.security.is_empty() {
+            String::new()
         } else {
-            quote!(&keel::HttpAuthenticatedClient)
+            format!(
+                "\n\nNeeds credentials ({}): available on `Client<keel::HttpAuthenticatedClient>`.",
+                op.security
+                    .iter()
+                    .map(|s| format!("`{s}`"))
+                    .collect::<Vec<_>>()
+                    .join(" or ")
+            )
         };
-        let mut param_docs = Vec::new();
-        for p in &op.params {
-            let pid = ident(&p.ident);
-            let pty = self.param_ty(&p.ty, p.required);
-            sig.push(quote!(#pid: #pty));
-            args.push(quote!(#pid));
-            let wire = &p.wire;
-            let line = format!(
-                "- `{}`: {} parameter `{}`{}",
-                p.ident,
-                match p.loc {
-                    Loc::Path => "path",
-                    Loc::Query => "query",
-                    Loc::Header => "header",
-                    Loc::Cookie => "cookie",
-                },
-                wire,
-                p.doc
-                    .as_deref()
-                    .map(|d| format!(": {}", d.lines().next().unwrap_or("").trim()))
-                    .unwrap_or_default()
-            );
-            param_docs.push(line);
-            let apply = self.apply_param(p, quote!(v));
-            if p.required {
-                build.extend(quote!(let rb = { let v = #pid; #apply };));
-            } else {
-                build.extend(quote!(let rb = match #pid { Some(v) => #apply, None => rb };));
-            }
-        }
-        if let Some(body) = &op.body {
-            let ct = &body.content_type;
-            let (bty, apply) = match &body.kind {
-                BodyKind::Json(t) => (self.param_ty(t, true), quote!(rb.json(v))),
-                BodyKind::Form(t) => (self.param_ty(t, true), quote!(rb.form(v))),
-                BodyKind::Multipart(fields, sname) => {
-                    let sid = format_ident!("{}", sname);
-                    extra_items.extend(self.multipart_struct(sname, fields));
-                    (quote!(&#sid), quote!(rb.multipart(v.to_multipart())))
+        let mdoc_tail = doc_attrs(Some(&format!(
+            "Returns a [`{b}`]: set optional parameters on it, then `.send().await` (or `.send_blocking()`, `.detailed()`, `.detailed_blocking()`).{needs}",
+            b = op.builder
+        )));
+        let group_method = quote! {
+            #doc
+            #[doc = ""]
+            #mdoc_tail
+            #dep
+            pub fn #mname(&self, #(#args),*) -> #bty {
+                #bty {
+                    rb: self.http.request(keel::Method::#method, #path),
+                    #(#inits,)*
                 }
-                BodyKind::Bytes => (
-                    if body.required {
-                        quote!(impl Into<keel::Bytes>)
-                    } else {
-                        quote!(keel::Bytes)
-                    },
-                    quote!(rb.body(v, #ct)),
-                ),
-                BodyKind::Text => (quote!(&str), quote!(rb.body(v.to_owned(), #ct))),
-            };
-            let bty = if body.required {
-                bty
-            } else {
-                quote!(Option<#bty>)
-            };
-            // body goes after required params, before optional ones
-            let pos = op.params.iter().filter(|p| p.required).count();
-            sig.insert(pos, quote!(body: #bty));
-            args.insert(pos, quote!(body));
-            param_docs.insert(
-                pos,
-                format!(
-                    "- `body`: `{ct}` request body{}",
-                    body.doc
-                        .as_deref()
-                        .map(|d| format!(": {}", d.lines().next().unwrap_or("").trim()))
-                        .unwrap_or_default()
-                ),
-            );
-            if body.required {
-                build.extend(quote!(let rb = { let v = body; #apply };));
-            } else {
-                build.extend(quote!(let rb = match body { Some(v) => #apply, None => rb };));
             }
-        }
-        let pdoc = if param_docs.is_empty() {
-            quote!()
-        } else {
-            let text = format!("Arguments:\n{}", param_docs.join("\n"));
-            let attrs = doc_attrs(Some(&text));
-            quote!(#[doc = ""] #attrs)
         };
-        let method = format_ident!("{}", op.method);
-        let path = &op.path;
-        let plain = name.trim_start_matches("r#");
-        let summary = op
-            .doc
-            .as_deref()
-            .and_then(|d| d.lines().next())
-            .unwrap_or("")
-            .trim()
-            .to_string();
-        let summary = format!(" {summary}");
-        let detailed_doc = format!(" Like [`{plain}`], but returns the whole response (status, headers, raw body) with the body parsed into [`{}`] (`parsed` is `None` for an undocumented status when the client does not raise on them).", op.response_type);
-        let blocking_doc =
-            format!(" The blocking variant of [`{plain}`] (for callers outside an async runtime).");
-        let blocking_detailed_doc = format!(
-            " The blocking variant of [`{plain}_detailed`] (for callers outside an async runtime)."
+        let bdoc = format!(
+            "{summary}\n\nBuilt by `client.{accessor}().{}(…)`; nothing is sent until [`send`](Self::send), [`send_blocking`](Self::send_blocking), [`detailed`](Self::detailed) or [`detailed_blocking`](Self::detailed_blocking).",
+            op.name.trim_start_matches("r#")
         );
-        quote! {
+        let bind = if build.is_empty() {
+            quote!(let rb = self.rb;)
+        } else {
+            quote!(let mut rb = self.rb;)
+        };
+        let detailed_doc = format!(" Sends the request and returns the whole response (status, headers, raw body), the body parsed into [`{}`] (`parsed` is `None` for an undocumented status when the client does not raise on those).", op.response_type);
+        let bdoc = doc_attrs(Some(&bdoc));
+        let item = quote! {
+            #bdoc
+            #[derive(Debug)]
+            #[must_use = "a request does nothing until it is sent"]
+            pub struct #bty {
+                rb: keel::RequestBuilder,
+                #fields
+            }
+            impl #bty {
+                #setters
+                /// The request as Keel sends it (parameters laid out by their documented styles).
+                pub fn into_request(self) -> keel::Result<keel::RequestBuilder> {
+                    #bind
+                    #build
+                    #accept
+                    Ok(rb.documented([#(#documented),*]))
+                }
+                /// Sends the request; a documented success gives its body, a documented error status
+                /// [`keel::ApiError::Status`] with its parsed body.
+                pub async fn send(self) -> Result<#ok_ty, keel::ApiError<#err_ty>> {
+                    keel::ApiError::from_response(self.detailed().await?)
+                }
+                #[doc = #detailed_doc]
+                pub async fn detailed(self) -> keel::Result<keel::Response<#rty>> {
+                    self.into_request()?.send_with(#rty::parse).await
+                }
+                /// [`send`](Self::send) for blocking callers (outside an async runtime).
+                pub fn send_blocking(self) -> Result<#ok_ty, keel::ApiError<#err_ty>> {
+                    keel::ApiError::from_response(self.detailed_blocking()?)
+                }
+                /// [`detailed`](Self::detailed) for blocking callers (outside an async runtime).
+                pub fn detailed_blocking(self) -> keel::Result<keel::Response<#rty>> {
+                    self.into_request()?.send_with_blocking(#rty::parse)
+                }
+            }
             #response_enum
-            #extra_items
+            #extra
+        };
+        (group_method, item)
+    }
 
-            #doc #pdoc #deprecated
-            pub async fn #f_parsed(client: #client_ty, #(#sig),*) -> Result<#t_ty, keel::ApiError<#e_ty>> {
-                crate::support::finish(#f_detailed(client, #(#args),*).await?, #resp_ty::split)
-            }
-
-            #[doc = #summary] #[doc = ""] #[doc = #detailed_doc] #deprecated
-            pub async fn #f_detailed(client: #client_ty, #(#sig),*) -> keel::Result<keel::Response<#resp_ty>> {
-                #f_request(client, #(#args),*).send_with(#resp_ty::parse).await
-            }
-
-            #[doc = #summary] #[doc = ""] #[doc = #blocking_doc] #deprecated
-            pub fn #f_blocking(client: #client_ty, #(#sig),*) -> Result<#t_ty, keel::ApiError<#e_ty>> {
-                crate::support::finish(#f_blocking_detailed(client, #(#args),*)?, #resp_ty::split)
-            }
-
-            #[doc = #summary] #[doc = ""] #[doc = #blocking_detailed_doc] #deprecated
-            pub fn #f_blocking_detailed(client: #client_ty, #(#sig),*) -> keel::Result<keel::Response<#resp_ty>> {
-                #f_request(client, #(#args),*).send_with_blocking(#resp_ty::parse)
-            }
-
-            fn #f_request(client: &keel::Client<impl keel::AuthState>, #(#sig),*) -> keel::RequestBuilder {
-                let rb = client.request(keel::Method::#method, #path);
-                #build
-                rb.documented([#(#documented),*])
-            }
+    fn resp_ty(&self, b: &ResponseBody) -> TokenStream {
+        match b {
+            ResponseBody::None => quote!(()),
+            ResponseBody::Json(t) => self.ty(t, false),
+            ResponseBody::AnyJson => quote!(Option<serde_json::Value>),
+            ResponseBody::Text => quote!(String),
+            ResponseBody::Bytes => quote!(keel::Bytes),
         }
     }
 
-    /// The success (`errors = false`) or error type of an operation and the `split` arms for it.
+    /// The response enum, its parser and its split; returns (items, success type, error type).
+    fn response_enum(&self, op: &Operation) -> (TokenStream, TokenStream, TokenStream) {
+        let rty = format_ident!("{}", op.response_type);
+        let mut variants = TokenStream::new();
+        let mut code_arms = TokenStream::new();
+        let mut class_arms = TokenStream::new();
+        let mut default_arm = None;
+        for r in &op.responses {
+            let v = format_ident!("{}", r.variant);
+            let rdoc = doc_attrs(r.doc.as_deref());
+            let (decl, value) = match &r.body {
+                ResponseBody::None => (quote!(#v), quote!(Self::#v)),
+                ResponseBody::Json(t) => {
+                    let t = self.ty(t, false);
+                    (
+                        quote!(#v(#t)),
+                        quote!(Self::#v(keel::codegen_support::json(resp)?)),
+                    )
+                }
+                ResponseBody::AnyJson => (
+                    quote!(#v(Option<serde_json::Value>)),
+                    quote!(Self::#v(keel::codegen_support::any_json(resp)?)),
+                ),
+                ResponseBody::Text => (
+                    quote!(#v(String)),
+                    quote!(Self::#v(keel::codegen_support::text(resp)?)),
+                ),
+                ResponseBody::Bytes => (
+                    quote!(#v(keel::Bytes)),
+                    quote!(Self::#v(keel::codegen_support::bytes(resp))),
+                ),
+            };
+            variants.extend(quote!(#rdoc #decl,));
+            match r.status {
+                StatusKey::Code(c) => {
+                    let c = Literal::u16_unsuffixed(c);
+                    code_arms.extend(quote!(#c => #value,));
+                }
+                StatusKey::Class(c) => {
+                    let lo = Literal::u16_unsuffixed(c * 100);
+                    let hi = Literal::u16_unsuffixed(c * 100 + 99);
+                    class_arms.extend(quote!(#lo..=#hi => #value,));
+                }
+                StatusKey::Default => default_arm = Some(quote!(_ => #value,)),
+            }
+        }
+        let fallback = default_arm
+            .unwrap_or_else(|| quote!(_ => return Err(keel::codegen_support::unexpected(resp)),));
+        let (ok_ty, ok_arms) = self.side(op, false);
+        let (err_ty, err_arms) = self.side(op, true);
+        let rdoc = format!(
+            " Responses of `{}`, one variant per documented status.",
+            op.name.trim_start_matches("r#")
+        );
+        let items = quote! {
+            #[doc = #rdoc]
+            #[derive(Debug, Clone)]
+            pub enum #rty { #variants }
+            impl #rty {
+                /// Parses a response whose status is documented.
+                pub fn parse(resp: &keel::Response) -> keel::Result<Self> {
+                    Ok(match resp.status.as_u16() {
+                        #code_arms
+                        #class_arms
+                        #fallback
+                    })
+                }
+            }
+            impl keel::codegen_support::DocumentedResponse for #rty {
+                type Success = #ok_ty;
+                type Failure = #err_ty;
+                fn into_result(self) -> Result<#ok_ty, #err_ty> {
+                    match self {
+                        #ok_arms
+                        #err_arms
+                    }
+                }
+            }
+        };
+        (items, ok_ty, err_ty)
+    }
+
+    /// The success (`errors = false`) or error type of an operation and its split arms.
     fn side(&self, op: &Operation, errors: bool) -> (TokenStream, TokenStream) {
         let rs: Vec<_> = op
             .responses
@@ -642,120 +762,89 @@ impl<'c, 'a> Emitter<'c, 'a> {
             return (quote!(()), quote!());
         }
         let first = &rs[0].body;
+        let mut arms = TokenStream::new();
         if rs.iter().all(|r| &r.body == first) {
-            let t = self.resp_body_ty(first);
-            let mut arms = TokenStream::new();
-            for r in rs {
+            for r in &rs {
                 let v = format_ident!("{}", r.variant);
                 arms.extend(match r.body {
-                    RespBody::None => quote!(Self::#v => crate::support::Outcome::#outcome(()),),
-                    _ => quote!(Self::#v(v) => crate::support::Outcome::#outcome(v),),
+                    ResponseBody::None => quote!(Self::#v => #outcome(()),),
+                    _ => quote!(Self::#v(v) => #outcome(v),),
                 });
             }
-            (t, arms)
+            (self.resp_ty(first), arms)
         } else {
-            let resp_ty = format_ident!("{}", op.response_type);
-            let mut arms = TokenStream::new();
-            for r in rs {
+            for r in &rs {
                 let v = format_ident!("{}", r.variant);
                 arms.extend(match r.body {
-                    RespBody::None => {
-                        quote!(Self::#v => crate::support::Outcome::#outcome(Self::#v),)
-                    }
-                    _ => quote!(Self::#v(v) => crate::support::Outcome::#outcome(Self::#v(v)),),
+                    ResponseBody::None => quote!(Self::#v => #outcome(Self::#v),),
+                    _ => quote!(Self::#v(v) => #outcome(Self::#v(v)),),
                 });
             }
-            (quote!(#resp_ty), arms)
+            let rty = format_ident!("{}", op.response_type);
+            (quote!(#rty), arms)
         }
     }
 
-    /// Expression adding one parameter value `v` to `rb`.
-    fn apply_param(&self, p: &crate::ops::Param, v: TokenStream) -> TokenStream {
-        let wire = &p.wire;
-        let t = self.ctx.unalias(&p.ty);
-        let method = match p.loc {
-            Loc::Path => quote!(path_param),
-            Loc::Query => quote!(query),
-            Loc::Header => quote!(header),
-            Loc::Cookie => quote!(cookie),
-        };
-        if self.is_display(&p.ty) {
-            return quote!(rb.#method(#wire, #v));
-        }
-        let item_display = matches!(t, Ty::Vec(inner) if self.is_display(inner));
-        if p.loc == Loc::Query {
-            if item_display {
-                if p.explode {
-                    return quote!(crate::support::query_each(rb, #wire, #v));
-                }
-                let sep = match p.style.as_str() {
-                    "spaceDelimited" => " ",
-                    "pipeDelimited" => "|",
-                    _ => ",",
-                };
-                return quote!(rb.query(#wire, crate::support::join(#v, #sep)));
-            }
-            let objecty = matches!(t, Ty::Map(_) | Ty::Value)
-                || matches!(t, Ty::Named(i) if matches!(self.ctx.models[*i].kind, ModelKind::Struct { .. }));
-            if objecty && p.style == "deepObject" {
-                return quote!(crate::support::query_deep(rb, #wire, #v));
-            }
-            if objecty && p.explode {
-                return quote!(crate::support::query_object(rb, #v));
-            }
-            return quote!(rb.query(#wire, crate::support::param_string(#v)));
-        }
-        if item_display {
-            return quote!(rb.#method(#wire, crate::support::join(#v, ",")));
-        }
-        quote!(rb.#method(#wire, crate::support::param_string(#v)))
-    }
-
-    fn multipart_struct(&self, sname: &str, fields: &[crate::ops::MpField]) -> TokenStream {
-        let sid = format_ident!("{}", sname);
+    fn multipart_struct(
+        &self,
+        op: &Operation,
+        name: &str,
+        fields: &[MultipartField],
+        derive_default: bool,
+    ) -> TokenStream {
+        let sid = format_ident!("{}", name);
         let mut decls = TokenStream::new();
         let mut adds = TokenStream::new();
         for f in fields {
-            let fid = ident(&f.ident);
+            let fid = ident(&f.name);
             let wire = &f.wire;
             let fdoc = doc_attrs(f.doc.as_deref());
             let (t, add) = match f.kind {
-                MpKind::File => (
-                    quote!(crate::FilePart),
-                    quote!(form.bytes(#wire, v.data.clone(), v.filename.as_deref(), v.content_type.as_deref())),
+                PartKind::File => (
+                    quote!(keel::codegen_support::FilePart),
+                    quote!(form = keel::codegen_support::multipart_file(form, #wire, v);),
                 ),
-                MpKind::Files => (
-                    quote!(Vec<crate::FilePart>),
-                    quote!(v.iter().fold(form, |form, p| form.bytes(#wire, p.data.clone(), p.filename.as_deref(), p.content_type.as_deref()))),
+                PartKind::Files => (
+                    quote!(Vec<keel::codegen_support::FilePart>),
+                    quote!(for p in v { form = keel::codegen_support::multipart_file(form, #wire, p); }),
                 ),
-                MpKind::Text => (
+                PartKind::Value => (
                     self.ty(&f.ty, false),
-                    quote!(form.text(#wire, v.to_string())),
-                ),
-                MpKind::Json => (
-                    self.ty(&f.ty, false),
-                    quote!(form.bytes(#wire, serde_json::to_vec(v).unwrap_or_default(), None, Some("application/json"))),
+                    quote!(form = keel::codegen_support::multipart_value(form, #wire, v)?;),
                 ),
             };
-            let t = if f.required { t } else { quote!(Option<#t>) };
-            decls.extend(quote!(#fdoc pub #fid: #t,));
-            if f.required {
-                adds.extend(quote!(let form = { let v = &self.#fid; #add };));
+            if f.required || f.kind == PartKind::Files {
+                decls.extend(quote!(#fdoc pub #fid: #t,));
+                adds.extend(quote!({ let v = &self.#fid; #add }));
             } else {
-                adds.extend(quote!(let form = match &self.#fid { Some(v) => #add, None => form };));
+                decls.extend(quote!(#fdoc pub #fid: Option<#t>,));
+                adds.extend(quote!(if let Some(v) = &self.#fid { #add }));
             }
         }
-        let doc = format!(" The `multipart/form-data` body of [`{}`].", sname);
+        let doc = format!(
+            " The `multipart/form-data` body of `{}`.",
+            op.name.trim_start_matches("r#")
+        );
+        let default = if derive_default {
+            quote!(Default,)
+        } else {
+            quote!()
+        };
+        let mut_form = if fields.is_empty() {
+            quote!(let form = keel::Multipart::new();)
+        } else {
+            quote!(let mut form = keel::Multipart::new();)
+        };
         quote! {
             #[doc = #doc]
-            #[derive(Debug, Clone, Default)]
+            #[derive(Debug, Clone, #default)]
             pub struct #sid { #decls }
             impl #sid {
                 /// The parts, in document order.
-                pub fn to_multipart(&self) -> keel::Multipart {
-                    let form = keel::Multipart::new();
+                pub fn to_multipart(&self) -> keel::Result<keel::Multipart> {
+                    #mut_form
                     #adds
-                    form
+                    Ok(form)
                 }
             }
         }
@@ -763,55 +852,61 @@ impl<'c, 'a> Emitter<'c, 'a> {
 
     // ---------------------------------------------------------------- crate files
 
-    pub(crate) fn auth_file(&self, api: &Api) -> TokenStream {
+    /// `(arguments, builder setup, description, argument names)` of a scheme's constructor.
+    fn scheme_parts(kind: &AuthKind) -> Option<(TokenStream, TokenStream, String, TokenStream)> {
+        Some(match kind {
+            AuthKind::ApiKeyHeader(h) => (
+                quote!(api_key: &str),
+                quote!(.api_key(api_key).auth_header_name(#h).scheme(keel::signing::Scheme::api_key_header())),
+                format!("API key sent in the `{h}` header"),
+                quote!(api_key),
+            ),
+            AuthKind::ApiKeyQuery(q) => (
+                quote!(api_key: &str),
+                quote!(.api_key(api_key).scheme(keel::signing::Scheme::api_key_query(#q))),
+                format!("API key sent as the `{q}` query parameter"),
+                quote!(api_key),
+            ),
+            AuthKind::ApiKeyCookie(c) => (
+                quote!(api_key: &str),
+                quote!(.api_key(api_key).cookie(#c, api_key).scheme(keel::signing::Scheme::api_key_header()).auth_header_name("X-Keel-Unused-Api-Key")),
+                format!("API key sent as the `{c}` cookie"),
+                quote!(api_key),
+            ),
+            AuthKind::Bearer => (
+                quote!(token: &str),
+                quote!(.api_key(token).scheme(keel::signing::Scheme::bearer())),
+                "HTTP bearer token".to_string(),
+                quote!(token),
+            ),
+            AuthKind::OAuth2 => (
+                quote!(access_token: &str),
+                quote!(.api_key(access_token).scheme(keel::signing::Scheme::bearer())),
+                "OAuth2 / OpenID Connect access token (obtained elsewhere), sent as a bearer token"
+                    .to_string(),
+                quote!(access_token),
+            ),
+            AuthKind::Basic => (
+                quote!(username: &str, password: &str),
+                quote!(.api_key(username).api_secret(password).scheme(keel::signing::Scheme::basic())),
+                "HTTP basic authentication".to_string(),
+                quote!(username, password),
+            ),
+            AuthKind::Unsupported(_) => return None,
+        })
+    }
+
+    pub(crate) fn auth_file(&self) -> TokenStream {
         let mut items = TokenStream::new();
-        for (i, s) in api.schemes.iter().enumerate() {
-            let (args, setup, what): (TokenStream, TokenStream, String) = match &s.kind {
-                AuthKind::ApiKeyHeader(h) => (
-                    quote!(api_key: &str),
-                    quote!(.api_key(api_key).auth_header_name(#h).scheme(keel::signing::Scheme::api_key_header())),
-                    format!("API key sent in the `{h}` header"),
-                ),
-                AuthKind::ApiKeyQuery(q) => (
-                    quote!(api_key: &str),
-                    quote!(.api_key(api_key).scheme(keel::signing::Scheme::api_key_query(#q))),
-                    format!("API key sent as the `{q}` query parameter"),
-                ),
-                AuthKind::ApiKeyCookie(c) => (
-                    quote!(api_key: &str),
-                    quote!(.api_key(api_key).cookie(#c, api_key).scheme(keel::signing::Scheme::api_key_header()).auth_header_name("X-Keel-Unused-Api-Key")),
-                    format!("API key sent as the `{c}` cookie"),
-                ),
-                AuthKind::Bearer => (
-                    quote!(token: &str),
-                    quote!(.api_key(token).scheme(keel::signing::Scheme::bearer())),
-                    "HTTP bearer token".to_string(),
-                ),
-                AuthKind::OAuthBearer => (
-                    quote!(access_token: &str),
-                    quote!(.api_key(access_token).scheme(keel::signing::Scheme::bearer())),
-                    "OAuth2 / OpenID Connect access token (obtained elsewhere), sent as a bearer token".to_string(),
-                ),
-                AuthKind::Basic => (
-                    quote!(username: &str, password: &str),
-                    quote!(.api_key(username).api_secret(password).scheme(keel::signing::Scheme::basic())),
-                    "HTTP basic authentication".to_string(),
-                ),
-                AuthKind::Unsupported(_) => continue,
+        for s in &self.api.security_schemes {
+            let Some((args, setup, what, _)) = Self::scheme_parts(&s.kind) else {
+                continue;
             };
-            let builder_fn = ident(&format!("{}_builder", s.ident));
-            let client_fn = ident(&format!("{}_client", s.ident));
-            let arg_names: Vec<TokenStream> = match &s.kind {
-                AuthKind::Basic => vec![quote!(username), quote!(password)],
-                AuthKind::Bearer => vec![quote!(token)],
-                AuthKind::OAuthBearer => vec![quote!(access_token)],
-                _ => vec![quote!(api_key)],
-            };
+            let builder_fn = ident(&format!("{}_builder", s.name));
             let d1 = format!(
-                " A client builder for the `{}` security scheme: {what}.",
+                " A Keel client builder for the `{}` security scheme: {what}. Configure it further, build it, and wrap it with [`crate::Client::new`].",
                 s.wire
             );
-            let d2 = format!(" A client for the `{}` security scheme: {what}.", s.wire);
             let sdoc = match s.doc.as_deref().map(str::trim).filter(|d| !d.is_empty()) {
                 Some(d) => {
                     let a = doc_attrs(Some(d));
@@ -825,40 +920,21 @@ impl<'c, 'a> Emitter<'c, 'a> {
                 pub fn #builder_fn(base_url: &str, #args) -> keel::HttpAuthenticatedClientBuilder {
                     keel::HttpAuthenticatedClient::builder(base_url) #setup
                 }
-                #[doc = #d2]
-                pub fn #client_fn(base_url: &str, #args) -> keel::Result<keel::HttpAuthenticatedClient> {
-                    #builder_fn(base_url, #(#arg_names),*).build()
-                }
             });
-            if api.primary_scheme == Some(i) {
-                let d = format!(
-                    " A client authenticated with `{}` ({what}), the scheme most operations use; see the other functions of this module for the rest.",
-                    s.wire
-                );
-                items.extend(quote! {
-                    #[doc = #d]
-                    pub fn authenticated_client(base_url: &str, #args) -> keel::Result<keel::HttpAuthenticatedClient> {
-                        #client_fn(base_url, #(#arg_names),*)
-                    }
-                });
-            }
         }
         quote! {
-            //! Clients configured for the API's security schemes.
+            //! Keel client builders for the API's security schemes.
             #items
         }
     }
 
-    pub(crate) fn lib_file(
-        &self,
-        title: &str,
-        version: &str,
-        description: Option<&str>,
-        base_url: &str,
-        has_auth: bool,
-    ) -> TokenStream {
-        let head = format!(" Client for {title} (API version {version}), generated by keel-codegen. Do not edit by hand.");
-        let desc = match description {
+    pub(crate) fn lib_file(&self, has_auth: bool) -> TokenStream {
+        let api = self.api;
+        let head = format!(
+            " Client for {} (API version {}), generated by keel-codegen. Do not edit by hand.",
+            api.title, api.version
+        );
+        let desc = match &api.description {
             Some(d) => {
                 let mut ts = TokenStream::new();
                 for line in d.trim().lines() {
@@ -869,6 +945,70 @@ impl<'c, 'a> Emitter<'c, 'a> {
             }
             None => quote!(),
         };
+        let secured = api.has_security();
+        let default_client = if secured {
+            quote!(keel::HttpAuthenticatedClient)
+        } else {
+            quote!(keel::HttpClient)
+        };
+        let example = api
+            .operations()
+            .next()
+            .map(|(g, o)| {
+                let args: Vec<&str> = o
+                    .params
+                    .iter()
+                    .filter(|p| p.required)
+                    .map(|p| p.name.as_str())
+                    .collect();
+                format!(
+                    " `client.{}().{}({}).send().await?`",
+                    g.accessor,
+                    o.name.trim_start_matches("r#"),
+                    args.join(", ")
+                )
+            })
+            .unwrap_or_default();
+        let mods: Vec<_> = api.groups.iter().map(|g| ident(&g.module)).collect();
+        let accessors: Vec<TokenStream> = api
+            .groups
+            .iter()
+            .map(|g| {
+                let m = ident(&g.module);
+                let a = ident(&g.accessor);
+                let t = format_ident!("{}", g.type_name);
+                let d = format!(" Operations tagged `{}`.", g.tag);
+                quote! {
+                    #[doc = #d]
+                    pub fn #a(&self) -> #m::#t<'_, keel::Client<A>> {
+                        #m::#t::new(&self.http)
+                    }
+                }
+            })
+            .collect();
+        let mut ctors = TokenStream::new();
+        for s in &api.security_schemes {
+            let Some((args, _, what, names)) = Self::scheme_parts(&s.kind) else {
+                continue;
+            };
+            let f = ident(&format!("with_{}", s.name));
+            let b = ident(&format!("{}_builder", s.name));
+            let d = format!(
+                " A client for `base_url` authenticated with the `{}` scheme ({what}).",
+                s.wire
+            );
+            ctors.extend(quote! {
+                #[doc = #d]
+                pub fn #f(base_url: &str, #args) -> keel::Result<Self> {
+                    auth::#b(base_url, #names).build().map(Self::new)
+                }
+            });
+        }
+        let ctors = if ctors.is_empty() {
+            quote!()
+        } else {
+            quote!(impl Client<keel::HttpAuthenticatedClient> { #ctors })
+        };
         let auth = if has_auth {
             quote!(
                 pub mod auth;
@@ -876,131 +1016,60 @@ impl<'c, 'a> Emitter<'c, 'a> {
         } else {
             quote!()
         };
+        let base_url = &api.base_url;
+        let from_url_doc = if secured {
+            " A client without credentials for `base_url` (see [`DEFAULT_BASE_URL`]): it offers the operations that need none; the `with_…` constructors give one with credentials."
+        } else {
+            " A client for `base_url` (see [`DEFAULT_BASE_URL`])."
+        };
         quote! {
             #![doc = #head]
             #desc
             #![doc = ""]
-            #![doc = " Modules: [`models`] (data types), [`api`] (one module per tag; each operation has"]
-            #![doc = " `op`, `op_detailed`, `op_blocking` and `op_blocking_detailed` functions)."]
-            // Long parameter lists mirror the API's operations; large response enums are the API's.
-            #![allow(clippy::too_many_arguments, clippy::large_enum_variant, clippy::enum_variant_names, clippy::module_inception, clippy::doc_lazy_continuation, clippy::derivable_impls)]
+            #![doc = " [`Client`] wraps a Keel client and groups the operations by tag; each operation"]
+            #![doc = " takes its required parameters and returns a request builder with a setter per"]
+            #![doc = " optional parameter. For example:"]
+            #![doc = #example]
+            #![doc = " Data types are in [`models`]."]
+            #![allow(clippy::large_enum_variant, clippy::enum_variant_names, clippy::module_inception, clippy::doc_lazy_continuation, clippy::derivable_impls, clippy::too_many_arguments, clippy::new_without_default)]
 
-            pub mod api;
             #auth
             pub mod models;
-            #[doc(hidden)]
-            pub mod support;
+            #( pub mod #mods; )*
+
+            pub use keel::codegen_support::FilePart;
 
             /// The first server URL of the API document.
             pub const DEFAULT_BASE_URL: &str = #base_url;
 
-            /// One file in a `multipart/form-data` body.
-            #[derive(Debug, Clone, Default)]
-            pub struct FilePart {
-                /// The content.
-                pub data: keel::Bytes,
-                /// The file name sent with the part.
-                pub filename: Option<String>,
-                /// The part's content type.
-                pub content_type: Option<String>,
+            /// The API's client: a Keel client (its base URL, timeouts, resilience and credentials)
+            /// with one accessor per tag. `Client<keel::HttpClient>` offers the operations that need
+            /// no credentials; `Client<keel::HttpAuthenticatedClient>` offers all of them.
+            #[derive(Debug, Clone)]
+            pub struct Client<C = #default_client> {
+                http: C,
             }
 
-            impl FilePart {
-                /// A part with this content, named `file`.
-                pub fn new(data: impl Into<keel::Bytes>) -> Self {
-                    Self { data: data.into(), filename: Some("file".to_owned()), content_type: None }
+            impl<A: keel::AuthState> Client<keel::Client<A>> {
+                /// Wraps a configured Keel client.
+                pub fn new(http: keel::Client<A>) -> Self {
+                    Self { http }
                 }
-                /// Set the file name.
-                pub fn filename(mut self, name: impl Into<String>) -> Self {
-                    self.filename = Some(name.into());
-                    self
+                /// The Keel client underneath.
+                pub fn http(&self) -> &keel::Client<A> {
+                    &self.http
                 }
-                /// Set the content type.
-                pub fn content_type(mut self, content_type: impl Into<String>) -> Self {
-                    self.content_type = Some(content_type.into());
-                    self
-                }
+                #(#accessors)*
             }
-        }
-    }
 
-    pub(crate) fn api_mod_file(&self, modules: &[String]) -> TokenStream {
-        let ids: Vec<_> = modules.iter().map(|m| ident(m)).collect();
-        quote! {
-            //! Operations, one module per tag of the API document.
-            #( pub mod #ids; )*
-        }
-    }
-}
-
-/// The support module every generated crate carries (fixed text).
-pub(crate) fn support_file() -> TokenStream {
-    quote! {
-        //! Helpers used by the generated operations.
-
-        /// How a parsed response maps onto `Result<T, ApiError<E>>`.
-        pub enum Outcome<T, E> {
-            /// A success status with its body.
-            Ok(T),
-            /// A documented error status with its body.
-            Err(E),
-        }
-
-        /// Turn a detailed response into the parsed variant's result.
-        pub fn finish<R, T, E>(resp: keel::Response<R>, split: impl FnOnce(R) -> Outcome<T, E>) -> Result<T, keel::ApiError<E>> {
-            let status = resp.status;
-            let headers = resp.headers.clone();
-            let content = resp.content.clone();
-            match resp.into_parsed().map(split) {
-                Some(Outcome::Ok(v)) => Ok(v),
-                Some(Outcome::Err(parsed)) => Err(keel::ApiError::Status { status, headers, content, parsed }),
-                None => Err(keel::ApiError::UnexpectedStatus { status, content }),
-            }
-        }
-
-        /// A value as URL/header text: strings bare, arrays comma-joined, anything else as JSON.
-        pub fn param_string<T: serde::Serialize + ?Sized>(value: &T) -> String {
-            fn scalar(v: &serde_json::Value) -> String {
-                match v {
-                    serde_json::Value::String(s) => s.clone(),
-                    serde_json::Value::Null => String::new(),
-                    other => other.to_string(),
+            impl Client<keel::HttpClient> {
+                #[doc = #from_url_doc]
+                pub fn from_url(base_url: &str) -> keel::Result<Self> {
+                    keel::HttpClient::new(base_url).map(Self::new)
                 }
             }
-            match serde_json::to_value(value) {
-                Ok(serde_json::Value::Array(items)) => items.iter().map(scalar).collect::<Vec<_>>().join(","),
-                Ok(v) => scalar(&v),
-                Err(_) => String::new(),
-            }
-        }
 
-        /// Items joined with a separator.
-        pub fn join<T: std::fmt::Display>(items: &[T], sep: &str) -> String {
-            items.iter().map(|i| i.to_string()).collect::<Vec<_>>().join(sep)
-        }
-
-        /// One `name=item` pair per item (`explode: true`).
-        pub fn query_each<T: std::fmt::Display>(rb: keel::RequestBuilder, name: &str, items: &[T]) -> keel::RequestBuilder {
-            items.iter().fold(rb, |rb, item| rb.query(name, item))
-        }
-
-        /// `name[key]=value` pairs (`style: deepObject`).
-        pub fn query_deep<T: serde::Serialize + ?Sized>(rb: keel::RequestBuilder, name: &str, value: &T) -> keel::RequestBuilder {
-            match serde_json::to_value(value) {
-                Ok(serde_json::Value::Object(map)) => map.iter().filter(|(_, v)| !v.is_null()).fold(rb, |rb, (k, v)| {
-                    rb.query(&format!("{name}[{k}]"), param_string(v))
-                }),
-                Ok(other) => rb.query(name, param_string(&other)),
-                Err(_) => rb,
-            }
-        }
-
-        /// `key=value` pairs for each property (`style: form, explode: true`).
-        pub fn query_object<T: serde::Serialize + ?Sized>(rb: keel::RequestBuilder, value: &T) -> keel::RequestBuilder {
-            match serde_json::to_value(value) {
-                Ok(serde_json::Value::Object(map)) => map.iter().filter(|(_, v)| !v.is_null()).fold(rb, |rb, (k, v)| rb.query(k, param_string(v))),
-                _ => rb,
-            }
+            #ctors
         }
     }
 }

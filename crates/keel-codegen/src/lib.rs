@@ -21,9 +21,10 @@
 //!   the schema in harmless ways (binance's `description: null`, xero's `default: "false"` on a
 //!   boolean, deepl's mismatching defaults). Reading the document as a tree lets the generator
 //!   be lenient where the intent is clear and warn with a JSON pointer instead of failing.
-//! * **Loading**: JSON and YAML go through `serde_yaml::Value` (insertion-ordered, so generated
-//!   fields and operations follow the document). `serde_yaml` 0.9 implements YAML 1.2, so
-//!   unquoted dates (xero, spotify) stay strings; integer keys (deepl's `200:`) are turned into
+//! * **Loading**: JSON goes through `serde_json`, YAML through `yaml-rust2` (YAML 1.2 core
+//!   schema), both into an insertion-ordered tree, so generated fields and operations follow
+//!   the document. Unquoted dates (xero, spotify) stay strings; integers outside i64 (OpenAI's
+//!   `minimum: -9223372036854776000`) are read as f64 instead of failing the document; integer keys (deepl's `200:`) are turned into
 //!   their text. `$ref`s into other local files are resolved when loading: schemas under
 //!   `components/schemas` (or `definitions`) of another file are hoisted into this document's
 //!   components (so they keep their names and may be recursive), anything else is inlined.
@@ -36,22 +37,41 @@
 //! * **Output** is built with `quote` and printed with `prettyplease`, so it is always valid
 //!   syntax and deterministic (document order, no hash-map iteration).
 //!
-//! See the generated crate's docs for its shape: `models`, `api::<tag>` with
-//! `op` / `op_detailed` / `op_blocking` / `op_blocking_detailed`, and `auth`.
+//! # Stages
+//!
+//! `load` (JSON/YAML, `$ref`s into other files) → `normalize` (Swagger 2.0 and 3.0 into one
+//! shape) → [`lower`] (into the plain-data [`ir`], every name chosen once) → emit (from the
+//! IR only). [`generate`] runs all four; [`lower`] stops at the IR, for tools that read
+//! documents without generating code.
+//!
+//! # The generated crate
+//!
+//! ```text
+//! let client = petstore::Client::with_api_key(petstore::DEFAULT_BASE_URL, "k-123")?;
+//! let pet = client.pets().get_pet_by_id(42).send().await?;          // models::Pet
+//! let pets = client.pets().find_pets_by_status().status("sold").send_blocking()?;
+//! let resp = client.pets().get_pet_by_id(42).detailed().await?;      // keel::Response<GetPetByIdResponse>
+//! ```
+//!
+//! One module per tag with a request builder per operation (required parameters in the call,
+//! optional ones as setters), `models` for the data types, `auth` for the security schemes;
+//! the helpers they call live in `keel::codegen_support`.
 #![deny(missing_docs)]
 #![forbid(unsafe_code)]
 
 mod emit;
+mod examples;
+pub mod ir;
+mod lower;
 mod model;
 mod names;
 mod node;
+mod normalize;
 mod ops;
 mod swagger2;
 
 use std::fmt;
 use std::path::{Path, PathBuf};
-
-use node::Node;
 
 /// Where the generated crate gets `keel` from.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -200,8 +220,9 @@ pub struct Generated {
 }
 
 impl Generated {
-    /// Write the crate into `dir` (created if needed). Files are overwritten; other files in
-    /// `dir` are left alone.
+    /// Write the crate into `dir` (created if needed). Files whose text changed are
+    /// overwritten (unchanged ones are left as they are, so cargo does not rebuild them);
+    /// other files in `dir` are left alone.
     pub fn write_to(&self, dir: &Path) -> Result<(), CodegenError> {
         for f in &self.files {
             let path = dir.join(&f.path);
@@ -210,6 +231,9 @@ impl Generated {
                     path: parent.to_path_buf(),
                     message: e.to_string(),
                 })?;
+            }
+            if std::fs::read(&path).is_ok_and(|old| old == f.contents.as_bytes()) {
+                continue;
             }
             std::fs::write(&path, &f.contents).map_err(|e| CodegenError::Io {
                 path: path.clone(),
@@ -228,219 +252,99 @@ impl Generated {
     }
 }
 
+/// Load, normalize and lower the document at `spec_path` (JSON or YAML; OpenAPI 3.0/3.1 or
+/// Swagger 2.0; `$ref`s into other local files resolved relative to it) into the IR that the
+/// emitter reads. Also returns what lowering worked around.
+pub fn lower(spec_path: &Path) -> Result<(ir::Api, Vec<Warning>), CodegenError> {
+    let mut warnings = Vec::new();
+    let doc = node::load_document(spec_path, &mut warnings)?;
+    let doc = normalize::normalize(doc, &mut warnings)?;
+    let api = lower::lower_doc(&doc, &mut warnings)?;
+    Ok((api, warnings))
+}
+
+/// Parse a document's text (JSON or YAML 1.2) into a JSON value, as the generator reads it:
+/// YAML keys that are not strings become their text, merge keys are applied, and numbers
+/// outside the 64-bit integer range become floating-point numbers.
+pub fn parse_document(text: &str) -> Result<serde_json::Value, CodegenError> {
+    Ok(node::parse_text(text, "<input>")?.to_value())
+}
+
+/// [`lower`] for a document's text (no external `$ref`s).
+pub fn lower_str(text: &str) -> Result<(ir::Api, Vec<Warning>), CodegenError> {
+    let mut warnings = Vec::new();
+    let doc = node::parse_text(text, "<input>")?;
+    let doc = normalize::normalize(doc, &mut warnings)?;
+    let api = lower::lower_doc(&doc, &mut warnings)?;
+    Ok((api, warnings))
+}
+
 /// Generate a client crate from the document at `spec_path` (JSON or YAML; OpenAPI 3.0/3.1 or
 /// Swagger 2.0). `$ref`s into other local files are resolved relative to it.
 pub fn generate(spec_path: &Path, options: &GenerateOptions) -> Result<Generated, CodegenError> {
-    let mut warnings = Vec::new();
-    let doc = node::load_document(spec_path, &mut warnings)?;
-    generate_doc(doc, warnings, options)
+    let (api, warnings) = lower(spec_path)?;
+    emit_crate(&api, warnings, options)
 }
 
 /// Generate a client crate from a document's text (no external `$ref`s).
 pub fn generate_from_str(text: &str, options: &GenerateOptions) -> Result<Generated, CodegenError> {
-    let doc = node::parse_text(text, "<input>")?;
-    generate_doc(doc, Vec::new(), options)
+    let (api, warnings) = lower_str(text)?;
+    emit_crate(&api, warnings, options)
 }
 
-fn generate_doc(
-    doc: Node,
-    mut warnings: Vec<Warning>,
+/// Emit the crate for a lowered API (the last stage of [`generate`]).
+pub fn emit_crate(
+    api: &ir::Api,
+    warnings: Vec<Warning>,
     options: &GenerateOptions,
 ) -> Result<Generated, CodegenError> {
-    if doc.as_object().is_none() {
-        return Err(CodegenError::Invalid {
-            pointer: "/".into(),
-            message: "the document is not an object (expected `openapi: 3.x` or `swagger: \"2.0\"` at the top)".into(),
-        });
-    }
-    let version = match (doc.get("openapi"), doc.get("swagger")) {
-        (Some(v), _) => v
-            .as_str()
-            .map(str::to_string)
-            .unwrap_or_else(|| v.to_json()),
-        (None, Some(v)) => format!(
-            "swagger {}",
-            v.as_str()
-                .map(str::to_string)
-                .unwrap_or_else(|| v.to_json())
-        ),
-        (None, None) => {
-            return Err(CodegenError::Invalid {
-                pointer: "/".into(),
-                message: "neither `openapi` nor `swagger` is set: this is not an OpenAPI document"
-                    .into(),
-            })
-        }
-    };
-    let doc = if version.starts_with("swagger") {
-        if version != "swagger 2.0" {
-            warnings.push(Warning::new(
-                "/swagger",
-                format!("{version}: read as Swagger 2.0"),
-            ));
-        }
-        swagger2::convert(&doc, &mut warnings)
-    } else {
-        if !(version.starts_with("3.0") || version.starts_with("3.1")) {
-            if version.starts_with('3') {
-                warnings.push(Warning::new(
-                    "/openapi",
-                    format!("OpenAPI {version}: read as 3.1"),
-                ));
-            } else {
-                return Err(CodegenError::Invalid {
-                    pointer: "/openapi".into(),
-                    message: format!("unsupported OpenAPI version `{version}` (3.0.x, 3.1.x or Swagger 2.0 expected)"),
-                });
-            }
-        }
-        doc
-    };
-    if let Some(p) = doc.get("paths") {
-        if p.as_object().is_none() {
-            return Err(CodegenError::Invalid {
-                pointer: "/paths".into(),
-                message: "`paths` must be an object mapping paths to path items".into(),
-            });
-        }
-    }
-    if let Some(c) = doc.get("components") {
-        if c.as_object().is_none() {
-            return Err(CodegenError::Invalid {
-                pointer: "/components".into(),
-                message: "`components` must be an object".into(),
-            });
-        }
-    }
-
-    let spec_operations = ops::count_operations(&doc);
-    let schemas = node::lookup(&doc, "/components/schemas")
-        .and_then(Node::as_object)
-        .map(|m| m.len())
-        .unwrap_or(0);
-
-    let mut ctx = model::Ctx::new(&doc);
-    ctx.build_components();
-    let api = ctx.build_api();
-    ctx.finish();
-    let operations: usize = api.modules.values().map(Vec::len).sum();
-    if operations != spec_operations {
-        return Err(CodegenError::Internal {
-            message: format!(
-                "generated {operations} operations but the document has {spec_operations}"
-            ),
-        });
-    }
-
-    let title = doc
-        .get("info")
-        .and_then(|i| i.str_of("title"))
-        .unwrap_or("the API")
-        .to_string();
-    let api_version = doc
-        .get("info")
-        .and_then(|i| i.get("version"))
-        .map(|v| {
-            v.as_str()
-                .map(str::to_string)
-                .unwrap_or_else(|| v.to_json())
-        })
-        .unwrap_or_else(|| "unknown".into());
-    let description = doc
-        .get("info")
-        .and_then(|i| i.str_of("description"))
-        .map(str::to_string);
-    let base_url = base_url(&doc);
-    let crate_name = crate_name(&options.crate_name, &title);
-
-    let emitter = emit::Emitter::new(&ctx);
-    let module_names: Vec<String> = api.modules.keys().cloned().collect();
+    let crate_name = crate_name(&options.crate_name, &api.title);
+    let emitter = emit::Emitter::new(api);
     let has_auth = api
-        .schemes
+        .security_schemes
         .iter()
-        .any(|s| !matches!(s.kind, ops::AuthKind::Unsupported(_)));
+        .any(|s| !matches!(s.kind, ir::AuthKind::Unsupported(_)));
     let mut files = vec![GeneratedFile {
         path: "Cargo.toml".into(),
-        contents: cargo_toml(&crate_name, &title, options),
+        contents: cargo_toml(&crate_name, &api.title, options),
     }];
     files.push(GeneratedFile {
         path: "src/lib.rs".into(),
-        contents: emit::render(
-            emitter.lib_file(
-                &title,
-                &api_version,
-                description.as_deref(),
-                &base_url,
-                has_auth,
-            ),
-            "src/lib.rs",
-        )?,
+        contents: emit::render(emitter.lib_file(has_auth), "src/lib.rs")?,
     });
     files.push(GeneratedFile {
         path: "src/models.rs".into(),
         contents: emit::render(emitter.models_file(), "src/models.rs")?,
     });
-    files.push(GeneratedFile {
-        path: "src/support.rs".into(),
-        contents: emit::render(emit::support_file(), "src/support.rs")?,
-    });
     if has_auth {
         files.push(GeneratedFile {
             path: "src/auth.rs".into(),
-            contents: emit::render(emitter.auth_file(&api), "src/auth.rs")?,
+            contents: emit::render(emitter.auth_file(), "src/auth.rs")?,
         });
     }
-    files.push(GeneratedFile {
-        path: "src/api/mod.rs".into(),
-        contents: emit::render(emitter.api_mod_file(&module_names), "src/api/mod.rs")?,
-    });
-    for (module, ops) in &api.modules {
+    for group in &api.groups {
         let file = format!(
-            "src/api/{}.rs",
-            names::ident(module).to_string().trim_start_matches("r#")
+            "src/{}.rs",
+            names::ident(&group.module)
+                .to_string()
+                .trim_start_matches("r#")
         );
-        let text = emit::render(emitter.module_file(module, ops), &file)?;
+        let text = emit::render(emitter.group_file(group), &file)?;
         files.push(GeneratedFile {
             path: file.into(),
             contents: text,
         });
     }
-    warnings.extend(ctx.warnings.iter().cloned());
-    let models = ctx.models.len();
+    let operations = api.groups.iter().map(|g| g.operations.len()).sum();
     Ok(Generated {
         crate_name,
         files,
         warnings,
-        spec_operations,
+        spec_operations: api.spec_operations,
         operations,
-        schemas,
-        models,
+        schemas: api.schemas,
+        models: api.models.len(),
     })
-}
-
-fn base_url(doc: &Node) -> String {
-    let Some(server) = doc
-        .get("servers")
-        .and_then(Node::as_array)
-        .and_then(|s| s.first())
-    else {
-        return "/".to_string();
-    };
-    let mut url = server.str_of("url").unwrap_or("/").to_string();
-    if let Some(Node::Object(vars)) = server.get("variables") {
-        for (k, v) in vars {
-            let def = v
-                .get("default")
-                .map(|d| {
-                    d.as_str()
-                        .map(str::to_string)
-                        .unwrap_or_else(|| d.to_json())
-                })
-                .unwrap_or_default();
-            url = url.replace(&format!("{{{k}}}"), &def);
-        }
-    }
-    url
 }
 
 fn crate_name(requested: &str, title: &str) -> String {

@@ -1,4 +1,4 @@
-//! Schemas → an intermediate representation of Rust types (`Ty`) and named models.
+//! Lowering, part one: schemas → IR types and named models.
 
 use std::collections::HashMap;
 
@@ -6,105 +6,7 @@ use crate::names::{self, Scope};
 use crate::node::{escape_token, lookup, unescape_token, Node};
 use crate::Warning;
 
-/// A Rust type in the generated crate.
-#[derive(Debug, Clone, PartialEq)]
-pub(crate) enum Ty {
-    /// A generated model (index into `Ctx::models`).
-    Named(usize),
-    /// A primitive written as-is: `String`, `i64`, `bool`, `f64`, ...
-    Prim(&'static str),
-    /// `serde_json::Value`: the fallback for anything not expressible.
-    Value,
-    /// `keel::Bytes` (only for raw bodies, never inside serde models).
-    Bytes,
-    Vec(Box<Ty>),
-    /// `BTreeMap<String, T>`
-    Map(Box<Ty>),
-    Option(Box<Ty>),
-    Boxed(Box<Ty>),
-}
-
-impl Ty {
-    pub(crate) fn is_option(&self) -> bool {
-        matches!(self, Ty::Option(_))
-    }
-    pub(crate) fn optional(self) -> Ty {
-        if self.is_option() {
-            self
-        } else {
-            Ty::Option(Box::new(self))
-        }
-    }
-    /// Names this type mentions without indirection (for recursion boxing).
-    pub(crate) fn direct_names(&self, out: &mut Vec<usize>) {
-        match self {
-            Ty::Named(i) => out.push(*i),
-            Ty::Option(t) => t.direct_names(out),
-            _ => {}
-        }
-    }
-    /// All names this type mentions.
-    pub(crate) fn all_names(&self, out: &mut Vec<usize>) {
-        match self {
-            Ty::Named(i) => out.push(*i),
-            Ty::Option(t) | Ty::Vec(t) | Ty::Map(t) | Ty::Boxed(t) => t.all_names(out),
-            _ => {}
-        }
-    }
-}
-
-/// One struct field.
-#[derive(Debug, Clone)]
-pub(crate) struct Field {
-    pub ident: String,
-    pub wire: String,
-    pub ty: Ty,
-    /// Not in `required` (or read/write-only): skipped when `None` on serialization.
-    pub optional: bool,
-    pub doc: Option<String>,
-    pub deprecated: bool,
-}
-
-/// A oneOf/anyOf variant.
-#[derive(Debug, Clone)]
-pub(crate) struct Variant {
-    pub ident: String,
-    pub ty: Ty,
-    /// discriminator values selecting this variant
-    pub tags: Vec<String>,
-}
-
-#[derive(Debug, Clone)]
-pub(crate) enum ModelKind {
-    /// Not yet filled (only during construction).
-    Pending,
-    Struct {
-        fields: Vec<Field>,
-        /// `#[serde(flatten)]` map for additionalProperties (or un-mergeable allOf parts)
-        additional: Option<(String, Ty)>,
-    },
-    /// A string enum with an `Other(String)` fallback.
-    StringEnum { variants: Vec<(String, String)> },
-    /// oneOf/anyOf; `discriminator` = property name when tagged.
-    OneOf {
-        variants: Vec<Variant>,
-        discriminator: Option<String>,
-    },
-    /// `pub type X = T;`
-    Alias(Ty),
-    /// `pub struct X(pub T);` (aliases that would be recursive)
-    Newtype(Ty),
-}
-
-#[derive(Debug, Clone)]
-pub(crate) struct Model {
-    pub name: String,
-    pub doc: Option<String>,
-    pub deprecated: bool,
-    /// refs to this model are `Option<..>` (3.0 `nullable` on a component).
-    pub nullable: bool,
-    pub kind: ModelKind,
-}
+pub(crate) use crate::ir::{Field, Model, ModelKind, Primitive, Type as Ty, Variant};
 
 /// The model-building context shared by schema and operation processing.
 pub(crate) struct Ctx<'a> {
@@ -113,6 +15,8 @@ pub(crate) struct Ctx<'a> {
     pub models: Vec<Model>,
     pub type_scope: Scope,
     by_pointer: HashMap<String, usize>,
+    /// Whether each model's kind is filled in (a placeholder stands until then).
+    filled: Vec<bool>,
     depth: usize,
 }
 
@@ -188,30 +92,24 @@ fn is_nullable(schema: &Node) -> bool {
         || type_list(schema).contains(&"null")
 }
 
-fn int_type(format: Option<&str>, schema: &Node) -> &'static str {
+fn int_type(format: Option<&str>, schema: &Node) -> Primitive {
     match format {
-        Some("int32") => "i32",
-        Some("int8") => "i8",
-        Some("int16") => "i16",
-        Some("uint8") => "u8",
-        Some("uint16") => "u16",
-        Some("uint32") | Some("uint") => {
-            if format == Some("uint") {
-                "u64"
-            } else {
-                "u32"
-            }
-        }
-        Some("uint64") => "u64",
+        Some("int32") => Primitive::I32,
+        Some("int8") => Primitive::I8,
+        Some("int16") => Primitive::I16,
+        Some("uint8") => Primitive::U8,
+        Some("uint16") => Primitive::U16,
+        Some("uint32") => Primitive::U32,
+        Some("uint64") | Some("uint") => Primitive::U64,
         _ => {
             if schema
                 .get("minimum")
                 .is_some_and(|m| matches!(m, Node::Int(i) if *i >= 0))
                 && matches!(schema.get("maximum"), Some(Node::Float(f)) if *f > i64::MAX as f64)
             {
-                "u64"
+                Primitive::U64
             } else {
-                "i64"
+                Primitive::I64
             }
         }
     }
@@ -264,6 +162,7 @@ impl<'a> Ctx<'a> {
             models: Vec::new(),
             type_scope: Scope::new(),
             by_pointer: HashMap::new(),
+            filled: Vec::new(),
             depth: 0,
         }
     }
@@ -277,11 +176,15 @@ impl<'a> Ctx<'a> {
         let id = self.models.len();
         self.models.push(Model {
             name,
+            pointer: ptr.to_string(),
             doc: None,
             deprecated: false,
             nullable: false,
-            kind: ModelKind::Pending,
+            derive_default: false,
+            in_request: false,
+            kind: ModelKind::Alias(Ty::Any),
         });
+        self.filled.push(false);
         self.by_pointer.insert(ptr.to_string(), id);
         id
     }
@@ -303,7 +206,7 @@ impl<'a> Ctx<'a> {
         }
         for ((name, schema), id) in entries.iter().zip(ids) {
             let ptr = format!("/components/schemas/{}", escape_token(name));
-            if matches!(self.models[id].kind, ModelKind::Pending) {
+            if !self.filled[id] {
                 self.fill_model(id, schema, &ptr);
             }
         }
@@ -311,13 +214,14 @@ impl<'a> Ctx<'a> {
 
     /// Fill a registered model from its schema.
     fn fill_model(&mut self, id: usize, schema: &Node, ptr: &str) {
+        self.filled[id] = true;
         self.models[id].doc = schema_doc(schema);
         self.models[id].deprecated = schema.bool_of("deprecated");
         let name = self.models[id].name.clone();
         if !needs_model(schema) {
             // an alias: array, map, primitive, $ref, ...
             // placeholder to stop self-recursion through the alias
-            self.models[id].kind = ModelKind::Alias(Ty::Value);
+            self.models[id].kind = ModelKind::Alias(Ty::Any);
             let ty = self.inline_ty(schema, ptr, &name);
             self.models[id].kind = ModelKind::Alias(ty);
             return;
@@ -368,7 +272,7 @@ impl<'a> Ctx<'a> {
         if (schema.get("oneOf").is_some() || schema.get("anyOf").is_some()) && has_props {
             self.warn(ptr, "oneOf/anyOf next to properties: only the properties are modelled, other keys are kept in `additional_properties`");
             if additional.is_none() {
-                additional = Some(Ty::Value);
+                additional = Some(Ty::Any);
             }
         }
         let additional = additional.map(|t| {
@@ -495,7 +399,11 @@ impl<'a> Ctx<'a> {
             };
             let ty = self.schema_ty(p, &bptr, &format!("{name}{}", names::camel(&vname)));
             let ident = scope.variant(&vname);
-            variants.push(Variant { ident, ty, tags });
+            variants.push(Variant {
+                name: ident,
+                ty,
+                tags,
+            });
         }
         ModelKind::OneOf {
             variants,
@@ -593,7 +501,9 @@ impl<'a> Ctx<'a> {
                             for f in fields.iter_mut().filter(|f| f.wire == r) {
                                 if let Ty::Option(inner) = &f.ty {
                                     if f.optional {
-                                        f.ty = (**inner).clone();
+                                        if !f.nullable {
+                                            f.ty = (**inner).clone();
+                                        }
                                         f.optional = false;
                                     }
                                 }
@@ -602,7 +512,7 @@ impl<'a> Ctx<'a> {
                     }
                 } else {
                     self.warn(&pptr, "allOf part that is not an object (oneOf/primitive): its content is kept in `additional_properties`");
-                    *additional = Some(Ty::Value);
+                    *additional = Some(Ty::Any);
                 }
             }
         }
@@ -625,23 +535,26 @@ impl<'a> Ctx<'a> {
                     || self.deref(prop).is_some_and(|(n, _)| n.bool_of("readOnly"));
                 let write_only = prop.bool_of("writeOnly");
                 let optional = !required.contains(wire) || read_only || write_only;
+                let nullable = ty.is_option();
                 if optional {
                     ty = ty.optional();
                 }
                 let field = Field {
-                    ident: String::new(),
+                    name: String::new(),
                     wire: wire.clone(),
                     ty,
                     optional,
+                    nullable,
+                    tri_state: false,
                     doc: schema_doc(prop),
                     deprecated: prop.bool_of("deprecated"),
                 };
                 if let Some(existing) = fields.iter_mut().find(|f| f.wire == *wire) {
-                    let ident = existing.ident.clone();
-                    *existing = Field { ident, ..field };
+                    let name = existing.name.clone();
+                    *existing = Field { name, ..field };
                 } else {
-                    let ident = scope.snake(wire);
-                    fields.push(Field { ident, ..field });
+                    let name = scope.snake(wire);
+                    fields.push(Field { name, ..field });
                 }
             }
         }
@@ -655,7 +568,9 @@ impl<'a> Ctx<'a> {
                     .is_none()
             {
                 if let Ty::Option(inner) = &f.ty {
-                    f.ty = (**inner).clone();
+                    if !f.nullable {
+                        f.ty = (**inner).clone();
+                    }
                     f.optional = false;
                 }
             }
@@ -674,7 +589,7 @@ impl<'a> Ctx<'a> {
                 *additional = Some(t);
             }
             Some(Node::Object(_)) | Some(Node::Bool(true)) if additional.is_none() => {
-                *additional = Some(Ty::Value);
+                *additional = Some(Ty::Any);
             }
             _ => {}
         }
@@ -684,7 +599,7 @@ impl<'a> Ctx<'a> {
     pub(crate) fn schema_ty(&mut self, schema: &Node, ptr: &str, hint: &str) -> Ty {
         if self.depth > MAX_DEPTH {
             self.warn(ptr, "schema nesting too deep: using serde_json::Value");
-            return Ty::Value;
+            return Ty::Any;
         }
         self.depth += 1;
         let t = self.schema_ty_inner(schema, ptr, hint);
@@ -697,12 +612,12 @@ impl<'a> Ctx<'a> {
             if !matches!(schema, Node::Bool(true)) {
                 self.warn(ptr, "schema is not an object: using serde_json::Value");
             }
-            return Ty::Value;
+            return Ty::Any;
         };
         if let Some(r) = m.get("$ref") {
             let Some(r) = r.as_str() else {
                 self.warn(ptr, "$ref is not a string: using serde_json::Value");
-                return Ty::Value;
+                return Ty::Any;
             };
             let nullable_sibling = is_nullable(schema);
             let t = self.ref_ty(r, ptr);
@@ -723,13 +638,13 @@ impl<'a> Ctx<'a> {
                 at,
                 format!("external $ref `{r}` not resolved: using serde_json::Value"),
             );
-            return Ty::Value;
+            return Ty::Any;
         };
         if let Some(&id) = self.by_pointer.get(p) {
             return if self.models[id].nullable {
-                Ty::Named(id).optional()
+                Ty::Model(id).optional()
             } else {
-                Ty::Named(id)
+                Ty::Model(id)
             };
         }
         let Some(target) = lookup(self.doc, p) else {
@@ -737,7 +652,7 @@ impl<'a> Ctx<'a> {
                 at,
                 format!("$ref `{r}` points at nothing: using serde_json::Value"),
             );
-            return Ty::Value;
+            return Ty::Any;
         };
         let hint = p.rsplit('/').next().map(unescape_token).unwrap_or_default();
         let hint = if hint.chars().all(|c| c.is_ascii_digit()) || hint.is_empty() {
@@ -753,13 +668,13 @@ impl<'a> Ctx<'a> {
     fn non_null_ty(&mut self, schema: &Node, ptr: &str, hint: &str) -> Ty {
         if needs_model(schema) {
             if let Some(&id) = self.by_pointer.get(ptr) {
-                return Ty::Named(id);
+                return Ty::Model(id);
             }
             let id = self.new_model(ptr, hint);
             self.fill_model(id, schema, ptr);
             // nullable is applied by the caller for inline schemas
             self.models[id].nullable = false;
-            return Ty::Named(id);
+            return Ty::Model(id);
         }
         self.inline_ty(schema, ptr, hint)
     }
@@ -783,7 +698,7 @@ impl<'a> Ctx<'a> {
                     return if nulls { t.optional() } else { t };
                 }
                 if non_null.is_empty() && !parts.is_empty() {
-                    return Ty::Value.optional();
+                    return Ty::Any.optional();
                 }
             }
         }
@@ -822,20 +737,20 @@ impl<'a> Ctx<'a> {
                     ptr,
                     format!("multiple types {types:?}: using serde_json::Value"),
                 );
-                return Ty::Value;
+                return Ty::Any;
             }
         };
         let format = schema.str_of("format");
         match ty {
-            "string" => Ty::Prim("String"),
-            "integer" => Ty::Prim(int_type(format, schema)),
+            "string" => Ty::Primitive(Primitive::String),
+            "integer" => Ty::Primitive(int_type(format, schema)),
             "number" => match format {
-                Some("float") => Ty::Prim("f32"),
-                Some("int32") => Ty::Prim("i32"),
-                Some("int64") => Ty::Prim("i64"),
-                _ => Ty::Prim("f64"),
+                Some("float") => Ty::Primitive(Primitive::F32),
+                Some("int32") => Ty::Primitive(Primitive::I32),
+                Some("int64") => Ty::Primitive(Primitive::I64),
+                _ => Ty::Primitive(Primitive::F64),
             },
-            "boolean" => Ty::Prim("bool"),
+            "boolean" => Ty::Primitive(Primitive::Bool),
             "array" => {
                 let item = match schema.get("items") {
                     Some(items @ Node::Object(_)) => {
@@ -846,9 +761,9 @@ impl<'a> Ctx<'a> {
                             ptr,
                             "tuple-style `items` array: items are serde_json::Value",
                         );
-                        Ty::Value
+                        Ty::Any
                     }
-                    _ => Ty::Value,
+                    _ => Ty::Any,
                 };
                 Ty::Vec(Box::new(item))
             }
@@ -861,16 +776,16 @@ impl<'a> Ctx<'a> {
                     );
                     Ty::Map(Box::new(t))
                 }
-                _ => Ty::Map(Box::new(Ty::Value)),
+                _ => Ty::Map(Box::new(Ty::Any)),
             },
-            "file" => Ty::Prim("String"),
-            "" => Ty::Value,
+            "file" => Ty::Primitive(Primitive::String),
+            "" => Ty::Any,
             other => {
                 self.warn(
                     ptr,
                     format!("unknown type `{other}`: using serde_json::Value"),
                 );
-                Ty::Value
+                Ty::Any
             }
         }
     }
@@ -886,7 +801,7 @@ impl<'a> Ctx<'a> {
             .map(|m| match &m.kind {
                 ModelKind::Alias(t) => {
                     let mut v = Vec::new();
-                    t.all_names(&mut v);
+                    t.all_models(&mut v);
                     v
                 }
                 _ => vec![],
@@ -911,15 +826,15 @@ impl<'a> Ctx<'a> {
                 let mut v = Vec::new();
                 match &m.kind {
                     ModelKind::Struct { fields, additional } => {
-                        fields.iter().for_each(|f| f.ty.direct_names(&mut v));
+                        fields.iter().for_each(|f| f.ty.direct_models(&mut v));
                         if let Some((_, t)) = additional {
-                            t.direct_names(&mut v);
+                            t.direct_models(&mut v);
                         }
                     }
                     ModelKind::OneOf { variants, .. } => {
-                        variants.iter().for_each(|x| x.ty.direct_names(&mut v))
+                        variants.iter().for_each(|x| x.ty.direct_models(&mut v))
                     }
-                    ModelKind::Alias(t) | ModelKind::Newtype(t) => t.direct_names(&mut v),
+                    ModelKind::Alias(t) | ModelKind::Newtype(t) => t.direct_models(&mut v),
                     _ => {}
                 }
                 v
@@ -934,7 +849,7 @@ impl<'a> Ctx<'a> {
         }
         let boxit = |t: &Ty, me: usize| -> Option<Ty> {
             let mut v = Vec::new();
-            t.direct_names(&mut v);
+            t.direct_models(&mut v);
             if v.iter()
                 .any(|&x| comp_of[x] == comp_of[me] && (x == me || sccs[comp_of[me]].len() > 1))
             {
@@ -947,7 +862,7 @@ impl<'a> Ctx<'a> {
             }
         };
         for me in 0..n {
-            let mut kind = std::mem::replace(&mut self.models[me].kind, ModelKind::Pending);
+            let mut kind = std::mem::replace(&mut self.models[me].kind, ModelKind::Alias(Ty::Any));
             match &mut kind {
                 ModelKind::Struct { fields, .. } => {
                     for f in fields.iter_mut() {
@@ -972,26 +887,6 @@ impl<'a> Ctx<'a> {
             }
             self.models[me].kind = kind;
         }
-    }
-
-    /// Is this model a string enum (so it implements `Display`)?
-    pub(crate) fn is_string_enum(&self, id: usize) -> bool {
-        matches!(self.models[id].kind, ModelKind::StringEnum { .. })
-    }
-
-    /// Follow aliases to what a type really is.
-    pub(crate) fn unalias<'t>(&'t self, t: &'t Ty) -> &'t Ty {
-        let mut cur = t;
-        for _ in 0..32 {
-            match cur {
-                Ty::Named(i) => match &self.models[*i].kind {
-                    ModelKind::Alias(inner) => cur = inner,
-                    _ => return cur,
-                },
-                _ => return cur,
-            }
-        }
-        cur
     }
 }
 

@@ -227,10 +227,6 @@ impl Scope {
         }
         unreachable!("the loop above always returns")
     }
-    /// Is this exact name taken?
-    pub(crate) fn contains(&self, name: &str) -> bool {
-        self.used.contains(name)
-    }
 }
 
 #[cfg(test)]

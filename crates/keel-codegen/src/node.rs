@@ -4,6 +4,7 @@
 use indexmap::IndexMap;
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
+use yaml_rust2::{Yaml, YamlLoader};
 
 use crate::{CodegenError, Warning};
 
@@ -97,70 +98,171 @@ impl Node {
         }
     }
 
-    fn from_yaml(v: serde_yaml::Value) -> Node {
-        use serde_yaml::Value as Y;
-        match v {
-            Y::Null => Node::Null,
-            Y::Bool(b) => Node::Bool(b),
-            Y::Number(n) => {
-                if let Some(i) = n.as_i64() {
-                    Node::Int(i)
-                } else if let Some(u) = n.as_u64() {
-                    Node::Float(u as f64)
-                } else {
-                    Node::Float(n.as_f64().unwrap_or(0.0))
-                }
+    /// The node as a `serde_json::Value` (object key order is kept only as far as
+    /// `serde_json::Map` keeps it).
+    pub(crate) fn to_value(&self) -> serde_json::Value {
+        use serde_json::Value as V;
+        match self {
+            Node::Null => V::Null,
+            Node::Bool(b) => V::Bool(*b),
+            Node::Int(i) => V::from(*i),
+            Node::Float(f) => serde_json::Number::from_f64(*f).map_or(V::Null, V::Number),
+            Node::Str(s) => V::String(s.clone()),
+            Node::Array(a) => V::Array(a.iter().map(Node::to_value).collect()),
+            Node::Object(m) => {
+                V::Object(m.iter().map(|(k, v)| (k.clone(), v.to_value())).collect())
             }
-            Y::String(s) => Node::Str(s),
-            Y::Sequence(s) => Node::Array(s.into_iter().map(Node::from_yaml).collect()),
-            Y::Mapping(m) => {
-                let mut out = IndexMap::with_capacity(m.len());
-                for (k, v) in m {
+        }
+    }
+
+    fn from_yaml(v: Yaml) -> Node {
+        match v {
+            Yaml::Null | Yaml::BadValue | Yaml::Alias(_) => Node::Null,
+            Yaml::Boolean(b) => Node::Bool(b),
+            Yaml::Integer(i) => Node::Int(i),
+            // A number the core schema reads as a float, or an integer outside i64
+            // (OpenAI's `minimum: -9223372036854776000`): read as f64, never an error.
+            Yaml::Real(text) => match parse_yaml_float(&text) {
+                Some(f) => Node::Float(f),
+                None => Node::Str(text),
+            },
+            Yaml::String(s) => Node::Str(s),
+            Yaml::Array(items) => Node::Array(items.into_iter().map(Node::from_yaml).collect()),
+            Yaml::Hash(map) => {
+                let mut out = IndexMap::with_capacity(map.len());
+                let mut merges = Vec::new();
+                for (k, v) in map {
+                    if matches!(&k, Yaml::String(s) if s == "<<") {
+                        merges.push(v);
+                        continue;
+                    }
                     out.insert(yaml_key(&k), Node::from_yaml(v));
+                }
+                // YAML merge keys (`<<: *base` or `<<: [*a, *b]`): keys written in the mapping
+                // win over merged ones, earlier merged mappings over later ones.
+                for m in merges {
+                    let sources = match m {
+                        Yaml::Array(items) => items,
+                        other => vec![other],
+                    };
+                    for src in sources {
+                        if let Node::Object(entries) = Node::from_yaml(src) {
+                            for (k, v) in entries {
+                                out.entry(k).or_insert(v);
+                            }
+                        }
+                    }
                 }
                 Node::Object(out)
             }
-            Y::Tagged(t) => Node::from_yaml(t.value),
         }
     }
 }
 
-/// Keys that are not strings (deepl writes `200:` unquoted) become their text.
-fn yaml_key(k: &serde_yaml::Value) -> String {
-    use serde_yaml::Value as Y;
-    match k {
-        Y::String(s) => s.clone(),
-        Y::Number(n) => n.to_string(),
-        Y::Bool(b) => b.to_string(),
-        Y::Null => "null".to_string(),
-        Y::Tagged(t) => yaml_key(&t.value),
-        other => serde_yaml::to_string(other)
-            .unwrap_or_default()
-            .trim()
-            .to_string(),
+/// A YAML 1.2 core-schema float (`1.5`, `1e3`, `.inf`, `-.nan`, or an integer too large for i64).
+fn parse_yaml_float(text: &str) -> Option<f64> {
+    match text {
+        ".inf" | ".Inf" | ".INF" | "+.inf" | "+.Inf" | "+.INF" => Some(f64::INFINITY),
+        "-.inf" | "-.Inf" | "-.INF" => Some(f64::NEG_INFINITY),
+        ".nan" | ".NaN" | ".NAN" => Some(f64::NAN),
+        _ => text.parse::<f64>().ok(),
     }
 }
 
-/// Parse a document from text. JSON is tried when the text starts with `{`; YAML otherwise
-/// (serde_yaml 0.9 follows YAML 1.2, so unquoted dates stay strings). Merge keys (`<<`) are applied.
+/// Keys that are not strings (deepl writes `200:` unquoted) become their text.
+fn yaml_key(k: &Yaml) -> String {
+    match k {
+        Yaml::String(s) | Yaml::Real(s) => s.clone(),
+        Yaml::Integer(i) => i.to_string(),
+        Yaml::Boolean(b) => b.to_string(),
+        Yaml::Null | Yaml::BadValue | Yaml::Alias(_) => "null".to_string(),
+        // a sequence or mapping used as a key: its JSON text
+        other => Node::from_yaml(other.clone()).to_json(),
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for Node {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        deserializer.deserialize_any(NodeVisitor)
+    }
+}
+
+/// Builds a [`Node`] straight from a JSON parser, keeping the key order of objects.
+struct NodeVisitor;
+
+impl<'de> serde::de::Visitor<'de> for NodeVisitor {
+    type Value = Node;
+    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("a JSON value")
+    }
+    fn visit_unit<E>(self) -> Result<Node, E> {
+        Ok(Node::Null)
+    }
+    fn visit_none<E>(self) -> Result<Node, E> {
+        Ok(Node::Null)
+    }
+    fn visit_some<D: serde::Deserializer<'de>>(self, d: D) -> Result<Node, D::Error> {
+        serde::Deserialize::deserialize(d)
+    }
+    fn visit_bool<E>(self, v: bool) -> Result<Node, E> {
+        Ok(Node::Bool(v))
+    }
+    fn visit_i64<E>(self, v: i64) -> Result<Node, E> {
+        Ok(Node::Int(v))
+    }
+    fn visit_u64<E>(self, v: u64) -> Result<Node, E> {
+        Ok(i64::try_from(v).map_or(Node::Float(v as f64), Node::Int))
+    }
+    fn visit_f64<E>(self, v: f64) -> Result<Node, E> {
+        Ok(Node::Float(v))
+    }
+    fn visit_str<E>(self, v: &str) -> Result<Node, E> {
+        Ok(Node::Str(v.to_owned()))
+    }
+    fn visit_string<E>(self, v: String) -> Result<Node, E> {
+        Ok(Node::Str(v))
+    }
+    fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<Node, A::Error> {
+        let mut out = Vec::with_capacity(seq.size_hint().unwrap_or(0));
+        while let Some(v) = seq.next_element()? {
+            out.push(v);
+        }
+        Ok(Node::Array(out))
+    }
+    fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<Node, A::Error> {
+        let mut out = IndexMap::with_capacity(map.size_hint().unwrap_or(0));
+        while let Some((k, v)) = map.next_entry::<String, Node>()? {
+            out.insert(k, v);
+        }
+        Ok(Node::Object(out))
+    }
+}
+
+/// Parse a document from text. JSON is tried when the text starts with `{` or `[`; YAML 1.2
+/// otherwise (yaml-rust2, core schema: unquoted dates stay strings, integers outside i64 are
+/// read as f64). Merge keys (`<<`) are applied.
 pub(crate) fn parse_text(text: &str, origin: &str) -> Result<Node, CodegenError> {
     let trimmed = text.trim_start_matches('\u{feff}').trim_start();
-    let value: serde_yaml::Value = if trimmed.starts_with('{') || trimmed.starts_with('[') {
-        serde_json::from_str(trimmed).map_err(|e| CodegenError::Parse {
+    if trimmed.starts_with('{') || trimmed.starts_with('[') {
+        return serde_json::from_str(trimmed).map_err(|e| CodegenError::Parse {
             file: origin.to_string(),
             message: format!("invalid JSON: {e}"),
-        })?
-    } else {
-        let mut v: serde_yaml::Value =
-            serde_yaml::from_str(trimmed).map_err(|e| CodegenError::Parse {
-                file: origin.to_string(),
-                message: format!("invalid YAML: {e}"),
-            })?;
-        // merge keys are rare; errors here (e.g. merging a scalar) leave the value as written
-        let _ = v.apply_merge();
-        v
-    };
-    Ok(Node::from_yaml(value))
+        });
+    }
+    let mut docs = YamlLoader::load_from_str(trimmed).map_err(|e| CodegenError::Parse {
+        file: origin.to_string(),
+        message: format!("invalid YAML: {e}"),
+    })?;
+    if docs.len() > 1 {
+        return Err(CodegenError::Parse {
+            file: origin.to_string(),
+            message: format!(
+                "the file holds {} YAML documents; an OpenAPI document is one",
+                docs.len()
+            ),
+        });
+    }
+    Ok(docs.pop().map(Node::from_yaml).unwrap_or(Node::Null))
 }
 
 /// Decode one JSON pointer token (`~1` → `/`, `~0` → `~`, percent-escapes).
@@ -418,6 +520,58 @@ mod tests {
         .unwrap();
         assert!(lookup(&n, "/responses/200/description").is_some());
         assert_eq!(n.str_of("d"), Some("2020-01-01"));
+    }
+
+    #[test]
+    fn numbers_outside_i64_do_not_fail_a_document() {
+        let n = parse_text(
+            "seed:\n  minimum: -9223372036854776000\n  maximum: 9223372036854775807\nbig: 123456789012345678901234\nf: 1.5\ninf: .inf\n",
+            "t",
+        )
+        .unwrap();
+        assert_eq!(
+            lookup(&n, "/seed/minimum"),
+            Some(&Node::Float(-9223372036854776000.0))
+        );
+        assert_eq!(lookup(&n, "/seed/maximum"), Some(&Node::Int(i64::MAX)));
+        assert_eq!(n.get("big"), Some(&Node::Float(1.2345678901234568e23)));
+        assert_eq!(n.get("f"), Some(&Node::Float(1.5)));
+        assert_eq!(n.get("inf"), Some(&Node::Float(f64::INFINITY)));
+        let j = parse_text(
+            r#"{"m": -9223372036854776000, "u": 18446744073709551615}"#,
+            "t",
+        )
+        .unwrap();
+        assert_eq!(j.get("m"), Some(&Node::Float(-9223372036854776000.0)));
+        assert_eq!(j.get("u"), Some(&Node::Float(18446744073709551615.0)));
+    }
+
+    #[test]
+    fn yaml_merge_keys_anchors_and_order() {
+        let n = parse_text(
+            "base: &b\n  type: string\n  description: base\nderived:\n  <<: *b\n  description: mine\nz: 1\na: 2\n",
+            "t",
+        )
+        .unwrap();
+        assert_eq!(
+            lookup(&n, "/derived/type"),
+            Some(&Node::Str("string".into()))
+        );
+        assert_eq!(
+            lookup(&n, "/derived/description"),
+            Some(&Node::Str("mine".into()))
+        );
+        let keys: Vec<&String> = n.as_object().unwrap().keys().collect();
+        assert_eq!(keys, ["base", "derived", "z", "a"]);
+        let err = parse_text("a: [1\n", "f.yaml").unwrap_err().to_string();
+        assert!(
+            err.contains("f.yaml") && err.contains("invalid YAML"),
+            "{err}"
+        );
+        let two = parse_text("a: 1\n---\nb: 2\n", "t")
+            .unwrap_err()
+            .to_string();
+        assert!(two.contains("2 YAML documents"), "{two}");
     }
 
     #[test]

@@ -1,8 +1,9 @@
-//! Paths and operations → an intermediate representation of client functions.
+//! Lowering, part two: paths and operations → IR groups and operations.
 
 use indexmap::IndexMap;
 
-use crate::model::{schema_doc, Ctx, Ty};
+use crate::examples;
+use crate::model::{schema_doc, Ctx, Primitive, Ty};
 use crate::names::{self, Scope};
 use crate::node::{escape_token, Node};
 
@@ -10,134 +11,46 @@ pub(crate) const METHODS: &[&str] = &[
     "get", "put", "post", "delete", "options", "head", "patch", "trace",
 ];
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Loc {
-    Path,
-    Query,
-    Header,
-    Cookie,
-}
+pub(crate) use crate::ir::{
+    AuthKind, Body, BodyKind, Encoding, Group, Location as Loc, MultipartField as MpField,
+    Operation, Param, PartKind, Response as Resp, ResponseBody as RespBody, SecurityScheme,
+    StatusKey, Style,
+};
 
-#[derive(Debug, Clone)]
-pub(crate) struct Param {
-    pub wire: String,
-    pub ident: String,
-    pub loc: Loc,
-    /// the value type, without the `Option` of an optional parameter
-    pub ty: Ty,
-    pub required: bool,
-    pub style: String,
-    pub explode: bool,
-    pub doc: Option<String>,
-}
-
-#[derive(Debug, Clone)]
-pub(crate) enum MpKind {
-    /// one file part (`FilePart`)
-    File,
-    /// several file parts under one name
-    Files,
-    /// a text part from a `Display` value
-    Text,
-    /// a JSON-encoded part
-    Json,
-}
-
-#[derive(Debug, Clone)]
-pub(crate) struct MpField {
-    pub ident: String,
-    pub wire: String,
-    pub kind: MpKind,
-    pub ty: Ty,
-    pub required: bool,
-    pub doc: Option<String>,
-}
-
-#[derive(Debug, Clone)]
-pub(crate) enum BodyKind {
-    Json(Ty),
-    Form(Ty),
-    /// fields + the name of the generated struct
-    Multipart(Vec<MpField>, String),
-    Bytes,
-    Text,
-}
-
-#[derive(Debug, Clone)]
-pub(crate) struct Body {
-    pub kind: BodyKind,
-    pub content_type: String,
-    pub required: bool,
-    pub doc: Option<String>,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) enum StatusKey {
-    Code(u16),
-    Class(u16),
-    Default,
-}
-
-#[derive(Debug, Clone, PartialEq)]
-pub(crate) enum RespBody {
-    None,
-    Json(Ty),
-    Text,
-    Bytes,
-}
-
-#[derive(Debug, Clone)]
-pub(crate) struct Resp {
-    pub key: StatusKey,
-    pub variant: String,
-    pub body: RespBody,
-    pub is_error: bool,
-    pub doc: Option<String>,
-}
-
-#[derive(Debug, Clone)]
-pub(crate) struct Operation {
-    pub name: String,
-    pub method: String,
-    pub path: String,
-    pub doc: Option<String>,
-    pub deprecated: bool,
-    pub params: Vec<Param>,
-    pub body: Option<Body>,
-    pub responses: Vec<Resp>,
-    /// the response enum's type name
-    pub response_type: String,
-    /// security scheme names this operation accepts (empty = public)
-    pub security: Vec<String>,
-}
-
-#[derive(Debug, Clone, PartialEq)]
-pub(crate) enum AuthKind {
-    ApiKeyHeader(String),
-    ApiKeyQuery(String),
-    ApiKeyCookie(String),
-    Bearer,
-    Basic,
-    /// oauth2 / openIdConnect: the caller supplies an access token, sent as a bearer token
-    OAuthBearer,
-    Unsupported(String),
-}
-
-#[derive(Debug, Clone)]
-pub(crate) struct SecurityScheme {
-    pub wire: String,
-    pub ident: String,
-    pub kind: AuthKind,
-    pub doc: Option<String>,
-}
-
-/// Modules (by tag, in first-seen order) with their operations.
-pub(crate) struct Api {
-    pub modules: IndexMap<String, Vec<Operation>>,
+/// What lowering the paths yields.
+pub(crate) struct Lowered {
+    pub groups: Vec<Group>,
     pub schemes: Vec<SecurityScheme>,
-    /// the scheme used by `authenticated_client`: the most used one
+    /// the scheme most operations use
     pub primary_scheme: Option<usize>,
 }
+
+/// Names a group's client accessor or module may not take.
+const RESERVED_ACCESSORS: &[&str] = &[
+    "mod",
+    "super",
+    "self",
+    "crate",
+    "models",
+    "auth",
+    "new",
+    "http",
+    "from_url",
+    "clone",
+    "fmt",
+    "with_http",
+];
+
+/// Names a builder's setters may not take (its own methods).
+const RESERVED_SETTERS: &[&str] = &[
+    "send",
+    "send_blocking",
+    "detailed",
+    "detailed_blocking",
+    "build",
+    "rb",
+    "into_request",
+];
 
 /// Count operations the way the generator must cover them.
 pub(crate) fn count_operations(doc: &Node) -> usize {
@@ -196,6 +109,14 @@ fn is_text(ct: &str) -> bool {
     ct.starts_with("text/") || ct.contains("xml")
 }
 
+/// `{}`, or a schema with nothing but annotations: it says nothing about the body.
+fn is_empty_schema(s: &Node) -> bool {
+    s.as_object().is_some_and(|m| {
+        m.keys()
+            .all(|k| matches!(k.as_str(), "description" | "title" | "example" | "examples"))
+    })
+}
+
 fn is_binary_schema(s: &Node) -> bool {
     matches!(s.str_of("format"), Some("binary") | Some("byte"))
         || s.get("contentMediaType").is_some()
@@ -204,13 +125,27 @@ fn is_binary_schema(s: &Node) -> bool {
 }
 
 impl Ctx<'_> {
-    pub(crate) fn build_api(&mut self) -> Api {
+    pub(crate) fn build_api(&mut self) -> Lowered {
         let schemes = self.security_schemes();
         let global_security = self.doc.get("security").cloned();
-        let mut modules: IndexMap<String, Vec<Operation>> = IndexMap::new();
+        let tag_docs: Vec<(String, String)> = self
+            .doc
+            .get("tags")
+            .and_then(Node::as_array)
+            .map(|tags| {
+                tags.iter()
+                    .filter_map(|t| {
+                        Some((
+                            t.str_of("name")?.to_string(),
+                            t.str_of("description")?.to_string(),
+                        ))
+                    })
+                    .collect()
+            })
+            .unwrap_or_default();
+        let mut groups: IndexMap<String, Group> = IndexMap::new();
         let mut module_scope = Scope::new();
-        module_scope.reserve(&["mod", "super", "self", "crate"]);
-        let mut module_names: IndexMap<String, String> = IndexMap::new();
+        module_scope.reserve(RESERVED_ACCESSORS);
         let mut op_scope = Scope::new();
         let mut type_scopes: IndexMap<String, Scope> = IndexMap::new();
         let mut uses: Vec<usize> = vec![0; schemes.len()];
@@ -252,16 +187,35 @@ impl Ctx<'_> {
                     .and_then(Node::as_str)
                     .unwrap_or("default")
                     .to_string();
-                let module = module_names
-                    .entry(tag.clone())
-                    .or_insert_with(|| module_scope.snake(&tag))
-                    .clone();
+                if !groups.contains_key(&tag) {
+                    let module = module_scope.snake(&tag);
+                    let mut scope = Scope::new();
+                    let type_name = scope.type_name(&format!("{tag}_api"));
+                    type_scopes.insert(module.clone(), scope);
+                    let doc = tag_docs
+                        .iter()
+                        .find(|(n, _)| *n == tag)
+                        .map(|(_, d)| d.clone());
+                    groups.insert(
+                        tag.clone(),
+                        Group {
+                            tag: tag.clone(),
+                            accessor: module.clone(),
+                            module,
+                            type_name,
+                            doc,
+                            operations: Vec::new(),
+                        },
+                    );
+                }
+                let module = groups[&tag].module.clone();
                 let base = match op.str_of("operationId") {
                     Some(id) if !names::snake(id).is_empty() => names::snake(id),
                     _ => names::snake(&format!("{method} {path}")),
                 };
-                let name = claim_op_name(&mut op_scope, &base);
+                let name = op_scope.snake(&base);
                 let mut type_scope = type_scopes.shift_remove(&module).unwrap_or_default();
+                let builder = type_scope.type_name(&name);
                 let response_type = type_scope.type_name(&format!("{name}_response"));
                 let security = op_security(op, global_security.as_ref(), &schemes);
                 for s in &security {
@@ -275,13 +229,14 @@ impl Ctx<'_> {
                     method,
                     &path,
                     path_params.as_ref(),
-                    name,
-                    response_type,
+                    (name, builder, response_type),
                     security,
                     &mut type_scope,
                 );
                 type_scopes.insert(module.clone(), type_scope);
-                modules.entry(module).or_default().push(o);
+                if let Some(g) = groups.get_mut(&tag) {
+                    g.operations.push(o);
+                }
             }
         }
         let primary_scheme = uses
@@ -291,8 +246,8 @@ impl Ctx<'_> {
             .max_by_key(|(i, n)| (**n, usize::MAX - i))
             .map(|(i, _)| i)
             .or(if schemes.is_empty() { None } else { Some(0) });
-        Api {
-            modules,
+        Lowered {
+            groups: groups.into_values().collect(),
             schemes,
             primary_scheme,
         }
@@ -323,7 +278,7 @@ impl Ctx<'_> {
                     Some("bearer") => AuthKind::Bearer,
                     other => AuthKind::Unsupported(format!("http scheme {other:?}")),
                 },
-                Some("oauth2") | Some("openIdConnect") => AuthKind::OAuthBearer,
+                Some("oauth2") | Some("openIdConnect") => AuthKind::OAuth2,
                 other => AuthKind::Unsupported(format!("type {other:?}")),
             };
             match &kind {
@@ -332,7 +287,7 @@ impl Ctx<'_> {
                 _ => {}
             }
             out.push(SecurityScheme {
-                ident: scope.snake(&name),
+                name: scope.snake(&name),
                 wire: name,
                 kind,
                 doc: d.str_of("description").map(str::to_string),
@@ -349,8 +304,7 @@ impl Ctx<'_> {
         method: &str,
         path: &str,
         path_params: Option<&Node>,
-        name: String,
-        response_type: String,
+        (name, builder, response_type): (String, String, String),
         security: Vec<String>,
         type_scope: &mut Scope,
     ) -> Operation {
@@ -366,6 +320,46 @@ impl Ctx<'_> {
         }
         doc_parts.push(format!("`{} {}`", method.to_ascii_uppercase(), path));
 
+        let params = self.parameters(op, ptr, path, path_params, &op_camel);
+        let body = match op.get("requestBody") {
+            Some(rb) => self.request_body(rb, &format!("{ptr}/requestBody"), &op_camel, type_scope),
+            None => None,
+        };
+        let responses = self.responses(op, ptr, &op_camel);
+        let mut accept: Vec<String> = Vec::new();
+        for r in &responses {
+            if let Some(mt) = &r.media_type {
+                if !accept.contains(mt) {
+                    accept.push(mt.clone());
+                }
+            }
+        }
+        Operation {
+            operation_id: op.str_of("operationId").map(str::to_string),
+            pointer: ptr.to_string(),
+            name,
+            builder,
+            response_type,
+            method: method.to_ascii_uppercase(),
+            path: path.to_string(),
+            doc: Some(doc_parts.join("\n\n")),
+            deprecated: op.bool_of("deprecated"),
+            params,
+            body,
+            responses,
+            security,
+            accept,
+        }
+    }
+
+    fn parameters(
+        &mut self,
+        op: &Node,
+        ptr: &str,
+        path: &str,
+        path_params: Option<&Node>,
+        op_camel: &str,
+    ) -> Vec<Param> {
         // parameters: path-level, overridden by operation-level (same name + in)
         let mut raw: Vec<(Node, String)> = Vec::new();
         for (list, lptr) in [
@@ -396,18 +390,8 @@ impl Ctx<'_> {
             }
         }
         let mut scope = Scope::new();
-        scope.reserve(&["client", "body", "rb", "resp", "v"]);
-        let derived: Vec<String> = [
-            "",
-            "_detailed",
-            "_blocking",
-            "_blocking_detailed",
-            "_request",
-        ]
-        .iter()
-        .map(|s| format!("{name}{s}"))
-        .collect();
-        scope.reserve(&derived.iter().map(String::as_str).collect::<Vec<_>>());
+        scope.reserve(RESERVED_SETTERS);
+        scope.reserve(&["body", "self"]);
         let mut params = Vec::new();
         for (p, pp) in raw {
             let Some(wire) = p.str_of("name").map(str::to_string) else {
@@ -417,6 +401,18 @@ impl Ctx<'_> {
             let loc = match p.str_of("in") {
                 Some("path") => Loc::Path,
                 Some("query") => Loc::Query,
+                Some("header") if wire.eq_ignore_ascii_case("cookie") => Loc::CookieHeader,
+                Some("header")
+                    if ["accept", "content-type", "authorization"]
+                        .contains(&wire.to_ascii_lowercase().as_str()) =>
+                {
+                    // OpenAPI: such header parameters SHALL be ignored (the client sets them)
+                    self.warn(
+                        &pp,
+                        format!("header parameter `{wire}` is set by the client (OpenAPI ignores it): not generated"),
+                    );
+                    continue;
+                }
                 Some("header") => Loc::Header,
                 Some("cookie") => Loc::Cookie,
                 other => {
@@ -442,27 +438,45 @@ impl Ctx<'_> {
                         })
                     }),
             };
-            let mut ty = match schema {
+            let example = examples::given(self.doc, &p).or_else(|| {
+                schema
+                    .as_ref()
+                    .map(|(s, _)| examples::for_schema(self.doc, s, true))
+            });
+            let mut ty = match &schema {
                 Some((s, sp)) => {
-                    self.schema_ty(&s, &sp, &format!("{op_camel}{}", names::camel(&wire)))
+                    self.schema_ty(s, sp, &format!("{op_camel}{}", names::camel(&wire)))
                 }
                 None => {
                     self.warn(&pp, "parameter without schema: typed as String");
-                    Ty::Prim("String")
+                    Ty::Primitive(Primitive::String)
                 }
             };
             if let Ty::Option(inner) = ty {
                 ty = *inner;
             }
+            if loc == Loc::CookieHeader {
+                ty = Ty::Primitive(Primitive::String);
+            }
             let required = loc == Loc::Path || p.bool_of("required");
-            let style = p.str_of("style").unwrap_or(match loc {
-                Loc::Query | Loc::Cookie => "form",
-                _ => "simple",
-            });
+            let default_style = match loc {
+                Loc::Query | Loc::Cookie => Style::Form,
+                _ => Style::Simple,
+            };
+            let style = match p.str_of("style") {
+                Some(st) => match Style::parse(st) {
+                    Some(s) => s,
+                    None => {
+                        self.warn(&pp, format!("unknown style `{st}`: the default is used"));
+                        default_style
+                    }
+                },
+                None => default_style,
+            };
             let explode = p
                 .get("explode")
                 .and_then(Node::as_bool)
-                .unwrap_or(style == "form");
+                .unwrap_or(style == Style::Form);
             let mut doc = p.str_of("description").map(str::to_string);
             if let Some(sd) = p.get("schema").and_then(schema_doc) {
                 doc = Some(match doc {
@@ -471,49 +485,51 @@ impl Ctx<'_> {
                 });
             }
             params.push(Param {
-                ident: scope.snake(&wire),
+                name: scope.snake(&wire),
                 wire,
-                loc,
+                location: loc,
                 ty,
                 required,
-                style: style.to_string(),
+                style,
                 explode,
                 doc,
+                deprecated: p.bool_of("deprecated"),
+                example,
             });
         }
         // template placeholders must all be parameters
         for placeholder in template_names(path) {
             if !params
                 .iter()
-                .any(|p| p.loc == Loc::Path && p.wire == placeholder)
+                .any(|p| p.location == Loc::Path && p.wire == placeholder)
             {
                 self.warn(ptr, format!("path placeholder `{{{placeholder}}}` is not a declared path parameter: added as a string parameter"));
                 params.push(Param {
-                    ident: scope.snake(&placeholder),
+                    name: scope.snake(&placeholder),
                     wire: placeholder,
-                    loc: Loc::Path,
-                    ty: Ty::Prim("String"),
+                    location: Loc::Path,
+                    ty: Ty::Primitive(Primitive::String),
                     required: true,
-                    style: "simple".into(),
+                    style: Style::Simple,
                     explode: false,
                     doc: None,
+                    deprecated: false,
+                    example: Some(serde_json::Value::String("example".into())),
                 });
             }
         }
         let tpl = template_names(path);
-        params.retain(|p| p.loc != Loc::Path || tpl.contains(&p.wire));
+        params.retain(|p| p.location != Loc::Path || tpl.contains(&p.wire));
         // order: path (template order), then required, then optional
-        params.sort_by_key(|p| match p.loc {
+        params.sort_by_key(|p| match p.location {
             Loc::Path => (0, tpl.iter().position(|t| *t == p.wire).unwrap_or(0)),
             _ if p.required => (1, 0),
             _ => (2, 0),
         });
+        params
+    }
 
-        let body = match op.get("requestBody") {
-            Some(rb) => self.request_body(rb, &format!("{ptr}/requestBody"), &op_camel, type_scope),
-            None => None,
-        };
-
+    fn responses(&mut self, op: &Node, ptr: &str, op_camel: &str) -> Vec<Resp> {
         let mut responses = Vec::new();
         let mut vscope = Scope::new();
         match op.get("responses") {
@@ -547,19 +563,21 @@ impl Ctx<'_> {
                         StatusKey::Class(c) => format!("Status{c}xx"),
                         StatusKey::Default => "Default".to_string(),
                     };
-                    if responses.iter().any(|r: &Resp| r.key == key) {
+                    if responses.iter().any(|r: &Resp| r.status == key) {
                         self.warn(&rptr, format!("duplicate response key `{code}`: ignored"));
                         continue;
                     }
                     let variant = vscope.variant(&variant);
-                    let body = self.response_body(&r, &rp, &format!("{op_camel}{variant}"));
+                    let (body, media_type) =
+                        self.response_body(&r, &rp, &format!("{op_camel}{variant}"));
                     let doc = r.str_of("description").map(str::to_string);
                     responses.push(Resp {
-                        key,
+                        status: key,
                         variant,
                         body,
                         is_error,
                         doc,
+                        media_type,
                     });
                 }
             }
@@ -570,38 +588,27 @@ impl Ctx<'_> {
         }
         if responses.is_empty() {
             responses.push(Resp {
-                key: StatusKey::Default,
+                status: StatusKey::Default,
                 variant: "Default".into(),
                 body: RespBody::Bytes,
                 is_error: false,
                 doc: Some("No response documented: the raw body.".into()),
+                media_type: None,
             });
         }
-
-        Operation {
-            name,
-            method: method.to_ascii_uppercase(),
-            path: path.to_string(),
-            doc: Some(doc_parts.join("\n\n")),
-            deprecated: op.bool_of("deprecated"),
-            params,
-            body,
-            responses,
-            response_type,
-            security,
-        }
+        responses
     }
 
-    fn response_body(&mut self, r: &Node, rp: &str, hint: &str) -> RespBody {
+    fn response_body(&mut self, r: &Node, rp: &str, hint: &str) -> (RespBody, Option<String>) {
         let Some(Node::Object(content)) = r.get("content") else {
-            return RespBody::None;
+            return (RespBody::None, None);
         };
         if content.is_empty() {
-            return RespBody::None;
+            return (RespBody::None, None);
         }
         if let Some((ct, m)) = content.iter().find(|(ct, _)| is_json(ct)) {
-            return match m.get("schema") {
-                Some(s) => {
+            let body = match m.get("schema") {
+                Some(s) if !is_empty_schema(s) => {
                     let s = s.clone();
                     let t = self.schema_ty(
                         &s,
@@ -610,13 +617,16 @@ impl Ctx<'_> {
                     );
                     RespBody::Json(t)
                 }
-                None => RespBody::Json(Ty::Value),
+                // a documented media type without a schema: any value, or no body at all
+                _ => RespBody::AnyJson,
             };
+            return (body, Some(ct.clone()));
         }
-        if content.keys().any(|ct| is_text(ct)) {
-            return RespBody::Text;
+        if let Some(ct) = content.keys().find(|ct| is_text(ct)) {
+            return (RespBody::Text, Some(ct.clone()));
         }
-        RespBody::Bytes
+        let ct = content.keys().next().cloned();
+        (RespBody::Bytes, ct.filter(|c| !c.contains('*')))
     }
 
     fn request_body(
@@ -641,6 +651,12 @@ impl Ctx<'_> {
                 .map(|(c, m)| (c.clone(), m.clone()))
         };
         let hint = format!("{op_camel}Body");
+        let example_of = |ctx: &Self, m: &Node| {
+            examples::given(ctx.doc, m).or_else(|| {
+                m.get("schema")
+                    .map(|s| examples::for_schema(ctx.doc, s, true))
+            })
+        };
         if let Some((ct, m)) = pick(&|c| is_json(c)) {
             let ty = match m.get("schema") {
                 Some(s) => self.schema_ty(
@@ -648,79 +664,28 @@ impl Ctx<'_> {
                     &format!("{bp}/content/{}/schema", escape_token(&ct)),
                     &hint,
                 ),
-                None => Ty::Value,
+                None => Ty::Any,
             };
             return Some(Body {
+                example: example_of(self, &m),
                 kind: BodyKind::Json(ty),
-                content_type: ct,
+                media_type: ct,
                 required,
                 doc,
             });
         }
         if let Some((ct, m)) = pick(&|c| c.starts_with("multipart/")) {
-            let sp = format!("{bp}/content/{}/schema", escape_token(&ct));
-            let schema = m
-                .get("schema")
-                .cloned()
-                .unwrap_or(Node::Object(IndexMap::new()));
-            let (schema, sp) = self.resolve(&schema, &sp);
-            let mut fields = Vec::new();
-            let mut scope = Scope::new();
-            let required_list: Vec<String> = schema
-                .get("required")
-                .and_then(Node::as_array)
-                .map(|a| {
-                    a.iter()
-                        .filter_map(Node::as_str)
-                        .map(str::to_string)
-                        .collect()
-                })
-                .unwrap_or_default();
-            let props = schema
-                .get("properties")
-                .and_then(Node::as_object)
-                .cloned()
-                .unwrap_or_default();
-            if props.is_empty() {
-                self.warn(&sp, "multipart body without properties: the struct has no fields; add parts with a raw keel::RequestBuilder");
-            }
-            for (wire, prop) in props {
-                let pptr = format!("{sp}/properties/{}", escape_token(&wire));
-                let (pnode, _) = self.resolve(&prop, &pptr);
-                let items_binary = pnode.str_of("type") == Some("array")
-                    && pnode
-                        .get("items")
-                        .is_some_and(|i| is_binary_schema(&self.resolve(i, &pptr).0));
-                let (kind, ty) = if is_binary_schema(&pnode) {
-                    (MpKind::File, Ty::Bytes)
-                } else if items_binary {
-                    (MpKind::Files, Ty::Vec(Box::new(Ty::Bytes)))
-                } else {
-                    let mut t =
-                        self.schema_ty(&prop, &pptr, &format!("{op_camel}{}", names::camel(&wire)));
-                    if let Ty::Option(inner) = t {
-                        t = *inner;
-                    }
-                    let display = match self.unalias(&t) {
-                        Ty::Prim(_) => true,
-                        Ty::Named(i) => self.is_string_enum(*i),
-                        _ => false,
-                    };
-                    (if display { MpKind::Text } else { MpKind::Json }, t)
-                };
-                fields.push(MpField {
-                    ident: scope.snake(&wire),
-                    required: required_list.contains(&wire),
-                    doc: schema_doc(&pnode),
-                    wire,
-                    kind,
-                    ty,
-                });
-            }
-            let name = type_scope.type_name(&format!("{op_camel}Multipart"));
+            let example = example_of(self, &m);
+            let (fields, derive_default) = self.multipart_fields(&m, &bp, &ct, op_camel);
+            let type_name = type_scope.type_name(&format!("{op_camel}Body"));
             return Some(Body {
-                kind: BodyKind::Multipart(fields, name),
-                content_type: ct,
+                kind: BodyKind::Multipart {
+                    type_name,
+                    fields,
+                    derive_default,
+                },
+                example,
+                media_type: ct,
                 required,
                 doc,
             });
@@ -732,11 +697,28 @@ impl Ctx<'_> {
                     &format!("{bp}/content/{}/schema", escape_token(&ct)),
                     &hint,
                 ),
-                None => Ty::Map(Box::new(Ty::Value)),
+                None => Ty::Map(Box::new(Ty::Any)),
             };
+            let mut encodings = Vec::new();
+            if let Some(Node::Object(enc)) = m.get("encoding") {
+                for (prop, e) in enc {
+                    let style = e.str_of("style").and_then(Style::parse);
+                    let explode = e.get("explode").and_then(Node::as_bool);
+                    if style.is_none() && explode.is_none() {
+                        continue;
+                    }
+                    let style = style.unwrap_or(Style::Form);
+                    encodings.push(Encoding {
+                        property: prop.clone(),
+                        style,
+                        explode: explode.unwrap_or(style == Style::Form),
+                    });
+                }
+            }
             return Some(Body {
-                kind: BodyKind::Form(ty),
-                content_type: ct,
+                example: example_of(self, &m),
+                kind: BodyKind::Form { ty, encodings },
+                media_type: ct,
                 required,
                 doc,
             });
@@ -744,9 +726,10 @@ impl Ctx<'_> {
         if let Some((ct, _)) = pick(&|c| c.starts_with("text/")) {
             return Some(Body {
                 kind: BodyKind::Text,
-                content_type: ct,
+                media_type: ct,
                 required,
                 doc,
+                example: Some(serde_json::Value::String("example".into())),
             });
         }
         if let Some((ct, _)) = content.iter().next() {
@@ -757,41 +740,80 @@ impl Ctx<'_> {
             };
             return Some(Body {
                 kind: BodyKind::Bytes,
-                content_type: ct,
+                media_type: ct,
                 required,
                 doc,
+                example: None,
             });
         }
         self.warn(&bp, "request body with empty `content`: ignored");
         None
     }
-}
 
-fn claim_op_name(scope: &mut Scope, base: &str) -> String {
-    let suffixes = [
-        "",
-        "_detailed",
-        "_blocking",
-        "_blocking_detailed",
-        "_request",
-    ];
-    for i in 1.. {
-        let cand = if i == 1 {
-            base.to_string()
-        } else {
-            format!("{base}_{i}")
-        };
-        if suffixes
-            .iter()
-            .all(|s| !scope.contains(&format!("{cand}{s}")))
-        {
-            for s in suffixes {
-                scope.claim(format!("{cand}{s}"), "_");
-            }
-            return cand;
+    fn multipart_fields(
+        &mut self,
+        m: &Node,
+        bp: &str,
+        ct: &str,
+        op_camel: &str,
+    ) -> (Vec<MpField>, bool) {
+        let sp = format!("{bp}/content/{}/schema", escape_token(ct));
+        let schema = m
+            .get("schema")
+            .cloned()
+            .unwrap_or(Node::Object(IndexMap::new()));
+        let (schema, sp) = self.resolve(&schema, &sp);
+        let mut fields = Vec::new();
+        let mut scope = Scope::new();
+        let required_list: Vec<String> = schema
+            .get("required")
+            .and_then(Node::as_array)
+            .map(|a| {
+                a.iter()
+                    .filter_map(Node::as_str)
+                    .map(str::to_string)
+                    .collect()
+            })
+            .unwrap_or_default();
+        let props = schema
+            .get("properties")
+            .and_then(Node::as_object)
+            .cloned()
+            .unwrap_or_default();
+        if props.is_empty() {
+            self.warn(&sp, "multipart body without properties: the struct has no fields; add parts with a raw keel::RequestBuilder");
         }
+        for (wire, prop) in props {
+            let pptr = format!("{sp}/properties/{}", escape_token(&wire));
+            let (pnode, _) = self.resolve(&prop, &pptr);
+            let items_binary = pnode.str_of("type") == Some("array")
+                && pnode
+                    .get("items")
+                    .is_some_and(|i| is_binary_schema(&self.resolve(i, &pptr).0));
+            let (kind, ty) = if is_binary_schema(&pnode) {
+                (PartKind::File, Ty::Bytes)
+            } else if items_binary {
+                (PartKind::Files, Ty::Vec(Box::new(Ty::Bytes)))
+            } else {
+                let mut t =
+                    self.schema_ty(&prop, &pptr, &format!("{op_camel}{}", names::camel(&wire)));
+                if let Ty::Option(inner) = t {
+                    t = *inner;
+                }
+                (PartKind::Value, t)
+            };
+            fields.push(MpField {
+                name: scope.snake(&wire),
+                required: required_list.contains(&wire),
+                doc: schema_doc(&pnode),
+                wire,
+                kind,
+                ty,
+            });
+        }
+        let derive_default = fields.iter().all(|f| !f.required);
+        (fields, derive_default)
     }
-    unreachable!("the loop above always returns")
 }
 
 fn parse_status(code: &str) -> Option<StatusKey> {

@@ -174,7 +174,7 @@ fn mutated_documents_never_panic() {
     let mut errors = 0;
     for src in sources {
         let text = std::fs::read_to_string(&src).unwrap();
-        let base: serde_json::Value = serde_yaml::from_str(&text).unwrap();
+        let base: serde_json::Value = keel_codegen::parse_document(&text).unwrap();
         let n = count_nodes(&base);
         for _ in 0..40 {
             let mut doc = base.clone();

@@ -17,57 +17,71 @@ use std::path::PathBuf;
 use std::process::Command;
 
 const CHECK_MAIN: &str = r#"
-use demo_client::{api, auth, models};
+use demo_client::{items, models, Client};
 
 fn main() {
     let url = std::env::var("DEMO_URL").expect("DEMO_URL");
     let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
-    let client = keel::HttpClient::builder(url.as_str()).build().unwrap();
+    // a client without credentials: Client<keel::HttpClient>
+    let client = Client::from_url(&url).unwrap();
 
-    // async, parsed variant: documented success type comes back as T
-    let health: models::Health = rt.block_on(api::meta::get_health(&client)).unwrap();
+    // async, parsed: the documented success type comes back as T
+    let health: models::Health = rt.block_on(client.meta().get_health().send()).unwrap();
     println!("health: {health:?}");
 
-    // async detailed variant
-    let resp = rt.block_on(api::items::get_item_detailed(&client, 1)).unwrap();
+    // a required body, then an optional query parameter as a setter
+    let new = models::NewItem { name: "kettle".into(), price: 12.5, tags: Some(vec!["kitchen".into()]) };
+    let created: models::Item = rt.block_on(client.items().create_item(new).send()).unwrap();
+    assert_eq!(created.name, "kettle");
+    let some = rt.block_on(client.items().list_items().limit(1).send()).unwrap();
+    assert_eq!(some.len(), 1, "limit(1) was not sent: {some:?}");
+    let all = rt.block_on(client.items().list_items().send()).unwrap();
+    assert!(all.len() > 1, "{all:?}");
+
+    // detailed: the whole response, parsed into the response enum
+    let resp = rt.block_on(client.items().get_item(1).detailed()).unwrap();
     assert_eq!(resp.status.as_u16(), 200);
     match resp.parsed {
-        Some(api::items::GetItemResponse::Ok(item)) => assert_eq!(item.id, 1),
+        Some(items::GetItemResponse::Ok(item)) => assert_eq!(item.id, 1),
         other => panic!("unexpected {other:?}"),
     }
 
     // documented error status -> ApiError::Status with the parsed body
-    match rt.block_on(api::items::get_item(&client, 999_999)) {
+    match rt.block_on(client.items().get_item(999_999).send()) {
         Err(keel::ApiError::Status { status, .. }) => assert_eq!(status.as_u16(), 404),
         other => panic!("expected a documented 404, got {other:?}"),
     }
 
     // blocking call (outside the runtime)
-    let item = api::items::get_item_blocking(&client, 2).unwrap();
+    let item = client.items().get_item(2).send_blocking().unwrap();
     assert_eq!(item.id, 2);
 
-    // secured operation: the apiKey header reaches the server
-    let secured = auth::api_key_builder(&url, "k-123")
-        .allow_insecure_credentials(true)
-        .build()
-        .unwrap();
-    let echo = rt.block_on(api::secure::echo_secure(&secured)).unwrap();
+    // secured operation: only on Client<keel::HttpAuthenticatedClient>; the apiKey header reaches the server
+    let secured = Client::new(
+        demo_client::auth::api_key_builder(&url, "k-123")
+            .allow_insecure_credentials(true)
+            .build()
+            .unwrap(),
+    );
+    let echo = rt.block_on(secured.secure().echo_secure().send()).unwrap();
     let seen = format!("{echo:?}");
     assert!(seen.contains("k-123"), "the API key was not sent: {seen}");
+    // public operations work on the authenticated client too
+    assert_eq!(secured.items().get_item(1).send_blocking().unwrap().id, 1);
 
     // undocumented status (418), raise_on_unexpected_status = false -> ApiError::UnexpectedStatus
-    let lenient = keel::HttpClient::builder(url.as_str()).raise_on_unexpected_status(false).build().unwrap();
-    match rt.block_on(api::status::get_undocumented(&lenient)) {
+    let lenient = Client::new(keel::HttpClient::builder(url.as_str()).raise_on_unexpected_status(false).build().unwrap());
+    match rt.block_on(lenient.status().get_undocumented().send()) {
         Err(keel::ApiError::UnexpectedStatus { status, .. }) => assert_eq!(status.as_u16(), 418),
         other => panic!("expected UnexpectedStatus, got {other:?}"),
     }
-    let detailed = rt.block_on(api::status::get_undocumented_detailed(&lenient)).unwrap();
+    let detailed = rt.block_on(lenient.status().get_undocumented().detailed()).unwrap();
     assert_eq!(detailed.status.as_u16(), 418);
     assert!(detailed.parsed.is_none());
 
     // ... and = true -> keel::Error::UnexpectedStatus
-    let strict = keel::HttpClient::builder(url.as_str()).raise_on_unexpected_status(true).build().unwrap();
-    match api::status::get_undocumented_blocking(&strict) {
+    let strict = Client::new(keel::HttpClient::builder(url.as_str()).raise_on_unexpected_status(true).build().unwrap());
+    match strict.status().get_undocumented().send_blocking() {
         Err(keel::ApiError::Client(e)) => assert_eq!(e.status().map(|s| s.as_u16()), Some(418), "{e}"),
         other => panic!("expected keel::Error::UnexpectedStatus, got {other:?}"),
     }
@@ -162,6 +176,7 @@ fn generated_client_talks_to_the_demo_server() {
         ])
         .current_dir(root)
         .env("CARGO_TARGET_DIR", &target)
+        .env("CARGO_PROFILE_DEV_DEBUG", "0")
         .env("DEMO_URL", &url);
     if lock.exists() {
         build.arg("--offline");
@@ -182,7 +197,8 @@ fn generated_client_talks_to_the_demo_server() {
             "readme_generated_client",
         ])
         .current_dir(root)
-        .env("CARGO_TARGET_DIR", &target);
+        .env("CARGO_TARGET_DIR", &target)
+        .env("CARGO_PROFILE_DEV_DEBUG", "0");
         if lock.exists() {
             b.arg("--offline");
         }

@@ -88,17 +88,29 @@ fn models() {
 #[test]
 fn operations() {
     let g = check("operations.yaml", "operations");
-    let pets = g.file("src/api/pets.rs").unwrap();
-    assert!(pets.contains("pub async fn get_pet("));
-    assert!(pets.contains("pub fn get_pet_blocking_detailed("));
-    assert!(pets.contains("client: &keel::HttpAuthenticatedClient"));
-    assert!(pets.contains("client: &keel::Client<impl keel::AuthState>"));
-    let default = g.file("src/api/default.rs").unwrap();
+    let pets = g.file("src/pets.rs").unwrap();
+    // one method per operation, required parameters in the call, a builder for the rest
+    assert!(pets.contains("pub fn get_pet("), "{pets}");
+    assert!(pets.contains("pub async fn send(self)"));
+    assert!(pets.contains("pub fn send_blocking(self)"));
+    assert!(pets.contains("pub async fn detailed(self)"));
+    assert!(pets.contains("pub fn detailed_blocking(self)"));
+    // the type says which credentials are needed
+    assert!(pets.contains("impl<'c> PetsApi<'c, keel::HttpAuthenticatedClient>"));
+    assert!(pets.contains("impl<'c, A: keel::AuthState> PetsApi<'c, keel::Client<A>>"));
+    // the support code is the library's, never a copy
+    assert!(g.file("src/support.rs").is_none());
+    assert!(pets.contains("keel::codegen_support::"));
+    // the fallback error goes through the library's constructor (no URL with a query)
+    assert!(!pets.contains("resp.url()"));
+    let default = g.file("src/default.rs").unwrap();
     assert!(default.contains("\"/emailed/{period}.json\""));
-    assert!(default.contains("pub async fn get_emailed_period_json("));
+    assert!(default.contains("pub fn get_emailed_period_json("));
     let auth = g.file("src/auth.rs").unwrap();
-    assert!(auth.contains("pub fn authenticated_client("));
     assert!(auth.contains("Scheme::api_key_query(\"api-key\")"));
+    let lib = g.file("src/lib.rs").unwrap();
+    assert!(lib.contains("pub struct Client<C = keel::HttpAuthenticatedClient>"));
+    assert!(lib.contains("pub fn pets(&self)"));
 }
 
 #[test]

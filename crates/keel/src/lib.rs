@@ -35,6 +35,7 @@
 
 mod authenticated;
 mod client;
+pub mod codegen_support;
 mod config;
 mod error;
 mod multipart;

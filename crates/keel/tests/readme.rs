@@ -264,6 +264,7 @@ fn readme_examples_build_and_run_as_a_new_crate() {
         .args(["build", "--bins", "--message-format", "short"])
         .current_dir(dir)
         .env("CARGO_TARGET_DIR", &target)
+        .env("CARGO_PROFILE_DEV_DEBUG", "0")
         .env_remove("RUSTFLAGS");
     if lock.exists() {
         build.arg("--offline");

@@ -1,0 +1,151 @@
+//! Stage three: a normalized document → the [`ir::Api`](crate::ir::Api). Schemas become
+//! models ([`crate::model`]), paths become groups of operations ([`crate::ops`]); then
+//! cycles are boxed, `Default` is decided, and optional nullable fields of request models
+//! become tri-state.
+
+use crate::ir::{Api, ModelKind, Type};
+use crate::model::Ctx;
+use crate::node::{self, Node};
+use crate::{CodegenError, Warning};
+
+/// Lower a normalized document.
+pub(crate) fn lower_doc(doc: &Node, warnings: &mut Vec<Warning>) -> Result<Api, CodegenError> {
+    let spec_operations = crate::ops::count_operations(doc);
+    let schemas = node::lookup(doc, "/components/schemas")
+        .and_then(Node::as_object)
+        .map(|m| m.len())
+        .unwrap_or(0);
+    let mut ctx = Ctx::new(doc);
+    ctx.build_components();
+    let lowered = ctx.build_api();
+    ctx.finish();
+    let operations: usize = lowered.groups.iter().map(|g| g.operations.len()).sum();
+    if operations != spec_operations {
+        return Err(CodegenError::Internal {
+            message: format!(
+                "lowered {operations} operations but the document has {spec_operations}"
+            ),
+        });
+    }
+    warnings.append(&mut ctx.warnings);
+    let info = doc.get("info");
+    let text = |v: &Node| {
+        v.as_str()
+            .map(str::to_string)
+            .unwrap_or_else(|| v.to_json())
+    };
+    let mut api = Api {
+        title: info
+            .and_then(|i| i.str_of("title"))
+            .unwrap_or("the API")
+            .to_string(),
+        version: info
+            .and_then(|i| i.get("version"))
+            .map(text)
+            .unwrap_or_else(|| "unknown".into()),
+        description: info
+            .and_then(|i| i.str_of("description"))
+            .map(str::to_string),
+        base_url: base_url(doc),
+        models: std::mem::take(&mut ctx.models),
+        groups: lowered.groups,
+        security_schemes: lowered.schemes,
+        default_scheme: lowered.primary_scheme,
+        spec_operations,
+        schemas,
+    };
+    mark_request_models(&mut api);
+    decide_defaults(&mut api);
+    Ok(api)
+}
+
+/// Models a request body can contain get tri-state optional nullable fields: there, absent
+/// and `null` are different requests (PATCH semantics).
+fn mark_request_models(api: &mut Api) {
+    let mut stack: Vec<usize> = Vec::new();
+    for (_, op) in api.operations() {
+        if let Some(b) = &op.body {
+            match &b.kind {
+                crate::ir::BodyKind::Json(t) | crate::ir::BodyKind::Form { ty: t, .. } => {
+                    t.all_models(&mut stack)
+                }
+                crate::ir::BodyKind::Multipart { fields, .. } => {
+                    fields.iter().for_each(|f| f.ty.all_models(&mut stack))
+                }
+                _ => {}
+            }
+        }
+    }
+    while let Some(id) = stack.pop() {
+        if id >= api.models.len() || api.models[id].in_request {
+            continue;
+        }
+        api.models[id].in_request = true;
+        match &api.models[id].kind {
+            ModelKind::Struct { fields, additional } => {
+                fields.iter().for_each(|f| f.ty.all_models(&mut stack));
+                if let Some((_, t)) = additional {
+                    t.all_models(&mut stack);
+                }
+            }
+            ModelKind::OneOf { variants, .. } => {
+                variants.iter().for_each(|v| v.ty.all_models(&mut stack))
+            }
+            ModelKind::Alias(t) | ModelKind::Newtype(t) => t.all_models(&mut stack),
+            ModelKind::StringEnum { .. } => {}
+        }
+    }
+    for m in &mut api.models {
+        if !m.in_request {
+            continue;
+        }
+        if let ModelKind::Struct { fields, .. } = &mut m.kind {
+            for f in fields.iter_mut() {
+                if f.optional && f.nullable {
+                    let inner = f.ty.required().clone();
+                    f.ty = Type::Option(Box::new(Type::Option(Box::new(inner))));
+                    f.tri_state = true;
+                }
+            }
+        }
+    }
+}
+
+/// `Default` only where no field is required.
+fn decide_defaults(api: &mut Api) {
+    for m in &mut api.models {
+        m.derive_default = match &m.kind {
+            ModelKind::Struct { fields, .. } => fields.iter().all(|f| f.optional),
+            ModelKind::Newtype(t) => matches!(
+                t,
+                Type::Vec(_) | Type::Map(_) | Type::Option(_) | Type::Any | Type::Primitive(_)
+            ),
+            _ => false,
+        };
+    }
+}
+
+fn base_url(doc: &Node) -> String {
+    let Some(server) = doc
+        .get("servers")
+        .and_then(Node::as_array)
+        .and_then(|s| s.first())
+    else {
+        return "/".to_string();
+    };
+    let mut url = server.str_of("url").unwrap_or("/").to_string();
+    if let Some(Node::Object(vars)) = server.get("variables") {
+        for (k, v) in vars {
+            let def = v
+                .get("default")
+                .map(|d| {
+                    d.as_str()
+                        .map(str::to_string)
+                        .unwrap_or_else(|| d.to_json())
+                })
+                .unwrap_or_default();
+            url = url.replace(&format!("{{{k}}}"), &def);
+        }
+    }
+    url
+}
