@@ -20,7 +20,8 @@
 //! ```
 //!
 //! # Endpoints
-//! - `GET /health`, `GET /bench` (a fixed ~100-byte JSON body), `GET /openapi.json`.
+//! - `GET /health`, `GET /bench` (a fixed ~100-byte JSON body), `POST /bench`
+//!   (reads the body, answers `{"received": <bytes>}`), `GET /openapi.json`.
 //! - `GET|POST /items`, `GET|PUT|DELETE /items/{id}` (an in-memory store
 //!   seeded with items 1, 2 and 3).
 //! - `ANY /echo`, `ANY /echo/{*rest}`: what arrived (method, raw path, raw
