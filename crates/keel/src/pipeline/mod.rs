@@ -152,10 +152,14 @@ pub(crate) struct Call<'c> {
     signed_nonce: Option<u64>,
     /// When the current exchange, signed, was handed to the transport
     /// (this machine's clock), for the clock-skew estimate.
-    signed_at: Option<std::time::SystemTime>,
+    sent_wall: Option<std::time::SystemTime>,
     /// Whether the request was already sent again after the server refused
     /// its timestamp (once per call).
     timestamp_retried: bool,
+    /// When the current attempt was signed (for a 401's renewal).
+    signed_at: Option<std::time::Instant>,
+    /// Whether a 401 was already answered by renewed credentials.
+    reauthorized: bool,
 }
 
 /// A redirect hop: where the request goes instead of `prepared.url`.
@@ -205,8 +209,10 @@ impl<'c> Call<'c> {
             unsigned: None,
             recording: None,
             signed_nonce: None,
-            signed_at: None,
+            sent_wall: None,
             timestamp_retried: false,
+            signed_at: None,
+            reauthorized: false,
         }
     }
 
@@ -314,6 +320,9 @@ impl<'c> Call<'c> {
             && (self.timestamp_retried || self.auth.is_none_or(|a| a.stale.is_none()))
             && self.inner.config.max_redirects == 0
             && self.attempts >= self.inner.resilience.config().max_attempts()
+            && self
+                .auth
+                .is_none_or(|a| self.reauthorized || !a.renews_credentials())
     }
 
     /// Builds the exchange for the current hop: the prepared parts, signed
@@ -365,6 +374,18 @@ impl<'c> Call<'c> {
         let Some(auth) = self.auth.filter(|_| !foreign) else {
             return self.send(exchange);
         };
+        if let Some(ready) = auth.prepare_attempt() {
+            // The signer needs I/O first (an OAuth2 token): await it, then
+            // take the nonce, so nonces keep the order attempts are sent in.
+            self.unsigned = Some(exchange);
+            return Step::Nonce(Box::pin(async move {
+                ready.await?;
+                match auth.nonce.next_nonce() {
+                    NextNonce::Ready(n) => n,
+                    NextNonce::Pending(fut) => fut.await,
+                }
+            }));
+        }
         match auth.nonce.next_nonce() {
             NextNonce::Ready(nonce) => self.sign(auth, exchange, nonce),
             NextNonce::Pending(fut) => {
@@ -446,6 +467,7 @@ impl<'c> Call<'c> {
         };
         self.signed_nonce = Some(nonce);
         let bytes = exchange.body.as_bytes().unwrap_or_default();
+        self.signed_at = Some(std::time::Instant::now());
         match auth.sign_with_nonce(
             &exchange.method,
             &mut exchange.url,
@@ -457,7 +479,7 @@ impl<'c> Call<'c> {
             Ok(None) => {}
             Err(e) => return Step::Fail(e),
         }
-        self.signed_at = Some(std::time::SystemTime::now());
+        self.sent_wall = Some(std::time::SystemTime::now());
         self.send(exchange)
     }
 
@@ -481,10 +503,17 @@ impl<'c> Call<'c> {
         url: &Url,
         content: &[u8],
     ) -> Verdict<'c> {
-        if let Some(sent) = self.signed_at.take() {
+        if let Some(sent) = self.sent_wall.take() {
             if let Some(step) = self.clock_check(sent, status, headers, url, content) {
                 return Verdict::Next(step);
             }
+        }
+        if status == StatusCode::UNAUTHORIZED && self.renew_credentials() {
+            tracing::debug!(
+                attempt = self.attempts,
+                "401: credentials renewed; sending once more"
+            );
+            return Verdict::Next(self.exchange());
         }
         match self.redirect(status, headers, url) {
             Ok(Some(hop)) => {
@@ -559,6 +588,28 @@ impl<'c> Call<'c> {
             "the server refused the request's timestamp; sending it once more with the corrected clock"
         );
         Some(self.exchange())
+    }
+
+    /// Whether a 401 is answered by renewed credentials and one more
+    /// sending: once per call, when the signer can renew (OAuth2), the
+    /// hop is on the request's origin and the body can be sent again.
+    fn renew_credentials(&mut self) -> bool {
+        let (Some(auth), Some(signed_at)) = (self.auth, self.signed_at) else {
+            return false;
+        };
+        let foreign = self.hop.as_ref().is_some_and(|h| h.foreign);
+        let replayable = match &self.hop {
+            None => !self.prepared.body.is_stream(),
+            Some(h) => matches!(h.body, PreparedBody::Bytes(_)),
+        };
+        if self.reauthorized || foreign || !replayable {
+            return false;
+        }
+        if !auth.renew_after_unauthorized(signed_at) {
+            return false;
+        }
+        self.reauthorized = true;
+        true
     }
 
     /// Hands a failed exchange to the core.
@@ -746,7 +797,7 @@ impl<'c> Call<'c> {
 /// The header that makes a non-idempotent request safe to retry.
 const IDEMPOTENCY_KEY: &str = "idempotency-key";
 
-fn is_loopback(url: &Url) -> bool {
+pub(crate) fn is_loopback(url: &Url) -> bool {
     match url.host() {
         Some(url::Host::Domain(d)) => d.eq_ignore_ascii_case("localhost"),
         Some(url::Host::Ipv4(ip)) => ip.is_loopback(),

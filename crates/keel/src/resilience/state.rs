@@ -547,6 +547,30 @@ impl ResilienceState {
         self.emit(|| ResilienceEvent::GaveUp { attempts, reason });
     }
 
+    /// Pays for one reconnection of a long-lived stream (server-sent
+    /// events) from the retry budget, as a retry would: `false` when the
+    /// budget is empty (the stream then gives up). Always `true` without a
+    /// budget.
+    pub(crate) fn withdraw_reconnect(&self) -> bool {
+        match &self.config.budget {
+            Some(b) => {
+                let cost = b.cost(false, false);
+                // A shared store answers asynchronously; this synchronous
+                // check pays in-process state only (the stream's own task
+                // is not a request the fleet must count).
+                let ok = match &self.store {
+                    StoreRef::Local(s) => s.budget_withdraw(&self.scope, b, cost),
+                    StoreRef::Shared(_) => true,
+                };
+                if !ok {
+                    self.give_up(0, GiveUpReason::BudgetExhausted);
+                }
+                ok
+            }
+            None => true,
+        }
+    }
+
     /// Records an attempt's outcome and decides what comes next. Ready at
     /// once for an in-process store; for a shared one the driver awaits
     /// the store's part (the breaker's report, the budget).
