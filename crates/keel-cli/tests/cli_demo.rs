@@ -41,7 +41,10 @@ fn demo_fleet_step_shares_one_limit_through_redis() {
     let stdout = String::from_utf8_lossy(&out.stdout);
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(out.status.success(), "stdout:\n{stdout}\nstderr:\n{stderr}");
-    assert!(stdout.contains("\n11. A fleet"), "{stdout}");
+    assert!(
+        stdout.contains(". A fleet: two processes share one rate limit through Redis"),
+        "{stdout}"
+    );
     assert!(
         stdout.contains("one limit held for both together"),
         "{stdout}"
