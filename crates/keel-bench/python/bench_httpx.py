@@ -1,10 +1,14 @@
 """httpx contender for keel-bench: the same two shapes as the Rust contenders.
 
-Usage: bench_httpx.py --url URL --mode sync|async --shape sequential|concurrent
-                      --requests N --concurrency C --warmup W
+Usage: bench_httpx.py --url URL --mode sync|async --shape sequential|concurrent|post
+                      --requests N --concurrency C --warmup W [--body JSON]
+
+The post shape sends --body (pre-serialized, Content-Type: application/json)
+with POST, one request after another.
 
 Prints one JSON object on stdout:
-  {"requests": N, "seconds": s, "p50_us": x, "p99_us": y, "httpx": version}
+  {"requests": N, "seconds": s, "cpu_seconds": c, "p50_us": x, "p99_us": y,
+   "httpx": version}
 Every request reads the full body and checks the status; any failure exits 1.
 """
 
@@ -17,6 +21,9 @@ import threading
 import time
 
 import httpx
+
+
+JSON = {"content-type": "application/json"}
 
 
 def percentile(sorted_ns, p):
@@ -34,13 +41,17 @@ def check(resp, expected_len):
         raise RuntimeError(f"body of {len(resp.content)} bytes, expected {expected_len}")
 
 
-def run_sync(client, url, n, concurrency, expected_len):
+def run_sync(client, url, n, concurrency, expected_len, body=None):
     lat = []
     if concurrency == 1:
         t0 = time.perf_counter_ns()
         for _ in range(n):
             s = time.perf_counter_ns()
-            check(client.get(url), expected_len)
+            if body is None:
+                resp = client.get(url)
+            else:
+                resp = client.post(url, content=body, headers=JSON)
+            check(resp, expected_len)
             lat.append(time.perf_counter_ns() - s)
         return (time.perf_counter_ns() - t0) / 1e9, lat
 
@@ -79,13 +90,17 @@ def run_sync(client, url, n, concurrency, expected_len):
     return seconds, lat
 
 
-async def run_async(client, url, n, concurrency, expected_len):
+async def run_async(client, url, n, concurrency, expected_len, body=None):
     lat = []
     if concurrency == 1:
         t0 = time.perf_counter_ns()
         for _ in range(n):
             s = time.perf_counter_ns()
-            check(await client.get(url), expected_len)
+            if body is None:
+                resp = await client.get(url)
+            else:
+                resp = await client.post(url, content=body, headers=JSON)
+            check(resp, expected_len)
             lat.append(time.perf_counter_ns() - s)
         return (time.perf_counter_ns() - t0) / 1e9, lat
 
@@ -107,14 +122,16 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--url", required=True)
     ap.add_argument("--mode", choices=["sync", "async"], required=True)
-    ap.add_argument("--shape", choices=["sequential", "concurrent"], required=True)
+    ap.add_argument("--shape", choices=["sequential", "concurrent", "post"], required=True)
     ap.add_argument("--requests", type=int, required=True)
     ap.add_argument("--concurrency", type=int, default=64)
     ap.add_argument("--warmup", type=int, default=200)
     ap.add_argument("--expected-len", type=int, default=None)
+    ap.add_argument("--body", default="")
     a = ap.parse_args()
 
-    c = 1 if a.shape == "sequential" else max(1, a.concurrency)
+    c = max(1, a.concurrency) if a.shape == "concurrent" else 1
+    body = a.body.encode() if a.shape == "post" else None
     # Keep every connection alive: httpx's default keeps only 20 idle ones,
     # which would make 64-in-flight reconnect constantly.
     limits = httpx.Limits(max_connections=max(c, 1), max_keepalive_connections=max(c, 1))
@@ -122,21 +139,26 @@ def main():
 
     if a.mode == "sync":
         with httpx.Client(limits=limits, timeout=timeout) as client:
-            run_sync(client, a.url, max(a.warmup, c), c, a.expected_len)
-            seconds, lat = run_sync(client, a.url, a.requests, c, a.expected_len)
+            run_sync(client, a.url, max(a.warmup, c), c, a.expected_len, body)
+            cpu0 = time.process_time()
+            seconds, lat = run_sync(client, a.url, a.requests, c, a.expected_len, body)
+            cpu = time.process_time() - cpu0
     else:
         async def go():
             async with httpx.AsyncClient(limits=limits, timeout=timeout) as client:
-                await run_async(client, a.url, max(a.warmup, c), c, a.expected_len)
-                return await run_async(client, a.url, a.requests, c, a.expected_len)
+                await run_async(client, a.url, max(a.warmup, c), c, a.expected_len, body)
+                cpu0 = time.process_time()
+                r = await run_async(client, a.url, a.requests, c, a.expected_len, body)
+                return r, time.process_time() - cpu0
 
-        seconds, lat = asyncio.run(go())
+        (seconds, lat), cpu = asyncio.run(go())
 
     lat.sort()
     json.dump(
         {
             "requests": len(lat),
             "seconds": seconds,
+            "cpu_seconds": cpu,
             "p50_us": percentile(lat, 0.50),
             "p99_us": percentile(lat, 0.99),
             "httpx": httpx.__version__,

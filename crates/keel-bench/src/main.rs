@@ -1,5 +1,6 @@
-//! `keel-bench`: Keel side by side with raw hyper, raw reqwest and Python
-//! httpx, against the demo server's `GET /bench`, in one run.
+//! `keel-bench`: Keel side by side with raw hyper, raw reqwest, the
+//! reqwest-middleware peer stack and Python httpx, against the demo
+//! server's `GET /bench` and `POST /bench`, in one run.
 //!
 //! The server runs as a separate process (this binary with `--server`),
 //! pinned to core 0 with `taskset` when there are two cores or more; run the
@@ -8,12 +9,18 @@
 //! machine spread evenly across them.
 //!
 //! ```text
-//! keel-bench [--quick] [--requests N] [--concurrent-requests N] [--rounds R]
-//!            [--concurrency C] [--only a,b,..] [--shapes sequential,concurrent]
-//!            [--python PATH | --no-python] [--out DIR]
+//! keel-bench [--quick] [--requests N] [--concurrent-requests N] [--post-requests N]
+//!            [--rounds R] [--concurrency C] [--only a,b,..]
+//!            [--shapes sequential,concurrent,post] [--python PATH | --no-python] [--out DIR]
+//! keel-bench --hmac N | --hmac-keyed N       bare HMAC-SHA256, for callgrind
+//! keel-bench --download SIZE [--blocking]    streaming download, peak RSS
 //! ```
 
 mod contenders;
+mod cpu;
+mod download;
+mod hmac_mode;
+mod peer;
 mod python;
 mod report;
 mod server;
@@ -27,20 +34,23 @@ use contenders::{Clients, Kind, Shape};
 use report::{Measurement, Report};
 
 const USAGE: &str = "\
-keel-bench: Keel vs raw hyper, raw reqwest and Python httpx on GET /bench
+keel-bench: Keel vs raw hyper, raw reqwest, reqwest-middleware and Python httpx
+on GET /bench and POST /bench
 
 options:
-  --quick                    2 000 sequential / 5 000 concurrent requests, 3 rounds
+  --quick                    2 000 sequential and POST / 5 000 concurrent requests, 3 rounds
   --requests N               sequential requests per contender and round (default 20000)
   --concurrent-requests N    concurrent-shape requests (default 50000; with --requests
                              alone, the same N)
+  --post-requests N          post-shape requests (default: the sequential count)
   --rounds R                 rounds (default 5)
   --concurrency C            requests in flight in the concurrent shape (default 64)
   --warmup N                 warm-up requests before each measurement (default 200)
   --only a,b,..              contenders: hyper reqwest reqwest-timeout reqwest-blocking
-                             keel keel-blocking
+                             reqwest-middleware keel keel-blocking
                              keel-signed keel-signed-resilient httpx httpx-async
-  --shapes s,..              sequential, concurrent (default both)
+  --shapes s,..              sequential (GET), concurrent (GET), post (sequential POST
+                             of a 300-byte JSON body) (default all three)
   --python PATH              the Python with httpx (default <workspace>/.venv-bench/bin/python)
   --no-python                skip the httpx contenders
   --httpx-fraction F         httpx runs F x the request count (default 0.1: httpx is
@@ -48,6 +58,16 @@ options:
   --server-cpu LIST          taskset CPU list for the server (default 0 when >= 2 CPUs)
   --no-pin                   do not pin the server
   --out DIR                  where latest.json / latest.md go (default bench-results)
+
+other modes (one per process):
+  --hmac N                   N bare HMAC-SHA256 of a signed GET /bench's string to sign,
+                             keyed once (run under callgrind by scripts/instructions.sh)
+  --hmac-keyed N             the same, keying the HMAC for every signature
+  --hmac-post N              keyed once, over a signed POST /bench's string to sign
+  --download SIZE            stream GET /bytes/SIZE (e.g. 200MiB) to a file with Keel
+                             and report peak RSS; --blocking uses the blocking API,
+                             --file PATH the target (default: a temp file, removed);
+                             writes <out>/download.json
 ";
 
 /// The parsed command line.
@@ -55,6 +75,7 @@ options:
 struct Options {
     sequential: usize,
     concurrent: usize,
+    post: usize,
     rounds: usize,
     concurrency: usize,
     warmup: usize,
@@ -65,25 +86,50 @@ struct Options {
     server_cpu: Option<String>,
     out: PathBuf,
     quick: bool,
+    mode: Mode,
+}
+
+/// What a run does.
+#[derive(Debug, Clone, PartialEq)]
+enum Mode {
+    /// The side-by-side benchmark.
+    Bench,
+    /// `--hmac N` / `--hmac-keyed N` / `--hmac-post N`.
+    Hmac {
+        n: usize,
+        keyed_each: bool,
+        post: bool,
+    },
+    /// `--download SIZE`.
+    Download {
+        bytes: u64,
+        blocking: bool,
+        file: Option<PathBuf>,
+    },
 }
 
 fn parse_args(args: &[String]) -> Result<Options> {
     let mut o = Options {
         sequential: 20_000,
         concurrent: 50_000,
+        post: 20_000,
         rounds: 5,
         concurrency: 64,
         warmup: 200,
         only: Kind::ALL.to_vec(),
-        shapes: vec![Shape::Sequential, Shape::Concurrent],
+        shapes: Shape::ALL.to_vec(),
         python: Some(default_python()),
         httpx_fraction: 0.1,
         server_cpu: default_server_cpu(),
         out: PathBuf::from("bench-results"),
         quick: false,
+        mode: Mode::Bench,
     };
     let mut requests = None;
     let mut concurrent_requests = None;
+    let mut post_requests = None;
+    let mut blocking = false;
+    let mut file = None;
     let mut rounds = None;
     let mut it = args.iter();
     fn value<'a>(it: &mut std::slice::Iter<'a, String>, flag: &str) -> Result<&'a String> {
@@ -99,6 +145,7 @@ fn parse_args(args: &[String]) -> Result<Options> {
             "--quick" => o.quick = true,
             "--requests" => requests = Some(number(value(&mut it, a)?, a)?),
             "--concurrent-requests" => concurrent_requests = Some(number(value(&mut it, a)?, a)?),
+            "--post-requests" => post_requests = Some(number(value(&mut it, a)?, a)?),
             "--rounds" => rounds = Some(number(value(&mut it, a)?, a)?),
             "--concurrency" => o.concurrency = number(value(&mut it, a)?, a)?,
             "--warmup" => o.warmup = number(value(&mut it, a)?, a)?,
@@ -113,10 +160,10 @@ fn parse_args(args: &[String]) -> Result<Options> {
                 o.shapes = value(&mut it, a)?
                     .split(',')
                     .filter(|s| !s.is_empty())
-                    .map(|s| match s {
-                        "sequential" | "seq" => Ok(Shape::Sequential),
-                        "concurrent" | "conc" => Ok(Shape::Concurrent),
-                        _ => bail!("unknown shape {s:?} (sequential, concurrent)"),
+                    .map(|s| {
+                        Shape::from_name(s).with_context(|| {
+                            format!("unknown shape {s:?} (sequential, concurrent, post)")
+                        })
                     })
                     .collect::<Result<_>>()?;
             }
@@ -133,6 +180,22 @@ fn parse_args(args: &[String]) -> Result<Options> {
             "--server-cpu" => o.server_cpu = Some(value(&mut it, a)?.clone()),
             "--no-pin" => o.server_cpu = None,
             "--out" => o.out = PathBuf::from(value(&mut it, a)?),
+            "--hmac" | "--hmac-keyed" | "--hmac-post" => {
+                o.mode = Mode::Hmac {
+                    n: number(value(&mut it, a)?, a)?,
+                    keyed_each: a == "--hmac-keyed",
+                    post: a == "--hmac-post",
+                }
+            }
+            "--download" => {
+                o.mode = Mode::Download {
+                    bytes: download::parse_size(value(&mut it, a)?)?,
+                    blocking: false,
+                    file: None,
+                }
+            }
+            "--blocking" => blocking = true,
+            "--file" => file = Some(PathBuf::from(value(&mut it, a)?)),
             "-h" | "--help" => {
                 print!("{USAGE}");
                 std::process::exit(0);
@@ -140,22 +203,39 @@ fn parse_args(args: &[String]) -> Result<Options> {
             other => bail!("unknown argument {other:?} (see --help)"),
         }
     }
+    if let Mode::Download {
+        blocking: b,
+        file: f,
+        ..
+    } = &mut o.mode
+    {
+        *b = blocking;
+        *f = file;
+    } else if blocking || file.is_some() {
+        bail!("--blocking and --file go with --download");
+    }
     if o.quick {
         o.sequential = 2_000;
         o.concurrent = 5_000;
+        o.post = 2_000;
         o.rounds = 3;
     }
     if let Some(n) = requests {
         o.sequential = n;
         o.concurrent = n;
+        o.post = n;
     }
     if let Some(n) = concurrent_requests {
         o.concurrent = n;
     }
+    if let Some(n) = post_requests {
+        o.post = n;
+    }
     if let Some(r) = rounds {
         o.rounds = r;
     }
-    if o.sequential == 0 || o.concurrent == 0 || o.rounds == 0 || o.concurrency == 0 {
+    if o.sequential == 0 || o.concurrent == 0 || o.post == 0 || o.rounds == 0 || o.concurrency == 0
+    {
         bail!("request counts, rounds and concurrency must be at least 1");
     }
     if o.only.is_empty() || o.shapes.is_empty() {
@@ -196,7 +276,46 @@ fn main() {
     let result = if args.first().is_some_and(|a| a == "--server") {
         server::run()
     } else {
-        parse_args(&args).and_then(|o| bench(&o, &args))
+        parse_args(&args).and_then(|o| match &o.mode {
+            Mode::Bench => bench(&o, &args),
+            Mode::Hmac {
+                n,
+                keyed_each,
+                post,
+            } => {
+                let msg = if *post {
+                    hmac_mode::post_string_to_sign()
+                } else {
+                    hmac_mode::STRING_TO_SIGN.to_owned()
+                };
+                let last = hmac_mode::run(*n, *keyed_each, msg.as_bytes())?;
+                println!(
+                    "{n} HMAC-SHA256 ({}) of {} bytes ({:?}...); last tag starts {last:02x}",
+                    if *keyed_each {
+                        "keyed each time"
+                    } else {
+                        "keyed once"
+                    },
+                    msg.len(),
+                    &msg[..msg.len().min(22)],
+                );
+                Ok(())
+            }
+            Mode::Download {
+                bytes,
+                blocking,
+                file,
+            } => {
+                let d = download::run(*bytes, file.clone(), *blocking, o.server_cpu.as_deref())?;
+                println!("{}", d.line());
+                std::fs::create_dir_all(&o.out)
+                    .with_context(|| format!("cannot create {}", o.out.display()))?;
+                let path = o.out.join("download.json");
+                std::fs::write(&path, serde_json::to_string_pretty(&d.json())?)
+                    .with_context(|| format!("cannot write {}", path.display()))?;
+                Ok(())
+            }
+        })
     };
     if let Err(e) = result {
         eprintln!("keel-bench: {e:#}");
@@ -231,30 +350,41 @@ fn bench(o: &Options, args: &[String]) -> Result<()> {
 
     let server = server::ServerProcess::spawn(o.server_cpu.as_deref())?;
     let base = format!("http://127.0.0.1:{}", server.port);
-    let expected_len = fetch_len(&format!("{base}/bench"))?;
-    let clients = Arc::new(Clients::new(&base, expected_len)?);
-    let rt = tokio::runtime::Builder::new_current_thread()
+    let (expected_len, expected_post_len) = fetch_lens(&format!("{base}/bench"))?;
+    let clients = Arc::new(Clients::new(&base, expected_len, expected_post_len)?);
+    // Every async contender runs on the same kind of runtime: multi-thread
+    // with one worker. (A Keel client used from a current_thread runtime
+    // makes its connections on Keel's own runtime, an extra thread hop per
+    // request that hyper and reqwest would not pay there.)
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
         .enable_all()
         .build()
         .context("cannot start the client runtime")?;
+    if kinds
+        .iter()
+        .any(|k| matches!(k, Kind::Peer | Kind::KeelSigned | Kind::KeelSignedResilient))
+    {
+        rt.block_on(clients.verify_signatures())
+            .context("a signed contender's signatures do not verify")?;
+    }
 
     let mut report = Report::new(o, args, &server, contenders::resilient_policy().1);
     eprintln!(
-        "server pinned to CPU {}, client affinity {}; {} round(s), {} sequential / {} concurrent (x{}) requests",
+        "server pinned to CPU {}, client affinity {}; {} round(s), {} sequential / {} concurrent (x{}) / {} POST requests; load average {}",
         server.pinned_to.as_deref().unwrap_or("(not pinned)"),
         report::own_affinity(),
         o.rounds,
         o.sequential,
         o.concurrent,
-        o.concurrency
+        o.concurrency,
+        o.post,
+        report::load_average().unwrap_or_else(|| "?".to_owned()),
     );
 
     for round in 0..o.rounds {
         for &shape in &o.shapes {
-            let n = match shape {
-                Shape::Sequential => o.sequential,
-                Shape::Concurrent => o.concurrent,
-            };
+            let n = o.requests(shape);
             // Rotate the order every round so no contender always follows
             // the same one.
             let mut order = kinds.clone();
@@ -269,10 +399,14 @@ fn bench(o: &Options, args: &[String]) -> Result<()> {
                         &format!("{base}/bench"),
                         kind,
                         shape,
+                        contenders::POST_BODY,
                         py_n,
                         o.concurrency,
                         o.warmup,
-                        expected_len,
+                        match shape {
+                            Shape::Post => expected_post_len,
+                            _ => expected_len,
+                        },
                     )
                 } else {
                     contenders::run(&rt, &clients, kind, shape, n, o.concurrency, o.warmup)
@@ -296,6 +430,7 @@ fn bench(o: &Options, args: &[String]) -> Result<()> {
     drop(clients);
     drop(rt);
     drop(server);
+    report.finish();
 
     let text = report.table();
     println!("{text}");
@@ -311,12 +446,46 @@ fn bench(o: &Options, args: &[String]) -> Result<()> {
     Ok(())
 }
 
-/// The length of the bench body, fetched once so every contender can check
-/// that it read all of it.
-fn fetch_len(url: &str) -> Result<usize> {
-    let resp = reqwest::blocking::get(url).with_context(|| format!("GET {url} failed"))?;
+impl Options {
+    /// Requests per contender and round in `shape`.
+    fn requests(&self, shape: Shape) -> usize {
+        match shape {
+            Shape::Sequential => self.sequential,
+            Shape::Concurrent => self.concurrent,
+            Shape::Post => self.post,
+        }
+    }
+}
+
+/// The lengths of the answers to `GET /bench` and to `POST /bench` with
+/// the POST body, fetched once so every contender can check that it read
+/// all of them.
+fn fetch_lens(url: &str) -> Result<(usize, usize)> {
+    let c = reqwest::blocking::Client::new();
+    let resp = c
+        .get(url)
+        .send()
+        .with_context(|| format!("GET {url} failed"))?;
     if !resp.status().is_success() {
         bail!("GET {url} answered {}", resp.status());
     }
-    Ok(resp.bytes()?.len())
+    let get = resp.bytes()?.len();
+    let resp = c
+        .post(url)
+        .header(reqwest::header::CONTENT_TYPE, "application/json")
+        .body(contenders::POST_BODY)
+        .send()
+        .with_context(|| format!("POST {url} failed"))?;
+    if !resp.status().is_success() {
+        bail!("POST {url} answered {}", resp.status());
+    }
+    let body = resp.bytes()?;
+    let want = format!(r#"{{"received":{}}}"#, contenders::POST_BODY.len());
+    if body != want.as_bytes() {
+        bail!(
+            "POST {url} answered {:?}, expected {want} (a demo server without POST /bench?)",
+            String::from_utf8_lossy(&body)
+        );
+    }
+    Ok((get, body.len()))
 }

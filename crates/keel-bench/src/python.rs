@@ -16,6 +16,8 @@ struct PyResult {
     seconds: f64,
     p50_us: f64,
     p99_us: f64,
+    #[serde(default)]
+    cpu_seconds: Option<f64>,
 }
 
 /// Runs one httpx measurement and returns what the script measured.
@@ -26,6 +28,7 @@ pub fn run(
     url: &str,
     kind: Kind,
     shape: Shape,
+    post_body: &str,
     n: usize,
     concurrency: usize,
     warmup: usize,
@@ -43,6 +46,7 @@ pub fn run(
         .args(["--concurrency", &concurrency.to_string()])
         .args(["--warmup", &warmup.to_string()])
         .args(["--expected-len", &expected_len.to_string()])
+        .args(["--body", post_body])
         .stdin(Stdio::null())
         .stderr(Stdio::inherit())
         .output()
@@ -68,6 +72,7 @@ pub fn run(
         rps: r.requests as f64 / r.seconds,
         p50_us: r.p50_us,
         p99_us: r.p99_us,
+        cpu_us: r.cpu_seconds.map(|c| c * 1e6 / r.requests as f64),
     })
 }
 

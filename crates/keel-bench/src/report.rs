@@ -15,17 +15,21 @@ pub struct Measurement {
     pub rps: f64,
     pub p50_us: f64,
     pub p99_us: f64,
+    /// CPU time of the client process per request, in microseconds.
+    pub cpu_us: Option<f64>,
 }
 
 impl Measurement {
     pub fn from_sample(s: Sample) -> Measurement {
         let mut lat = s.latencies_ns;
         lat.sort_unstable();
+        let n = lat.len();
         Measurement {
-            requests: lat.len(),
-            rps: lat.len() as f64 / s.seconds.max(1e-9),
+            requests: n,
+            rps: n as f64 / s.seconds.max(1e-9),
             p50_us: percentile(&lat, 0.50),
             p99_us: percentile(&lat, 0.99),
+            cpu_us: s.cpu_seconds.filter(|_| n > 0).map(|c| c * 1e6 / n as f64),
         }
     }
 }
@@ -56,6 +60,8 @@ fn median(mut v: Vec<f64>) -> f64 {
 pub struct Report {
     entries: Vec<(Kind, Shape, Vec<Measurement>)>,
     header: Value,
+    load_start: Option<String>,
+    load_end: Option<String>,
     shapes: Vec<(Shape, usize)>,
     concurrency: usize,
     resilience: String,
@@ -70,10 +76,20 @@ struct Row {
     max: f64,
     p50: f64,
     p99: f64,
+    cpu_us: Option<f64>,
     vs_reqwest: Option<f64>,
     vs_hyper: Option<f64>,
+    vs_peer: Option<f64>,
     vs_httpx: Option<f64>,
     rounds: Vec<Measurement>,
+}
+
+/// One of the issue's targets, checked on this run's paired ratios.
+struct Target {
+    what: String,
+    shape: Shape,
+    ratio: Option<f64>,
+    at_least: f64,
 }
 
 impl Report {
@@ -99,10 +115,12 @@ impl Report {
                 "rounds": o.rounds,
                 "sequential_requests": o.sequential,
                 "concurrent_requests": o.concurrent,
+                "post_requests": o.post,
+                "post_body_bytes": crate::contenders::POST_BODY.len(),
                 "concurrency": o.concurrency,
                 "warmup": o.warmup,
                 "httpx_fraction": o.httpx_fraction,
-                "client_runtime": "tokio current_thread (async); OS threads (blocking, concurrent shape)",
+                "client_runtime": "tokio multi_thread, 1 worker, measurement loop spawned on it (async); OS threads (blocking, concurrent shape)",
                 "server_runtime": "tokio current_thread, keel_demo::serve, separate process",
             },
             "httpx": httpx,
@@ -111,22 +129,25 @@ impl Report {
         Report {
             entries: Vec::new(),
             header,
-            shapes: o
-                .shapes
-                .iter()
-                .map(|&s| {
-                    (
-                        s,
-                        match s {
-                            Shape::Sequential => o.sequential,
-                            Shape::Concurrent => o.concurrent,
-                        },
-                    )
-                })
-                .collect(),
+            load_start: load_average(),
+            load_end: None,
+            shapes: o.shapes.iter().map(|&s| (s, o.requests(s))).collect(),
             concurrency: o.concurrency,
             resilience: resilience.to_owned(),
         }
+    }
+
+    /// Notes the load average at the end of the run.
+    pub fn finish(&mut self) {
+        self.load_end = load_average();
+    }
+
+    fn load_text(&self) -> String {
+        format!(
+            "load average (1, 5, 15 min) {} at the start, {} at the end",
+            self.load_start.as_deref().unwrap_or("?"),
+            self.load_end.as_deref().unwrap_or("?")
+        )
     }
 
     pub fn add(&mut self, kind: Kind, shape: Shape, m: Measurement) {
@@ -156,6 +177,64 @@ impl Report {
         (!ratios.is_empty()).then(|| median(ratios))
     }
 
+    /// `a`'s paired ratio to `b` in `shape`, when both ran.
+    fn ratio(&self, a: Kind, b: Kind, shape: Shape) -> Option<f64> {
+        let ms = self.rounds_of(a, shape)?;
+        let reference: Vec<f64> = self.rounds_of(b, shape)?.iter().map(|m| m.rps).collect();
+        self.paired(ms, &reference)
+    }
+
+    /// The issue's targets (issue 9, "Targets") that this run can check.
+    fn targets(&self) -> Vec<Target> {
+        let mut out = Vec::new();
+        let mut add = |what: &str, shape: Shape, a: Kind, b: Kind, at_least: f64| {
+            if self.shapes.iter().any(|(s, _)| *s == shape) {
+                if let Some(ratio) = self.ratio(a, b, shape) {
+                    out.push(Target {
+                        what: what.to_owned(),
+                        shape,
+                        ratio: Some(ratio),
+                        at_least,
+                    });
+                } else if self.rounds_of(a, shape).is_some() || self.rounds_of(b, shape).is_some() {
+                    out.push(Target {
+                        what: what.to_owned(),
+                        shape,
+                        ratio: None,
+                        at_least,
+                    });
+                }
+            }
+        };
+        for shape in [Shape::Sequential, Shape::Concurrent] {
+            add("keel / hyper", shape, Kind::Keel, Kind::Hyper, 0.85);
+        }
+        for shape in Shape::ALL {
+            add(
+                "keel-signed-resilient / hyper",
+                shape,
+                Kind::KeelSignedResilient,
+                Kind::Hyper,
+                0.75,
+            );
+            add(
+                "keel-signed-resilient / reqwest-middleware",
+                shape,
+                Kind::KeelSignedResilient,
+                Kind::Peer,
+                1.2,
+            );
+        }
+        add(
+            "keel-blocking / keel",
+            Shape::Sequential,
+            Kind::KeelBlocking,
+            Kind::Keel,
+            0.9,
+        );
+        out
+    }
+
     fn rows(&self, shape: Shape) -> Vec<Row> {
         let rps = |k: Kind| -> Vec<f64> {
             self.rounds_of(k, shape)
@@ -164,6 +243,7 @@ impl Report {
         };
         let reqwest = rps(Kind::Reqwest);
         let hyper = rps(Kind::Hyper);
+        let peer = rps(Kind::Peer);
         let (h1, h2) = (rps(Kind::Httpx), rps(Kind::HttpxAsync));
         let best_httpx: Vec<f64> = if h1.is_empty() {
             h2
@@ -185,8 +265,13 @@ impl Report {
                     max: r.iter().copied().fold(0.0, f64::max),
                     p50: median(ms.iter().map(|m| m.p50_us).collect()),
                     p99: median(ms.iter().map(|m| m.p99_us).collect()),
+                    cpu_us: {
+                        let c: Vec<f64> = ms.iter().filter_map(|m| m.cpu_us).collect();
+                        (!c.is_empty()).then(|| median(c))
+                    },
                     vs_reqwest: self.paired(ms, &reqwest),
                     vs_hyper: self.paired(ms, &hyper),
+                    vs_peer: self.paired(ms, &peer),
                     vs_httpx: self.paired(ms, &best_httpx),
                     rounds: ms.clone(),
                 }
@@ -208,6 +293,10 @@ impl Report {
                 "{} in flight: {n} GETs per round, {rounds} rounds",
                 self.concurrency
             ),
+            Shape::Post => format!(
+                "sequential POST, {}-byte JSON body: {n} POSTs per round, {rounds} rounds",
+                crate::contenders::POST_BODY.len()
+            ),
         }
     }
 
@@ -226,37 +315,58 @@ impl Report {
                 .as_str()
                 .unwrap_or("(not pinned)")
         );
+        let _ = writeln!(out, "{}", self.load_text());
         let _ = writeln!(out, "keel-signed-resilient policy: {}", self.resilience);
         let _ = writeln!(
             out,
-            "ratios: median over rounds of (contender req/s / reference req/s in the same round)"
+            "ratios: median over rounds of (contender req/s / reference req/s in the same round); \
+             cpu: client process CPU time per request"
         );
         for &(shape, n) in &self.shapes {
             let _ = writeln!(out, "\n{}", self.shape_title(shape, n));
             let _ = writeln!(
                 out,
-                "{:<22} {:>10} {:>19} {:>9} {:>9} {:>9} {:>8} {:>8}",
+                "{:<22} {:>9} {:>15} {:>8} {:>9} {:>7} {:>9} {:>7} {:>7} {:>7}",
                 "contender",
                 "req/s",
                 "min - max",
                 "p50 us",
                 "p99 us",
+                "cpu us",
                 "x reqwest",
                 "x hyper",
+                "x peer",
                 "x httpx"
             );
             for r in self.rows(shape) {
                 let _ = writeln!(
                     out,
-                    "{:<22} {:>10.0} {:>19} {:>9.1} {:>9.1} {:>9} {:>8} {:>8}",
+                    "{:<22} {:>9.0} {:>15} {:>8.1} {:>9.1} {:>7} {:>9} {:>7} {:>7} {:>7}",
                     r.kind.name(),
                     r.median,
                     format!("{:.0} - {:.0}", r.min, r.max),
                     r.p50,
                     r.p99,
+                    fmt_cpu(r.cpu_us),
                     fmt_ratio(r.vs_reqwest),
                     fmt_ratio(r.vs_hyper),
+                    fmt_ratio(r.vs_peer),
                     fmt_ratio(r.vs_httpx),
+                );
+            }
+        }
+        let targets = self.targets();
+        if !targets.is_empty() {
+            let _ = writeln!(out, "\ntargets (issue 9), paired ratios of this run:");
+            for t in &targets {
+                let _ = writeln!(
+                    out,
+                    "  {:<44} {:<10} {:>7}  (>= {:.2})  {}",
+                    t.what,
+                    t.shape.name(),
+                    fmt_ratio(t.ratio),
+                    t.at_least,
+                    verdict(t)
                 );
             }
         }
@@ -269,37 +379,61 @@ impl Report {
         let m = &self.header["machine"];
         let _ = writeln!(
             out,
-            "Machine: {} CPUs ({}), server pinned to CPU {}, client affinity {}. Command: `{}`. \
-             `keel-signed-resilient` policy: {}. Ratios are the median over rounds of the \
-             contender's req/s divided by the reference's req/s in the same round; \
-             `x httpx` is against the faster of httpx `Client` and `AsyncClient`.\n",
+            "Machine: {} CPUs ({}), server pinned to CPU {}, client affinity {}; {}. \
+             Command: `{}` at {}. `keel-signed-resilient` policy: {}. Ratios are the median \
+             over rounds of the contender's req/s divided by the reference's req/s in the \
+             same round (`× peer`: against `reqwest-middleware`; `× httpx`: against the \
+             faster of httpx `Client` and `AsyncClient`); CPU is the client process's CPU \
+             time per request (median over rounds).\n",
             m["cpus"],
             m["cpu_model"].as_str().unwrap_or("?"),
             m["server_pinned_to"].as_str().unwrap_or("(not pinned)"),
             m["client_affinity"].as_str().unwrap_or("?"),
+            self.load_text(),
             self.header["command"].as_str().unwrap_or("keel-bench"),
+            self.header["git"].as_str().unwrap_or("?"),
             self.resilience
         );
         for &(shape, n) in &self.shapes {
             let _ = writeln!(out, "**{}**\n", self.shape_title(shape, n));
             let _ = writeln!(
                 out,
-                "| contender | req/s (median) | min – max | p50 µs | p99 µs | × reqwest | × hyper | × httpx |"
+                "| contender | req/s (median) | min – max | p50 µs | p99 µs | CPU µs/req | × reqwest | × hyper | × peer | × httpx |"
             );
-            let _ = writeln!(out, "|---|---:|---:|---:|---:|---:|---:|---:|");
+            let _ = writeln!(out, "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
             for r in self.rows(shape) {
                 let _ = writeln!(
                     out,
-                    "| {} | {:.0} | {:.0} – {:.0} | {:.1} | {:.1} | {} | {} | {} |",
+                    "| {} | {:.0} | {:.0} – {:.0} | {:.1} | {:.1} | {} | {} | {} | {} | {} |",
                     r.kind.name(),
                     r.median,
                     r.min,
                     r.max,
                     r.p50,
                     r.p99,
+                    fmt_cpu(r.cpu_us),
                     fmt_ratio(r.vs_reqwest),
                     fmt_ratio(r.vs_hyper),
+                    fmt_ratio(r.vs_peer),
                     fmt_ratio(r.vs_httpx),
+                );
+            }
+            let _ = writeln!(out);
+        }
+        let targets = self.targets();
+        if !targets.is_empty() {
+            let _ = writeln!(out, "**Targets (issue 9), paired ratios of this run**\n");
+            let _ = writeln!(out, "| ratio | shape | measured | target | |");
+            let _ = writeln!(out, "|---|---|---:|---:|---|");
+            for t in &targets {
+                let _ = writeln!(
+                    out,
+                    "| {} | {} | {} | ≥ {:.2} | {} |",
+                    t.what,
+                    t.shape.name(),
+                    fmt_ratio(t.ratio),
+                    t.at_least,
+                    verdict(t)
                 );
             }
             let _ = writeln!(out);
@@ -322,23 +456,57 @@ impl Report {
                     "rps_max": r.max,
                     "p50_us_median": r.p50,
                     "p99_us_median": r.p99,
+                    "cpu_us_per_request_median": r.cpu_us,
                     "ratio_to_reqwest": r.vs_reqwest,
                     "ratio_to_hyper": r.vs_hyper,
+                    "ratio_to_peer": r.vs_peer,
                     "ratio_to_best_httpx": r.vs_httpx,
                     "rounds": r.rounds.iter().map(|m| json!({
-                        "rps": m.rps, "p50_us": m.p50_us, "p99_us": m.p99_us
+                        "rps": m.rps, "p50_us": m.p50_us, "p99_us": m.p99_us,
+                        "cpu_us_per_request": m.cpu_us,
                     })).collect::<Vec<_>>(),
                 }));
             }
         }
+        let targets: Vec<Value> = self
+            .targets()
+            .iter()
+            .map(|t| {
+                json!({
+                    "ratio": t.what, "shape": t.shape.name(), "measured": t.ratio,
+                    "at_least": t.at_least, "met": t.ratio.map(|r| r >= t.at_least),
+                })
+            })
+            .collect();
         let mut v = self.header.clone();
+        v["load_average"] = json!({ "start": self.load_start, "end": self.load_end });
         v["results"] = Value::Array(results);
+        v["targets"] = Value::Array(targets);
         v
     }
 }
 
 fn fmt_ratio(r: Option<f64>) -> String {
     r.map_or_else(|| "-".to_owned(), |r| format!("{r:.3}"))
+}
+
+fn fmt_cpu(c: Option<f64>) -> String {
+    c.map_or_else(|| "-".to_owned(), |c| format!("{c:.1}"))
+}
+
+fn verdict(t: &Target) -> &'static str {
+    match t.ratio {
+        Some(r) if r >= t.at_least => "met",
+        Some(_) => "missed",
+        None => "not measured (a contender is missing)",
+    }
+}
+
+/// The first three fields of `/proc/loadavg`.
+pub fn load_average() -> Option<String> {
+    let s = std::fs::read_to_string("/proc/loadavg").ok()?;
+    let v: Vec<&str> = s.split_whitespace().take(3).collect();
+    (v.len() == 3).then(|| v.join(" "))
 }
 
 /// CPUs of the machine (not of this process's affinity).

@@ -40,7 +40,11 @@ fn retries_until_success_and_prints_one_line_per_attempt() {
         2,
         "stderr: {err}"
     );
-    assert!(String::from_utf8_lossy(&o.stdout).contains("\"ok\": true"));
+    // -v prints the request and the response head on stdout, then the body.
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert!(out.starts_with("GET /fault/fail?"), "stdout: {out}");
+    assert!(out.contains("HTTP/1.1 200 OK"), "stdout: {out}");
+    assert!(out.contains("\"ok\":true"), "stdout: {out}");
 }
 
 #[test]
@@ -104,9 +108,10 @@ fn deadline_cuts_a_slow_call() {
     let url = format!("{}/slow?ms=5000", server.url());
     let started = std::time::Instant::now();
     let o = keel(&["request", "GET", &url, "--deadline", "0.3"]);
-    assert_eq!(o.status.code(), Some(1));
+    // A timeout of any kind exits 2 (see `keel request --help`).
+    assert_eq!(o.status.code(), Some(2));
     let err = String::from_utf8_lossy(&o.stderr);
-    assert!(err.contains("deadline"), "stderr: {err}");
+    assert!(err.contains("raise --deadline"), "stderr: {err}");
     assert!(started.elapsed() < std::time::Duration::from_secs(4));
     let bad = keel(&["request", "GET", &url, "--deadline", "0"]);
     assert_eq!(bad.status.code(), Some(1));

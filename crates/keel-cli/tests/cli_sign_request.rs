@@ -152,26 +152,32 @@ fn request_signed_against_the_demo_server() {
         ("KEEL_API_SECRET", DEMO_API_SECRET),
     ];
 
+    let o = keel(&["request", "GET", &format!("{url}/signed/whoami")], &env);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    // Into a pipe: the body byte for byte.
+    assert_eq!(stdout(&o), format!("{{\"key\":\"{DEMO_API_KEY}\"}}"));
+
     let o = keel(
         &["request", "GET", &format!("{url}/signed/whoami"), "-v"],
         &env,
     );
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
-    assert_eq!(
-        stdout(&o),
-        format!("{{\n  \"key\": \"{DEMO_API_KEY}\"\n}}\n")
-    );
-    // One `* attempt` line per attempt (resilience events), then the status line.
+    // One `* attempt` line per attempt (resilience events) on stderr.
     assert!(
         stderr(&o).starts_with("* attempt 1: GET "),
         "{}",
         stderr(&o)
     );
-    assert!(stderr(&o).contains("\nHTTP 200 OK\n"), "{}", stderr(&o));
+    // The request as sent (the signature redacted), then the response.
+    let out = stdout(&o);
+    assert!(out.starts_with("GET /signed/whoami HTTP/1.1\n"), "{out}");
+    assert!(out.contains("api-signature: <redacted>\n"), "{out}");
+    assert!(!out.contains(DEMO_API_SECRET), "{out}");
+    assert!(out.contains("\nHTTP/1.1 200 OK\n"), "{out}");
+    assert!(out.contains("content-type: application/json"), "{out}");
     assert!(
-        stderr(&o).contains("content-type: application/json"),
-        "{}",
-        stderr(&o)
+        out.ends_with(&format!("{{\"key\":\"{DEMO_API_KEY}\"}}")),
+        "{out}"
     );
 
     let o = keel(
@@ -213,7 +219,7 @@ fn request_signed_against_the_demo_server() {
             "request",
             "POST",
             &format!("{url}/echo?x=1"),
-            "-d",
+            "--data",
             "a=1",
             "-H",
             "X-Test: yes",

@@ -132,6 +132,11 @@ fn components() -> Value {
                     "note": { "type": "string" }
                 }
             },
+            "BenchReceived": {
+                "type": "object",
+                "required": ["received"],
+                "properties": { "received": { "type": "integer", "format": "int64", "minimum": 0 } }
+            },
             "Item": {
                 "type": "object",
                 "required": ["id", "name", "price", "tags"],
@@ -282,6 +287,12 @@ fn paths() -> Value {
         "get": {
             "operationId": "getBench", "tags": ["meta"], "summary": "A small fixed JSON body, as cheap as possible",
             "responses": { "200": resp("A fixed item", "BenchItem") }
+        },
+        "post": {
+            "operationId": "postBench", "tags": ["meta"],
+            "summary": "Read a body and say how long it was, as cheaply as possible",
+            "requestBody": { "required": false, "content": json_content(json!({})) },
+            "responses": { "200": resp("How many body bytes arrived", "BenchReceived") }
         }
     }));
     paths.insert("/openapi.json".into(), json!({
@@ -525,12 +536,14 @@ pub fn document() -> Value {
         },
         "tags": [
             { "name": "meta" }, { "name": "items" }, { "name": "echo" }, { "name": "redirects" },
-            { "name": "timing" }, { "name": "status" }, { "name": "faults" }, { "name": "signed" }
+            { "name": "timing" }, { "name": "status" }, { "name": "faults" }, { "name": "signed" },
+            { "name": "sdk" }
         ],
         "paths": paths(),
         "components": components(),
     });
     merge(&mut doc, &crate::signed::openapi());
+    merge(&mut doc, &crate::sdk::openapi());
     doc
 }
 

@@ -27,6 +27,19 @@ const HEALTH_BODY: &str = r#"{"status":"ok"}"#;
 /// The fixed body of `GET /bench` (about 100 bytes).
 pub(crate) const BENCH_BODY: &str = r#"{"id":42,"name":"bench","price":12.5,"tags":["fast","small"],"in_stock":true,"note":"keel demo bench"}"#;
 
+/// `POST /bench`: reads the whole body and answers `{"received":<bytes>}`,
+/// nothing else (the benchmarks' cheap endpoint for requests with a body;
+/// `/echo` costs the server far more, and its answer grows with the
+/// request's headers).
+async fn bench_post(body: Bytes) -> Response {
+    let mut resp = Response::new(Body::from(format!(r#"{{"received":{}}}"#, body.len())));
+    resp.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    resp
+}
+
 /// An error answered as `{"error": message}` with a status.
 #[derive(Debug)]
 pub(crate) struct ApiError {
@@ -117,7 +130,10 @@ pub(crate) fn query_u64(
 pub(crate) fn build_router(state: DemoState) -> Router {
     Router::new()
         .route("/health", get(|| async { static_json(HEALTH_BODY) }))
-        .route("/bench", get(|| async { static_json(BENCH_BODY) }))
+        .route(
+            "/bench",
+            get(|| async { static_json(BENCH_BODY) }).post(bench_post),
+        )
         .route("/items", get(list_items).post(create_item))
         .route(
             "/items/{id}",
@@ -135,6 +151,7 @@ pub(crate) fn build_router(state: DemoState) -> Router {
         .merge(faults::router())
         .merge(crate::signed::router())
         .merge(crate::streams::router())
+        .merge(crate::sdk::router())
         .fallback(not_found)
         .layer(axum::extract::DefaultBodyLimit::max(BODY_LIMIT))
         .with_state(state)

@@ -52,6 +52,29 @@ async fn health_and_bench() {
 }
 
 #[tokio::test]
+async fn post_bench_counts_the_body_bytes() {
+    let server = DemoServer::start().await.unwrap();
+    let c = client();
+    for body in [Vec::new(), vec![b'x'; 300], vec![0u8; 70_000]] {
+        let resp = c
+            .post(format!("{}/bench", server.url()))
+            .header("content-type", "application/json")
+            .body(body.clone())
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(resp.status(), 200);
+        assert_eq!(
+            resp.headers()["content-type"].to_str().unwrap(),
+            "application/json"
+        );
+        let text = resp.text().await.unwrap();
+        assert_eq!(text, format!(r#"{{"received":{}}}"#, body.len()));
+    }
+    server.shutdown().await;
+}
+
+#[tokio::test]
 async fn items_crud() {
     let server = DemoServer::start().await.unwrap();
     let c = client();
