@@ -4,6 +4,8 @@
 //! server runs in-process on 127.0.0.1 with a free port; nothing leaves the
 //! machine.
 
+mod sdk;
+
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
@@ -325,6 +327,12 @@ async fn tour() -> Result<(), Failed> {
         post.status,
         server.state().arrivals("keel-demo-post").arrivals
     ));
+
+    // Server-sent events, pagination, OAuth2 (demo/sdk.rs).
+    let plain = HttpClient::new(&base)?;
+    sdk::events(&mut step, &server, &plain).await?;
+    sdk::pages(&mut step, &plain).await?;
+    sdk::oauth2(&mut step, &server, &base).await?;
 
     // 10. Lifecycle.
     step.next("Lifecycle: a scope closes the pools; entering twice is an error");

@@ -10,6 +10,7 @@ use std::process::ExitCode;
 
 use clap::{CommandFactory as _, Parser, Subcommand};
 
+mod call;
 mod demo;
 mod errors;
 mod generate;
@@ -40,6 +41,15 @@ enum Command {
     /// `keel request [METHOD] URL [ITEM]...` (alias `r`).
     #[command(visible_alias = "r")]
     Request(Box<request::RequestArgs>),
+    /// Call an operation of an OpenAPI document by its operationId:
+    /// parameters by name, checked before sending; the document's security
+    /// scheme; the response checked against the document. `--list` lists
+    /// the operations.
+    #[command(
+        disable_help_flag = true,
+        override_usage = "keel call --spec FILE [OPTIONS] OPERATION_ID [name=value | name:=json | Header:value]...\n       keel call --spec FILE --list [--tag TAG]"
+    )]
+    Call(Box<call::CallArgs>),
     /// Print the signed request that would be sent, without sending it.
     Sign(Box<sign::SignArgs>),
     /// Check a received webhook's signature (Standard Webhooks, Stripe, GitHub, Slack).
@@ -106,6 +116,7 @@ fn main() -> ExitCode {
         Command::Demo(a) => demo::run(a),
         Command::Serve(a) => serve::run(a),
         Command::Request(a) => request::run(*a),
+        Command::Call(a) => call::run(*a),
         Command::Sign(a) => sign::run(*a),
         Command::VerifyWebhook(a) => verify_webhook::run(a),
         Command::Generate(a) => generate::run(a),

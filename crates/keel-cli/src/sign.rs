@@ -73,8 +73,8 @@ pub struct SchemeArgs {
     /// examples).
     #[arg(long)]
     pub alg_param: bool,
-    /// RFC 9421: the `tag` parameter.
-    #[arg(long)]
+    /// RFC 9421: the `tag` parameter (`--tag` filters `keel call --list`).
+    #[arg(long = "sig-tag", id = "sig_tag", value_name = "TAG")]
     pub tag: Option<String>,
     /// RFC 9421: add a Content-Digest (sha-256 or sha-512) for the body.
     #[arg(long, value_parser = ["sha-256", "sha-512"])]

@@ -38,6 +38,11 @@
 //!   [`pattern_byte`], honouring one `Range`), `GET /drip?chunks=N&size=S&delay_ms=D&stall_after=K&stall_ms=M`
 //!   (slow chunks and a stall), `GET /compressed?items=N` (JSON compressed as
 //!   the request's `Accept-Encoding` asks: gzip, deflate, br, zstd).
+//! - SDK features ([`sdk`]): `GET /sse/ticks` (server-sent
+//!   events that drop and resume from `Last-Event-ID`), `GET /pages/{cursor,stripe,offset,numbered,link}`
+//!   (one paginated list per strategy), `POST /oauth2/token`,
+//!   `GET /oauth2/protected`, `POST /oauth2/expire`, `GET /oauth2/stats`
+//!   (OAuth2 client credentials and refresh tokens).
 //! - Fault injection under `/fault/` (below): `fail`, `retry-after`,
 //!   `delay`, `close`, `reset-mid-body`, `flap`, plus `arrivals` and `reset`.
 //!
@@ -65,12 +70,14 @@
 mod faults;
 pub mod openapi;
 mod routes;
+pub mod sdk;
 mod server;
 mod signed;
 mod state;
 mod streams;
 mod tls;
 
+pub use sdk::{SseConnection, TokenStats, DEMO_OAUTH_CLIENT_ID, DEMO_OAUTH_CLIENT_SECRET};
 pub use server::{serve, serve_router, serve_router_tls, DemoServer, DemoServerBuilder};
 pub use signed::{DEMO_API_KEY, DEMO_API_SECRET, DEMO_WINDOW};
 pub use state::{Arrivals, DemoState, Item, NewItem};

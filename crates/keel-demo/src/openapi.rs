@@ -536,12 +536,14 @@ pub fn document() -> Value {
         },
         "tags": [
             { "name": "meta" }, { "name": "items" }, { "name": "echo" }, { "name": "redirects" },
-            { "name": "timing" }, { "name": "status" }, { "name": "faults" }, { "name": "signed" }
+            { "name": "timing" }, { "name": "status" }, { "name": "faults" }, { "name": "signed" },
+            { "name": "sdk" }
         ],
         "paths": paths(),
         "components": components(),
     });
     merge(&mut doc, &crate::signed::openapi());
+    merge(&mut doc, &crate::sdk::openapi());
     doc
 }
 

@@ -151,6 +151,7 @@ pub(crate) fn build_router(state: DemoState) -> Router {
         .merge(faults::router())
         .merge(crate::signed::router())
         .merge(crate::streams::router())
+        .merge(crate::sdk::router())
         .fallback(not_found)
         .layer(axum::extract::DefaultBodyLimit::max(BODY_LIMIT))
         .with_state(state)

@@ -59,6 +59,7 @@ struct Inner {
     faults: Mutex<HashMap<String, Arrivals>>,
     openapi_extension: Option<serde_json::Value>,
     tls: bool,
+    sdk: crate::sdk::SdkState,
 }
 
 /// The state shared by every handler of the demo router: the in-memory item
@@ -122,6 +123,7 @@ impl DemoState {
                 faults: Mutex::new(HashMap::new()),
                 openapi_extension,
                 tls,
+                sdk: crate::sdk::SdkState::default(),
             }),
         }
     }
@@ -209,6 +211,10 @@ impl DemoState {
 
     pub(crate) fn openapi_extension(&self) -> Option<&serde_json::Value> {
         self.inner.openapi_extension.as_ref()
+    }
+
+    pub(crate) fn sdk(&self) -> &crate::sdk::SdkState {
+        &self.inner.sdk
     }
 
     pub(crate) fn is_tls(&self) -> bool {

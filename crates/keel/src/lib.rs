@@ -39,11 +39,14 @@ pub mod codegen_support;
 mod config;
 mod error;
 mod multipart;
+pub mod oauth2;
+pub mod pagination;
 mod pipeline;
 mod request;
 pub mod resilience;
 mod response;
 pub mod signing;
+pub mod sse;
 pub mod transport;
 mod validate;
 

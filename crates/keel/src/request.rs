@@ -377,6 +377,12 @@ impl RequestBuilder {
         self
     }
 
+    /// The resilience state of the client this request goes through (for
+    /// streams that reconnect: server-sent events).
+    pub(crate) fn resilience_state(&self) -> &Arc<crate::resilience::ResilienceState> {
+        &self.inner.resilience
+    }
+
     /// Builds the request once: the URL, the merged headers and the body.
     pub(crate) fn prepare(self) -> Result<Ready> {
         if let Some(e) = self.error {

@@ -136,6 +136,10 @@ pub(crate) struct Call<'c> {
     resilience: CallState,
     /// An exchange waiting for its nonce before it is signed.
     unsigned: Option<Exchange>,
+    /// When the current attempt was signed (for a 401's renewal).
+    signed_at: Option<std::time::Instant>,
+    /// Whether a 401 was already answered by renewed credentials.
+    reauthorized: bool,
 }
 
 /// A redirect hop: where the request goes instead of `prepared.url`.
@@ -183,6 +187,8 @@ impl<'c> Call<'c> {
             last_error: None,
             resilience: CallState::default(),
             unsigned: None,
+            signed_at: None,
+            reauthorized: false,
         }
     }
 
@@ -274,6 +280,9 @@ impl<'c> Call<'c> {
         self.hop.is_none()
             && self.inner.config.max_redirects == 0
             && self.attempts >= self.inner.resilience.config().max_attempts()
+            && self
+                .auth
+                .is_none_or(|a| self.reauthorized || !a.renews_credentials())
     }
 
     /// Builds the exchange for the current hop: the prepared parts, signed
@@ -325,6 +334,18 @@ impl<'c> Call<'c> {
         let Some(auth) = self.auth.filter(|_| !foreign) else {
             return self.send(exchange);
         };
+        if let Some(ready) = auth.prepare_attempt() {
+            // The signer needs I/O first (an OAuth2 token): await it, then
+            // take the nonce, so nonces keep the order attempts are sent in.
+            self.unsigned = Some(exchange);
+            return Step::Nonce(Box::pin(async move {
+                ready.await?;
+                match auth.nonce.next_nonce() {
+                    NextNonce::Ready(n) => n,
+                    NextNonce::Pending(fut) => fut.await,
+                }
+            }));
+        }
         match auth.nonce.next_nonce() {
             NextNonce::Ready(nonce) => self.sign(auth, exchange, nonce),
             NextNonce::Pending(fut) => {
@@ -351,6 +372,7 @@ impl<'c> Call<'c> {
             Err(e) => return Step::Fail(e),
         };
         let bytes = exchange.body.as_bytes().unwrap_or_default();
+        self.signed_at = Some(std::time::Instant::now());
         match auth.sign_with_nonce(
             &exchange.method,
             &mut exchange.url,
@@ -385,6 +407,13 @@ impl<'c> Call<'c> {
         url: &Url,
         content: &[u8],
     ) -> Verdict<'c> {
+        if status == StatusCode::UNAUTHORIZED && self.renew_credentials() {
+            tracing::debug!(
+                attempt = self.attempts,
+                "401: credentials renewed; sending once more"
+            );
+            return Verdict::Next(self.exchange());
+        }
         match self.redirect(status, headers, url) {
             Ok(Some(hop)) => {
                 self.hops += 1;
@@ -406,6 +435,28 @@ impl<'c> Call<'c> {
                 Verdict::Next(self.wait(wait))
             }
         }
+    }
+
+    /// Whether a 401 is answered by renewed credentials and one more
+    /// sending: once per call, when the signer can renew (OAuth2), the
+    /// hop is on the request's origin and the body can be sent again.
+    fn renew_credentials(&mut self) -> bool {
+        let (Some(auth), Some(signed_at)) = (self.auth, self.signed_at) else {
+            return false;
+        };
+        let foreign = self.hop.as_ref().is_some_and(|h| h.foreign);
+        let replayable = match &self.hop {
+            None => !self.prepared.body.is_stream(),
+            Some(h) => matches!(h.body, PreparedBody::Bytes(_)),
+        };
+        if self.reauthorized || foreign || !replayable {
+            return false;
+        }
+        if !auth.renew_after_unauthorized(signed_at) {
+            return false;
+        }
+        self.reauthorized = true;
+        true
     }
 
     /// Hands a failed exchange to the core.
@@ -561,7 +612,7 @@ impl<'c> Call<'c> {
 /// The header that makes a non-idempotent request safe to retry.
 const IDEMPOTENCY_KEY: &str = "idempotency-key";
 
-fn is_loopback(url: &Url) -> bool {
+pub(crate) fn is_loopback(url: &Url) -> bool {
     match url.host() {
         Some(url::Host::Domain(d)) => d.eq_ignore_ascii_case("localhost"),
         Some(url::Host::Ipv4(ip)) => ip.is_loopback(),

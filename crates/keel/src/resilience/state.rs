@@ -200,6 +200,24 @@ impl ResilienceState {
         self.emit(|| ResilienceEvent::GaveUp { attempts, reason });
     }
 
+    /// Pays for one reconnection of a long-lived stream (server-sent
+    /// events) from the retry budget, as a retry would: `false` when the
+    /// budget is empty (the stream then gives up). Always `true` without a
+    /// budget.
+    pub(crate) fn withdraw_reconnect(&self) -> bool {
+        match &self.config.budget {
+            Some(b) => {
+                let cost = b.cost(false);
+                let ok = self.store.budget_withdraw(KEY, b, cost);
+                if !ok {
+                    self.give_up(0, GiveUpReason::BudgetExhausted);
+                }
+                ok
+            }
+            None => true,
+        }
+    }
+
     /// Records an attempt's outcome and decides what comes next.
     pub(crate) fn record(&self, info: &AttemptInfo<'_>, call: &mut CallState) -> Decision {
         let cfg = &self.config;

@@ -439,7 +439,35 @@ pub trait Signer: fmt::Debug + Send + Sync + 'static {
     fn prepare(&self, _credentials: &Credentials) -> Result<Option<Arc<dyn Signer>>> {
         Ok(None)
     }
+
+    /// Work to finish before an attempt can be signed — an OAuth2 token to
+    /// fetch or renew — or `None` (the default) when there is none. The
+    /// pipeline awaits it before every attempt that it returns one for,
+    /// then takes the nonce and calls [`sign`](Self::sign).
+    fn prepare_attempt(&self) -> Option<SignerFuture<'_>> {
+        None
+    }
+
+    /// The server answered `401 Unauthorized` to an attempt signed at
+    /// `signed_at`. Return `true` to have the request sent once more,
+    /// signed afresh (after [`prepare_attempt`](Self::prepare_attempt)),
+    /// having dropped credentials that may have been revoked; `false` (the
+    /// default) hands the 401 to the caller.
+    fn renew_after_unauthorized(&self, _signed_at: std::time::Instant) -> bool {
+        false
+    }
+
+    /// Whether [`renew_after_unauthorized`](Self::renew_after_unauthorized)
+    /// may return `true` (the pipeline then keeps what it needs to send a
+    /// request again). Default `false`.
+    fn renews_credentials(&self) -> bool {
+        false
+    }
 }
+
+/// What [`Signer::prepare_attempt`] returns: work the pipeline awaits
+/// before signing.
+pub type SignerFuture<'a> = Pin<Box<dyn Future<Output = Result<()>> + Send + 'a>>;
 
 /// How an [`HttpAuthenticatedClient`](crate::HttpAuthenticatedClient) puts its
 /// credentials on a request.
@@ -943,6 +971,21 @@ impl Auth {
 
     pub(crate) fn signs_body(&self) -> bool {
         self.signer.signs_body()
+    }
+
+    /// Work the signer needs done before it signs an attempt.
+    pub(crate) fn prepare_attempt(&self) -> Option<SignerFuture<'_>> {
+        self.signer.prepare_attempt()
+    }
+
+    /// See [`Signer::renews_credentials`].
+    pub(crate) fn renews_credentials(&self) -> bool {
+        self.signer.renews_credentials()
+    }
+
+    /// See [`Signer::renew_after_unauthorized`].
+    pub(crate) fn renew_after_unauthorized(&self, signed_at: std::time::Instant) -> bool {
+        self.signer.renew_after_unauthorized(signed_at)
     }
 }
 
