@@ -68,6 +68,12 @@ pub fn run(args: GenerateArgs) -> ExitCode {
             generated.warnings.len() - shown
         );
     }
+    for (op, strategy) in &generated.paginated {
+        println!("paginated: {op} ({strategy}): paginate()");
+    }
+    for op in &generated.event_streams {
+        println!("server-sent events: {op}: events()");
+    }
     println!(
         "generated crate `{}` in {}: {} operations, {} schemas ({} models), {} warnings, {:.0?}",
         generated.crate_name,

@@ -615,6 +615,73 @@ impl<'a> Emitter<'a> {
         } else {
             quote!(let mut rb = self.rb;)
         };
+        let events = match &op.event_stream {
+            None => quote!(),
+            Some(es) => match &es.data {
+                Some(t) => {
+                    let t = self.ty(t, false);
+                    quote! {
+                        /// The response as server-sent events, each event's data parsed; a dropped
+                        /// connection is resumed with `Last-Event-ID` (see [`keel::sse`]). Read it with
+                        /// `next().await` or `next_blocking()`.
+                        pub fn events(self) -> keel::Result<keel::sse::TypedEventStream<#t>> {
+                            Ok(keel::sse::EventSource::from_request(self.into_request()?)?.connect_typed())
+                        }
+                        /// [`events`](Self::events) with the source's settings (terminator, retry,
+                        /// reconnection bound) to adjust before connecting.
+                        pub fn event_source(self) -> keel::Result<keel::sse::EventSource> {
+                            keel::sse::EventSource::from_request(self.into_request()?)
+                        }
+                    }
+                }
+                None => quote! {
+                    /// The response as server-sent events; a dropped connection is resumed with
+                    /// `Last-Event-ID` (see [`keel::sse`]).
+                    pub fn events(self) -> keel::Result<keel::sse::EventStream> {
+                        Ok(keel::sse::EventSource::from_request(self.into_request()?)?.connect())
+                    }
+                    /// [`events`](Self::events) with the source's settings to adjust before
+                    /// connecting.
+                    pub fn event_source(self) -> keel::Result<keel::sse::EventSource> {
+                        keel::sse::EventSource::from_request(self.into_request()?)
+                    }
+                },
+            },
+        };
+        let paginate = match crate::paging::plan(self.api, op) {
+            None => quote!(),
+            Some(plan) => {
+                let item = self.ty(&plan.item, false);
+                let strategy = match &plan.strategy {
+                    crate::paging::Strategy::Cursor { param, field } => {
+                        quote!(keel::pagination::Pagination::cursor(#param, #field))
+                    }
+                    crate::paging::Strategy::StartingAfter => {
+                        quote!(keel::pagination::Pagination::starting_after())
+                    }
+                    crate::paging::Strategy::Offset { limit } => {
+                        quote!(keel::pagination::Pagination::offset(#limit))
+                    }
+                    crate::paging::Strategy::Page => {
+                        quote!(keel::pagination::Pagination::page_number())
+                    }
+                    crate::paging::Strategy::Link => {
+                        quote!(keel::pagination::Pagination::link_header())
+                    }
+                };
+                let items_at = &plan.items_at;
+                let pdoc = format!(
+                    " Every page of this list ({}), as a [`keel::pagination::Pager`]: `next_item().await`, `items()`, `pages()`, `items_blocking()`; at most 1000 pages unless `max_pages` says otherwise.",
+                    plan.strategy.describe()
+                );
+                quote! {
+                    #[doc = #pdoc]
+                    pub fn paginate(self) -> keel::Result<keel::pagination::Pager<#item>> {
+                        Ok(keel::pagination::Pager::from_request(self.into_request()?, #strategy)?.items_at(#items_at))
+                    }
+                }
+            }
+        };
         let detailed_doc = format!(" Sends the request and returns the whole response (status, headers, raw body), the body parsed into [`{}`] (`parsed` is `None` for an undocumented status when the client does not raise on those).", op.response_type);
         let bdoc = doc_attrs(Some(&bdoc));
         let item = quote! {
@@ -651,6 +718,8 @@ impl<'a> Emitter<'a> {
                 pub fn detailed_blocking(self) -> keel::Result<keel::Response<#rty>> {
                     self.into_request()?.send_with_blocking(#rty::parse)
                 }
+                #events
+                #paginate
             }
             #response_enum
             #extra
@@ -892,13 +961,57 @@ impl<'a> Emitter<'a> {
                 "HTTP basic authentication".to_string(),
                 quote!(username, password),
             ),
-            AuthKind::Unsupported(_) => return None,
+            // Built by `oauth2_parts` (its builder is fallible).
+            AuthKind::OAuth2ClientCredentials { .. } | AuthKind::Unsupported(_) => return None,
         })
+    }
+
+    /// The token URL and scopes of an OAuth2 client-credentials scheme.
+    fn oauth2_parts(kind: &AuthKind) -> Option<(TokenStream, String)> {
+        let AuthKind::OAuth2ClientCredentials { token_url, scopes } = kind else {
+            return None;
+        };
+        let what = format!(
+            "OAuth2 client credentials: tokens from `{token_url}`{}, renewed before they expire",
+            if scopes.is_empty() {
+                String::new()
+            } else {
+                format!(" for the scopes `{}`", scopes.join(" "))
+            }
+        );
+        Some((
+            quote!(keel::codegen_support::oauth2_client_credentials(base_url, #token_url, client_id, client_secret, &[#(#scopes),*])?),
+            what,
+        ))
     }
 
     pub(crate) fn auth_file(&self) -> TokenStream {
         let mut items = TokenStream::new();
         for s in &self.api.security_schemes {
+            if let Some((provider, what)) = Self::oauth2_parts(&s.kind) {
+                let builder_fn = ident(&format!("{}_builder", s.name));
+                let d1 = format!(
+                    " A Keel client builder for the `{}` security scheme: {what}. Configure it further, build it, and wrap it with [`crate::Client::new`].",
+                    s.wire
+                );
+                let with_token = ident(&format!("{}_token_builder", s.name));
+                let d2 = format!(
+                    " A Keel client builder for the `{}` security scheme with an access token obtained elsewhere, sent as a bearer token.",
+                    s.wire
+                );
+                items.extend(quote! {
+                    #[doc = #d1]
+                    pub fn #builder_fn(base_url: &str, client_id: &str, client_secret: &str) -> keel::Result<keel::HttpAuthenticatedClientBuilder> {
+                        let provider = #provider;
+                        Ok(keel::HttpClient::builder(base_url).oauth2(provider))
+                    }
+                    #[doc = #d2]
+                    pub fn #with_token(base_url: &str, access_token: &str) -> keel::HttpAuthenticatedClientBuilder {
+                        keel::HttpAuthenticatedClient::builder(base_url).api_key(access_token).scheme(keel::signing::Scheme::bearer())
+                    }
+                });
+                continue;
+            }
             let Some((args, setup, what, _)) = Self::scheme_parts(&s.kind) else {
                 continue;
             };
@@ -988,6 +1101,31 @@ impl<'a> Emitter<'a> {
             .collect();
         let mut ctors = TokenStream::new();
         for s in &api.security_schemes {
+            if let Some((_, what)) = Self::oauth2_parts(&s.kind) {
+                let f = ident(&format!("with_{}", s.name));
+                let b = ident(&format!("{}_builder", s.name));
+                let ft = ident(&format!("with_{}_token", s.name));
+                let bt = ident(&format!("{}_token_builder", s.name));
+                let d = format!(
+                    " A client for `base_url` authenticated with the `{}` scheme ({what}).",
+                    s.wire
+                );
+                let dt = format!(
+                    " A client for `base_url` authenticated with the `{}` scheme, with an access token obtained elsewhere.",
+                    s.wire
+                );
+                ctors.extend(quote! {
+                    #[doc = #d]
+                    pub fn #f(base_url: &str, client_id: &str, client_secret: &str) -> keel::Result<Self> {
+                        auth::#b(base_url, client_id, client_secret)?.build().map(Self::new)
+                    }
+                    #[doc = #dt]
+                    pub fn #ft(base_url: &str, access_token: &str) -> keel::Result<Self> {
+                        auth::#bt(base_url, access_token).build().map(Self::new)
+                    }
+                });
+                continue;
+            }
             let Some((args, _, what, names)) = Self::scheme_parts(&s.kind) else {
                 continue;
             };

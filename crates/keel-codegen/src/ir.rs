@@ -301,6 +301,21 @@ pub struct Operation {
     pub security: Vec<String>,
     /// Media types the client decodes, sent as `Accept`.
     pub accept: Vec<String>,
+    /// A success response is `text/event-stream`: the operation also gets
+    /// `events()`, typed by the event schema when the document gives one.
+    pub event_stream: Option<EventStream>,
+    /// The operation's `x-keel-pagination` extension, as JSON (`false` turns
+    /// detection off; an object names the strategy).
+    pub pagination_override: Option<serde_json::Value>,
+}
+
+/// A `text/event-stream` response.
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+pub struct EventStream {
+    /// The type of each event's data (`itemSchema`, or `x-keel-event-schema`),
+    /// when the document gives one.
+    pub data: Option<Type>,
 }
 
 /// Where a parameter goes.
@@ -547,6 +562,15 @@ pub enum AuthKind {
     Basic,
     /// OAuth2 or OpenID Connect: an access token sent as a bearer token.
     OAuth2,
+    /// OAuth2 with a `clientCredentials` flow: a client id and secret buy
+    /// tokens at `token_url` (Keel's token provider; an access token the
+    /// user has works through [`AuthKind::OAuth2`]'s constructor too).
+    OAuth2ClientCredentials {
+        /// `tokenUrl`, as written (may be relative to the server).
+        token_url: String,
+        /// The flow's scopes, in document order.
+        scopes: Vec<String>,
+    },
     /// Not supported (the reason).
     Unsupported(String),
 }

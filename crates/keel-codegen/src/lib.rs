@@ -68,6 +68,7 @@ mod names;
 mod node;
 mod normalize;
 mod ops;
+mod paging;
 mod swagger2;
 
 use std::fmt;
@@ -217,6 +218,11 @@ pub struct Generated {
     pub schemas: usize,
     /// Models generated (schemas plus named inline schemas).
     pub models: usize,
+    /// Operations that got a `paginate()` (`operationId` or method name, and
+    /// the strategy).
+    pub paginated: Vec<(String, String)>,
+    /// Operations whose response is a server-sent event stream (`events()`).
+    pub event_streams: Vec<String>,
 }
 
 impl Generated {
@@ -336,6 +342,16 @@ pub fn emit_crate(
         });
     }
     let operations = api.groups.iter().map(|g| g.operations.len()).sum();
+    let op_label = |o: &ir::Operation| o.operation_id.clone().unwrap_or_else(|| o.name.clone());
+    let paginated = api
+        .operations()
+        .filter_map(|(_, o)| paging::plan(api, o).map(|p| (op_label(o), p.strategy.describe())))
+        .collect();
+    let event_streams = api
+        .operations()
+        .filter(|(_, o)| o.event_stream.is_some())
+        .map(|(_, o)| op_label(o))
+        .collect();
     Ok(Generated {
         crate_name,
         files,
@@ -344,6 +360,8 @@ pub fn emit_crate(
         operations,
         schemas: api.schemas,
         models: api.models.len(),
+        paginated,
+        event_streams,
     })
 }
 

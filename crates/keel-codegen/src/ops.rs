@@ -278,7 +278,20 @@ impl Ctx<'_> {
                     Some("bearer") => AuthKind::Bearer,
                     other => AuthKind::Unsupported(format!("http scheme {other:?}")),
                 },
-                Some("oauth2") | Some("openIdConnect") => AuthKind::OAuth2,
+                Some("oauth2") => {
+                    let flow = d.get("flows").and_then(|f| f.get("clientCredentials"));
+                    match flow.and_then(|f| f.str_of("tokenUrl")) {
+                        Some(url) if !url.trim().is_empty() => AuthKind::OAuth2ClientCredentials {
+                            token_url: url.trim().to_string(),
+                            scopes: match flow.and_then(|f| f.get("scopes")) {
+                                Some(Node::Object(s)) => s.keys().cloned().collect(),
+                                _ => Vec::new(),
+                            },
+                        },
+                        _ => AuthKind::OAuth2,
+                    }
+                }
+                Some("openIdConnect") => AuthKind::OAuth2,
                 other => AuthKind::Unsupported(format!("type {other:?}")),
             };
             match &kind {
@@ -326,6 +339,7 @@ impl Ctx<'_> {
             None => None,
         };
         let responses = self.responses(op, ptr, &op_camel);
+        let event_stream = self.event_stream(op, ptr, &op_camel);
         let mut accept: Vec<String> = Vec::new();
         for r in &responses {
             if let Some(mt) = &r.media_type {
@@ -349,7 +363,62 @@ impl Ctx<'_> {
             responses,
             security,
             accept,
+            event_stream,
+            pagination_override: op.get("x-keel-pagination").map(Node::to_value),
         }
+    }
+
+    /// The `text/event-stream` success response of an operation, if any,
+    /// with the type of its events' data (`itemSchema` as OpenAPI 3.2
+    /// writes it, or `x-keel-event-schema`).
+    fn event_stream(
+        &mut self,
+        op: &Node,
+        ptr: &str,
+        op_camel: &str,
+    ) -> Option<crate::ir::EventStream> {
+        let Some(Node::Object(rs)) = op.get("responses") else {
+            return None;
+        };
+        let rs = rs.clone();
+        for (code, r) in rs {
+            if !code.starts_with('2') {
+                continue;
+            }
+            let rptr = format!("{ptr}/responses/{}", escape_token(&code));
+            let (r, rp) = self.resolve(&r, &rptr);
+            let Some(Node::Object(content)) = r.get("content") else {
+                continue;
+            };
+            let Some((ct, m)) = content.iter().find(|(ct, _)| {
+                ct.split(';')
+                    .next()
+                    .unwrap_or("")
+                    .trim()
+                    .eq_ignore_ascii_case("text/event-stream")
+            }) else {
+                continue;
+            };
+            let (ct, m) = (ct.clone(), m.clone());
+            let schema = m
+                .get("itemSchema")
+                .or_else(|| m.get("x-keel-event-schema"))
+                .cloned();
+            let data = schema.map(|s| {
+                let key = if m.get("itemSchema").is_some() {
+                    "itemSchema"
+                } else {
+                    "x-keel-event-schema"
+                };
+                self.schema_ty(
+                    &s,
+                    &format!("{rp}/content/{}/{key}", escape_token(&ct)),
+                    &format!("{op_camel}Event"),
+                )
+            });
+            return Some(crate::ir::EventStream { data });
+        }
+        None
     }
 
     fn parameters(

@@ -85,6 +85,34 @@ fn main() {
         Err(keel::ApiError::Client(e)) => assert_eq!(e.status().map(|s| s.as_u16()), Some(418), "{e}"),
         other => panic!("expected keel::Error::UnexpectedStatus, got {other:?}"),
     }
+    // Server-sent events: `events()` is typed by the document's event schema,
+    // and resumes across the connections the server drops.
+    let mut ticks = client.sdk().stream_ticks().count(5).drop_after(2).retry_ms(10).events().unwrap();
+    let mut seen = Vec::new();
+    rt.block_on(async {
+        while let Some(event) = ticks.next().await.unwrap() {
+            seen.push(event.data.n);
+        }
+    });
+    assert_eq!(seen, vec![1, 2, 3, 4, 5]);
+    assert_eq!(ticks.inner().connections(), 3);
+
+    // OAuth2 client credentials from the document's scheme (tokenUrl, scopes).
+    let oauth = Client::with_oauth2(&url, "keel-demo-client", "keel-demo-oauth-secret").unwrap();
+    for _ in 0..3 {
+        let p = rt.block_on(oauth.sdk().get_protected().send()).unwrap();
+        assert!(p.ok);
+    }
+    let blocking = oauth.sdk().get_protected().send_blocking().unwrap();
+    assert_eq!(blocking.token, 1, "one token for every call");
+    // The cursor-paginated list got paginate() (detected from `cursor` and `next_cursor`).
+    let mut pager = client.sdk().list_paged_items().total(12).limit(5).paginate().unwrap();
+    let mut ns = Vec::new();
+    while let Some(item) = rt.block_on(pager.next_item()).unwrap() {
+        ns.push(item.n);
+    }
+    assert_eq!(ns, (1..=12).collect::<Vec<_>>());
+    assert_eq!(pager.pages_fetched(), 3);
     println!("E2E OK");
 }
 "#;

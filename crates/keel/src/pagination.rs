@@ -176,8 +176,8 @@ pub struct Page<T> {
     pub response: Response,
 }
 
-type MakeRequest = Arc<dyn Fn() -> RequestBuilder + Send + Sync>;
-type FollowUrl = Arc<dyn Fn(&str) -> RequestBuilder + Send + Sync>;
+type MakeRequest = Arc<dyn Fn() -> Result<RequestBuilder> + Send + Sync>;
+type FollowUrl = Arc<dyn Fn(&str) -> Result<RequestBuilder> + Send + Sync>;
 
 /// What the next request is.
 #[derive(Debug, Clone)]
@@ -229,9 +229,42 @@ impl<T: DeserializeOwned> Pager<T> {
     ) -> Self {
         let c1 = client.clone();
         let c2 = client.clone();
+        Self::with_parts(
+            Arc::new(move || Ok(make(&c1))),
+            Arc::new(move |url| Ok(c2.get(url))),
+            pagination,
+        )
+    }
+
+    /// A pager whose pages are copies of `request` with the pagination
+    /// parameters added (what generated clients use); `Link` pages are
+    /// `GET`s through the same client. Fails when the request cannot be
+    /// sent again (a streaming body).
+    pub fn from_request(request: RequestBuilder, pagination: Pagination) -> Result<Self> {
+        if request.try_clone().is_none() {
+            return Err(Error::request(
+                "a paginated request must be re-sendable for every page (a streaming body is sent once); give the body as bytes",
+            ));
+        }
+        let template = Arc::new(std::sync::Mutex::new(request));
+        let t2 = template.clone();
+        fn copy(t: &std::sync::Mutex<RequestBuilder>) -> Result<RequestBuilder> {
+            t.lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+                .try_clone()
+                .ok_or_else(|| Error::request("the paginated request cannot be re-sent"))
+        }
+        Ok(Self::with_parts(
+            Arc::new(move || copy(&template)),
+            Arc::new(move |url| copy(&t2).map(|r| r.follow(url))),
+            pagination,
+        ))
+    }
+
+    fn with_parts(make: MakeRequest, follow: FollowUrl, pagination: Pagination) -> Self {
         Pager {
-            make: Arc::new(move || make(&c1)),
-            follow: Arc::new(move |url| c2.get(url)),
+            make,
+            follow,
             pagination,
             items_at: None,
             page_size: None,
@@ -347,31 +380,31 @@ impl<T: DeserializeOwned> Pager<T> {
                     limit_param,
                     limit,
                     ..
-                } => (self.make)()
+                } => (self.make)()?
                     .query(limit_param, limit)
                     .query(offset_param, 0),
                 Pagination::PageNumber { param, first, .. } => {
-                    size((self.make)()).query(param, first)
+                    size((self.make)()?).query(param, first)
                 }
-                _ => size((self.make)()),
+                _ => size((self.make)()?),
             },
-            Next::Param(p, v) => size((self.make)()).query(p, v),
+            Next::Param(p, v) => size((self.make)()?).query(p, v),
             Next::Offset(o) => match &self.pagination {
                 Pagination::Offset {
                     offset_param,
                     limit_param,
                     limit,
                     ..
-                } => (self.make)()
+                } => (self.make)()?
                     .query(limit_param, limit)
                     .query(offset_param, o),
                 _ => return Err(Error::request("offset page for a non-offset pager")),
             },
             Next::Page(n) => match &self.pagination {
-                Pagination::PageNumber { param, .. } => size((self.make)()).query(param, n),
+                Pagination::PageNumber { param, .. } => size((self.make)()?).query(param, n),
                 _ => return Err(Error::request("page number for a non-page pager")),
             },
-            Next::Url(u) => (self.follow)(u),
+            Next::Url(u) => (self.follow)(u)?,
             Next::Done => return Err(Error::request("the list has ended")),
         })
     }

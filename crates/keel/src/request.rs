@@ -377,6 +377,41 @@ impl RequestBuilder {
         self
     }
 
+    /// A copy of this request, to send it again (a reconnecting event
+    /// stream, the next page of a list): `None` when its body is a stream
+    /// (sent once) or the request already holds an error.
+    pub fn try_clone(&self) -> Option<RequestBuilder> {
+        if self.error.is_some() {
+            return None;
+        }
+        let body = match &self.body {
+            PreparedBody::Bytes(b) => PreparedBody::Bytes(b.clone()),
+            PreparedBody::Stream(_) => return None,
+        };
+        Some(RequestBuilder {
+            inner: self.inner.clone(),
+            auth: self.auth.clone(),
+            method: self.method.clone(),
+            path: self.path.clone(),
+            path_params: self.path_params.clone(),
+            query: self.query.clone(),
+            headers: self.headers.clone(),
+            cookies: self.cookies.clone(),
+            body,
+            timeout: self.timeout,
+            read_timeout: self.read_timeout,
+            max_response_size: self.max_response_size,
+            documented: self.documented.clone(),
+            weight: self.weight,
+            error: None,
+        })
+    }
+
+    /// A `GET` of `url` through the same client (a `Link: rel="next"` page).
+    pub(crate) fn follow(&self, url: &str) -> RequestBuilder {
+        RequestBuilder::new(self.inner.clone(), self.auth.clone(), Method::GET, url)
+    }
+
     /// The resilience state of the client this request goes through (for
     /// streams that reconnect: server-sent events).
     pub(crate) fn resilience_state(&self) -> &Arc<crate::resilience::ResilienceState> {

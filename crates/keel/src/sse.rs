@@ -317,7 +317,7 @@ impl EventParser {
     }
 }
 
-type MakeRequest = Arc<dyn Fn() -> RequestBuilder + Send + Sync>;
+type MakeRequest = Arc<dyn Fn() -> Result<RequestBuilder> + Send + Sync>;
 
 /// Describes a server-sent event stream to open; [`connect`](Self::connect)
 /// returns the [`EventStream`]. See the [module documentation](self).
@@ -357,8 +357,32 @@ impl EventSource {
     /// # let _ = source; }
     /// ```
     pub fn new(make: impl Fn() -> RequestBuilder + Send + Sync + 'static) -> Self {
+        Self::with_factory(Arc::new(move || Ok(make())))
+    }
+
+    /// A source whose every connection is a copy of `request` (what
+    /// generated clients use). Fails when the request cannot be sent again
+    /// (a streaming body).
+    pub fn from_request(request: RequestBuilder) -> Result<Self> {
+        if request.try_clone().is_none() {
+            // The request's own error, if any, is reported when it is sent.
+            return Err(Error::request(
+                "an event stream's request must be re-sendable to reconnect (a streaming body is sent once); give the body as bytes",
+            ));
+        }
+        let template = std::sync::Mutex::new(request);
+        Ok(Self::with_factory(Arc::new(move || {
+            template
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+                .try_clone()
+                .ok_or_else(|| Error::request("the event stream's request cannot be re-sent"))
+        })))
+    }
+
+    fn with_factory(make: MakeRequest) -> Self {
         EventSource {
-            make: Arc::new(make),
+            make,
             terminator: Some(DEFAULT_TERMINATOR.to_owned()),
             retry: DEFAULT_RETRY,
             max_reconnects: DEFAULT_MAX_RECONNECTS,
@@ -412,6 +436,14 @@ impl EventSource {
     pub fn last_event_id(mut self, id: impl Into<String>) -> Self {
         self.last_event_id = Some(id.into());
         self
+    }
+
+    /// The stream with each event's data parsed as JSON into `T`.
+    pub fn connect_typed<T: DeserializeOwned>(self) -> TypedEventStream<T> {
+        TypedEventStream {
+            inner: self.connect(),
+            _data: std::marker::PhantomData,
+        }
     }
 
     /// The stream; nothing is sent until the first
@@ -590,7 +622,13 @@ impl EventStream {
             tokio::time::sleep(wait).await;
             self.reconnects += 1;
         }
-        let mut request = (self.source.make)().header("Accept", "text/event-stream");
+        let mut request = match (self.source.make)() {
+            Ok(r) => r.header("Accept", "text/event-stream"),
+            Err(e) => {
+                self.state = State::Done;
+                return Err(e);
+            }
+        };
         if let Some(id) = self.parser.last_event_id().filter(|id| !id.is_empty()) {
             request = request.header("Last-Event-ID", id);
         }
@@ -738,6 +776,43 @@ impl EventStream {
             Some(e) => typed_event(e).map(Some),
             None => Ok(None),
         }
+    }
+}
+
+/// An [`EventStream`] whose events' data is parsed as JSON into `T` (see
+/// [`EventSource::connect_typed`]; what generated clients return).
+pub struct TypedEventStream<T> {
+    inner: EventStream,
+    _data: std::marker::PhantomData<fn() -> T>,
+}
+
+impl<T> fmt::Debug for TypedEventStream<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_tuple("TypedEventStream")
+            .field(&self.inner)
+            .finish()
+    }
+}
+
+impl<T: DeserializeOwned> TypedEventStream<T> {
+    /// The next event, parsed; `None` when the stream has ended.
+    pub async fn next(&mut self) -> Result<Option<TypedEvent<T>>> {
+        self.inner.next_typed().await
+    }
+
+    /// [`next`](Self::next) for blocking callers.
+    pub fn next_blocking(&mut self) -> Result<Option<TypedEvent<T>>> {
+        self.inner.next_typed_blocking()
+    }
+
+    /// The untyped stream underneath (its counters and last event id).
+    pub fn inner(&self) -> &EventStream {
+        &self.inner
+    }
+
+    /// The untyped stream.
+    pub fn into_inner(self) -> EventStream {
+        self.inner
     }
 }
 

@@ -31,6 +31,41 @@ pub use params::{
     cookie, cookie_header, header, path, query, scalar_text, style_pairs, style_value, Style,
 };
 
+/// The token provider of an OAuth2 `clientCredentials` security scheme:
+/// `token_url` as the document gives it (resolved against `base_url` when
+/// relative), the document's scopes.
+pub fn oauth2_client_credentials(
+    base_url: &str,
+    token_url: &str,
+    client_id: &str,
+    client_secret: &str,
+    scopes: &[&str],
+) -> Result<crate::oauth2::TokenProvider> {
+    let absolute = match url::Url::parse(token_url) {
+        Ok(u) => u,
+        Err(url::ParseError::RelativeUrlWithoutBase) => {
+            let base = url::Url::parse(base_url).map_err(|e| {
+                Error::config(format!(
+                    "the base URL {base_url:?} is not a valid URL to resolve the OAuth2 token URL {token_url:?} against: {e}"
+                ))
+            })?;
+            base.join(token_url).map_err(|e| {
+                Error::config(format!(
+                    "the OAuth2 token URL {token_url:?} is invalid: {e}"
+                ))
+            })?
+        }
+        Err(e) => {
+            return Err(Error::config(format!(
+                "the OAuth2 token URL {token_url:?} is invalid: {e}"
+            )))
+        }
+    };
+    crate::oauth2::TokenProvider::client_credentials(absolute.as_str(), client_id, client_secret)
+        .scopes(scopes.iter().copied())
+        .build()
+}
+
 /// A generated response enum (one variant per documented status), split
 /// into the success value and the documented-error value.
 pub trait DocumentedResponse: Sized {
