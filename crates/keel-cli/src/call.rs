@@ -233,10 +233,12 @@ fn apply_security(
         AuthKind::ApiKeyQuery(q) => {
             s.api_key = None;
             extra.push(format!("{q}=={key}"));
+            s.redact.push(key);
         }
         AuthKind::ApiKeyCookie(c) => {
             s.api_key = None;
             extra.push(format!("Cookie:{c}={key}"));
+            s.redact.push(key);
         }
         AuthKind::Unsupported(why) => {
             return Err(Failure::usage(format!(

@@ -602,6 +602,7 @@ fn secrets(args: &SchemeArgs) -> Vec<String> {
     ]
     .into_iter()
     .flatten()
+    .chain(args.redact.iter())
     .filter(|v| v.len() >= 4)
     .cloned()
     .collect();
@@ -634,6 +635,30 @@ fn shown_headers(headers: &keel::HeaderMap, secrets: &[String]) -> Vec<(String, 
             )
         })
         .collect()
+}
+
+/// `text` with every secret (as given, percent-encoded or form-encoded, as
+/// it may appear in a query) replaced by `<redacted>`.
+fn redact_in(text: &str, secrets: &[String]) -> String {
+    let mut shown = text.to_owned();
+    for s in secrets {
+        let encoded: String = s
+            .bytes()
+            .map(|b| {
+                if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~') {
+                    (b as char).to_string()
+                } else {
+                    format!("%{b:02X}")
+                }
+            })
+            .collect();
+        // application/x-www-form-urlencoded writes a space as `+`.
+        let form_encoded = encoded.replace("%20", "+");
+        for form in [s.as_str(), encoded.as_str(), form_encoded.as_str()] {
+            shown = shown.replace(form, "<redacted>");
+        }
+    }
+    shown
 }
 
 /// Where the output goes and how it looks.
@@ -671,7 +696,7 @@ fn print_request(out: &Output, rec: &Recorded, streamed: Option<&Path>) -> Resul
     let mut stdout = std::io::stdout().lock();
     if out.print.req_head {
         let target = match rec.uri.path_and_query() {
-            Some(pq) => pq.as_str().to_owned(),
+            Some(pq) => redact_in(pq.as_str(), &out.secrets),
             None => "/".to_owned(),
         };
         let mut headers = Vec::new();

@@ -19,6 +19,11 @@ pub struct SchemeArgs {
     /// basic, api-key (key only).
     #[arg(long, default_value = "default")]
     pub scheme: String,
+    /// Credentials placed elsewhere than the scheme's own header (an API key
+    /// that a document's security scheme sends in the query or a cookie):
+    /// redacted wherever the request is printed.
+    #[arg(skip)]
+    pub redact: Vec<String>,
     /// The API key.
     #[arg(long, env = "KEEL_API_KEY", hide_env_values = true)]
     pub api_key: Option<String>,

@@ -65,9 +65,16 @@ paths:
                 note: {type: string}
       responses:
         "200": {description: echoed, content: {application/json: {schema: {type: object}}}}
+  /ping:
+    get:
+      operationId: pingWithQueryKey
+      security: [{qkey: []}]
+      responses:
+        "200": {description: pong}
 components:
   securitySchemes:
     token: {type: http, scheme: bearer}
+    qkey: {type: apiKey, in: query, name: api_key}
 "#;
 
 struct Fixture {
@@ -260,6 +267,23 @@ fn security_from_the_document_and_credentials_from_the_environment() {
     );
     assert!(out.contains("authorization: <redacted>"), "{out}");
     assert!(!out.contains("tok-123"), "{out}");
+}
+
+#[test]
+fn an_api_key_sent_in_the_query_is_redacted_where_the_request_is_printed() {
+    let f = fixture();
+    let o = cmd()
+        .args(["call", "--spec", &f.spec, "--offline", "pingWithQueryKey"])
+        .env("KEEL_API_KEY", "qk-Secret-77 x")
+        .output()
+        .expect("run");
+    assert!(o.status.success(), "{}", text(&o.stderr));
+    let out = text(&o.stdout);
+    assert!(
+        out.starts_with("GET /ping?api_key=<redacted> HTTP/1.1\n"),
+        "{out}"
+    );
+    assert!(!out.contains("qk-Secret"), "{out}");
 }
 
 #[test]

@@ -37,30 +37,40 @@ fn the_transport_is_created_once_for_async_and_blocking_callers() {
 #[test]
 fn async_and_blocking_callers_share_one_connection() {
     let server = DemoServer::start_background().unwrap();
-    let proxy = CountingProxy::start(server.addr());
-    let client = HttpClient::new(format!("{}/echo", proxy.url())).unwrap();
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
         .build()
         .unwrap();
-    // Blocking first: the connection is made on Keel's runtime …
-    echo(&client.get("").send_blocking().unwrap());
-    // … reused by an async caller on the caller's runtime …
-    rt.block_on(async {
-        for _ in 0..3 {
-            echo(&client.get("").send().await.unwrap());
+    // hyper-util hands a finished connection back to the pool from a task,
+    // so on a loaded machine the next call can occasionally find the pool
+    // empty and open a second connection. Separate pools for the two kinds
+    // of caller would open at least two every time; so the scenario runs
+    // up to three times and one run with a single connection proves it.
+    let mut seen = Vec::new();
+    for _ in 0..3 {
+        let proxy = CountingProxy::start(server.addr());
+        let client = HttpClient::new(format!("{}/echo", proxy.url())).unwrap();
+        // Blocking first: the connection is made on Keel's runtime …
+        echo(&client.get("").send_blocking().unwrap());
+        // … reused by an async caller on the caller's runtime …
+        rt.block_on(async {
+            for _ in 0..3 {
+                echo(&client.get("").send().await.unwrap());
+            }
+        });
+        // … and by blocking callers on other threads.
+        std::thread::scope(|s| {
+            s.spawn(|| echo(&client.get("").send_blocking().unwrap()));
+        });
+        echo(&client.get("").send_blocking().unwrap());
+        seen.push(proxy.accepted());
+        if proxy.accepted() == 1 {
+            return;
         }
-    });
-    // … and by blocking callers on other threads.
-    std::thread::scope(|s| {
-        s.spawn(|| echo(&client.get("").send_blocking().unwrap()));
-    });
-    echo(&client.get("").send_blocking().unwrap());
-    assert_eq!(
-        proxy.accepted(),
-        1,
-        "sequential async and blocking calls share one pooled connection"
+    }
+    panic!(
+        "sequential async and blocking calls should share one pooled connection; connections per run: {seen:?}"
     );
 }
 
