@@ -93,13 +93,18 @@ pub fn module(api: &Api, krate: &str) -> String {
     ));
     out.push_str("    let public = api::Client::new(keel::HttpClient::builder(base).raise_on_unexpected_status(false).build().map_err(|e| e.to_string())?);\n");
     for s in &api.security_schemes {
-        let creds = match &s.kind {
-            keel_codegen::ir::AuthKind::Basic => "\"user\", \"pass\"",
+        // An OAuth2 client-credentials scheme is called with a token obtained
+        // elsewhere: Prism does not implement the document's token endpoint.
+        let (builder, creds) = match &s.kind {
+            keel_codegen::ir::AuthKind::Basic => ("builder", "\"user\", \"pass\""),
+            keel_codegen::ir::AuthKind::OAuth2ClientCredentials { .. } => {
+                ("token_builder", "\"k-123\"")
+            }
             keel_codegen::ir::AuthKind::Unsupported(_) => continue,
-            _ => "\"k-123\"",
+            _ => ("builder", "\"k-123\""),
         };
         out.push_str(&format!(
-            "    let s_{n} = api::Client::new(api::auth::{n}_builder(base, {creds}).allow_insecure_credentials(true).raise_on_unexpected_status(false).build().map_err(|e| e.to_string())?);\n",
+            "    let s_{n} = api::Client::new(api::auth::{n}_{builder}(base, {creds}).allow_insecure_credentials(true).raise_on_unexpected_status(false).build().map_err(|e| e.to_string())?);\n",
             n = s.name
         ));
     }
