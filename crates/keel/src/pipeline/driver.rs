@@ -2,12 +2,13 @@
 //! Blocking callers run it on Keel's runtime; there is no second driver.
 
 use std::future::Future;
+use std::pin::Pin;
+use std::task::{Context, Poll};
 use std::time::Duration;
 
 use bytes::{Bytes, BytesMut};
 use http::header::CONTENT_LENGTH;
 use http_body::Body as _;
-use http_body_util::BodyExt;
 use tracing::Instrument;
 use url::Url;
 
@@ -17,7 +18,7 @@ use crate::error::{display_url, error_chain_message, ConnectErrorKind, Error, Re
 use crate::resilience::Pending;
 use crate::response::{Response, StreamingResponse};
 use crate::signing::Auth;
-use crate::transport::{ResponseBody, SharedTransport, TransportError};
+use crate::transport::{ResponseBody, SendFuture, SharedTransport, TransportError};
 
 /// How a call reads the body of its responses.
 pub(crate) trait Mode: Send {
@@ -52,27 +53,13 @@ impl Mode for Buffered {
     type Exchanged = Response;
     type Output = Response;
 
-    async fn exchange(
+    fn exchange(
         &self,
         transport: &SharedTransport,
         exchange: Exchange,
         (_, max): (Option<Duration>, u64),
-    ) -> Result<Response> {
-        let Exchange {
-            method,
-            url,
-            headers,
-            body,
-            timeout,
-        } = exchange;
-        let request = into_request(method, &url, headers, body)?;
-        let (status, headers, content) = within(timeout, &url, async {
-            let (status, headers, body) = send(transport, request, &url).await?;
-            let content = collect(body, &headers, max, &url).await?;
-            Ok((status, headers, content))
-        })
-        .await?;
-        Ok(Response::<()>::raw(status, headers, content, url))
+    ) -> impl Future<Output = Result<Response>> + Send {
+        BufferedExchange::new(transport, exchange, max)
     }
 
     fn head(r: &Response) -> (http::StatusCode, &http::HeaderMap, &Url, &[u8]) {
@@ -82,6 +69,199 @@ impl Mode for Buffered {
     fn finish(mut r: Response, attempts: u32) -> Response {
         r.attempts = attempts;
         r
+    }
+}
+
+pin_project_lite::pin_project! {
+    /// One buffered exchange: the head, then the whole body (up to the size
+    /// cap), both within the attempt's time limit. Written as one state
+    /// machine rather than nested `async` blocks (a timeout around a send
+    /// and a collect): each nesting moved the request and the response body
+    /// from future to future, and this is every call's hot path.
+    struct BufferedExchange {
+        max: u64,
+        limit: Duration,
+        #[pin]
+        deadline: Option<tokio::time::Sleep>,
+        #[pin]
+        state: BufferedState,
+    }
+}
+
+pin_project_lite::pin_project! {
+    #[project = BufferedProj]
+    #[project_replace = BufferedOwned]
+    enum BufferedState {
+        Head { url: Url, #[pin] call: SendFuture },
+        Body {
+            url: Url,
+            status: http::StatusCode,
+            headers: http::HeaderMap,
+            #[pin]
+            body: ResponseBody,
+            declared: Option<u64>,
+            first: Option<Bytes>,
+            rest: Option<BytesMut>,
+            total: u64,
+        },
+        Failed { error: Option<Error> },
+        Done,
+    }
+}
+
+impl BufferedExchange {
+    fn new(transport: &SharedTransport, exchange: Exchange, max: u64) -> Self {
+        let Exchange {
+            method,
+            url,
+            headers,
+            body,
+            timeout,
+        } = exchange;
+        // As `tokio::time::timeout`: a limit too far off to be an instant
+        // is no limit.
+        let deadline = timeout
+            .and_then(|t| tokio::time::Instant::now().checked_add(t))
+            .map(tokio::time::sleep_until);
+        let state = match into_request(method, &url, headers, body) {
+            Ok(request) => BufferedState::Head {
+                call: transport.send(request),
+                url,
+            },
+            Err(e) => BufferedState::Failed { error: Some(e) },
+        };
+        BufferedExchange {
+            max,
+            limit: timeout.unwrap_or_default(),
+            deadline,
+            state,
+        }
+    }
+}
+
+/// Why a finished exchange has no answer left (a Keel bug if ever seen).
+fn finished() -> Error {
+    Error::request("an exchange was polled after it finished (a Keel bug)")
+}
+
+impl Future for BufferedExchange {
+    type Output = Result<Response>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<Response>> {
+        let mut this = self.project();
+        let max = *this.max;
+        loop {
+            let failed = match this.state.as_mut().project() {
+                BufferedProj::Head { url, call } => match call.poll(cx) {
+                    Poll::Pending => break,
+                    Poll::Ready(Err(e)) => transport_error(e, url),
+                    Poll::Ready(Ok(response)) => {
+                        let (parts, body) = response.into_parts();
+                        let declared = parts
+                            .headers
+                            .get(CONTENT_LENGTH)
+                            .and_then(|v| v.to_str().ok())
+                            .and_then(|v| v.parse::<u64>().ok());
+                        if declared.is_some_and(|n| n > max) || body.size_hint().lower() > max {
+                            Error::body_too_large(url, max)
+                        } else {
+                            let BufferedOwned::Head { url, .. } =
+                                this.state.as_mut().project_replace(BufferedState::Done)
+                            else {
+                                return Poll::Ready(Err(finished()));
+                            };
+                            this.state.set(BufferedState::Body {
+                                url,
+                                status: parts.status,
+                                headers: parts.headers,
+                                body,
+                                declared,
+                                first: None,
+                                rest: None,
+                                total: 0,
+                            });
+                            continue;
+                        }
+                    }
+                },
+                BufferedProj::Body {
+                    url,
+                    body,
+                    declared,
+                    first,
+                    rest,
+                    total,
+                    ..
+                } => match body.poll_frame(cx) {
+                    Poll::Pending => break,
+                    Poll::Ready(Some(Err(e))) => body_error(e, url),
+                    Poll::Ready(Some(Ok(frame))) => {
+                        let Ok(data) = frame.into_data() else {
+                            continue;
+                        };
+                        *total += data.len() as u64;
+                        if *total > max {
+                            Error::body_too_large(url, max)
+                        } else {
+                            // Most bodies arrive in one frame: kept without copying.
+                            match (first.as_ref(), rest.as_mut()) {
+                                (None, _) => *first = Some(data),
+                                (Some(f), None) => {
+                                    let hint = declared.unwrap_or(0).min(max) as usize;
+                                    let mut buf =
+                                        BytesMut::with_capacity(hint.max(f.len() + data.len()));
+                                    buf.extend_from_slice(f);
+                                    buf.extend_from_slice(&data);
+                                    *rest = Some(buf);
+                                }
+                                (Some(_), Some(buf)) => buf.extend_from_slice(&data),
+                            }
+                            continue;
+                        }
+                    }
+                    Poll::Ready(None) => {
+                        return Poll::Ready(
+                            match this.state.as_mut().project_replace(BufferedState::Done) {
+                                BufferedOwned::Body {
+                                    url,
+                                    status,
+                                    headers,
+                                    first,
+                                    rest,
+                                    ..
+                                } => {
+                                    let content = match (first, rest) {
+                                        (_, Some(buf)) => buf.freeze(),
+                                        (Some(f), None) => f,
+                                        (None, None) => Bytes::new(),
+                                    };
+                                    Ok(Response::<()>::raw(status, headers, content, url))
+                                }
+                                _ => Err(finished()),
+                            },
+                        );
+                    }
+                },
+                BufferedProj::Failed { error } => error.take().unwrap_or_else(finished),
+                BufferedProj::Done => finished(),
+            };
+            this.state.set(BufferedState::Done);
+            return Poll::Ready(Err(failed));
+        }
+        // Waiting for the head or the body: within the time limit?
+        if let Some(deadline) = this.deadline.as_pin_mut() {
+            if deadline.poll(cx).is_ready() {
+                let e = match this.state.as_mut().project() {
+                    BufferedProj::Head { url, .. } | BufferedProj::Body { url, .. } => {
+                        Error::timeout(url, *this.limit)
+                    }
+                    _ => finished(),
+                };
+                this.state.set(BufferedState::Done);
+                return Poll::Ready(Err(e));
+            }
+        }
+        Poll::Pending
     }
 }
 
@@ -155,10 +335,15 @@ pub(crate) async fn run<M: Mode>(
                                 .instrument(attempt.clone())
                                 .await
                         }
+                        // Boxed: a hedged attempt holds two exchanges at once;
+                        // inline, that would grow every call's future (and the
+                        // copies of it) for an option most calls never use.
                         Some(delay) => {
-                            hedged(&mode, &transport, exchange, limits, delay, &mut call)
-                                .instrument(attempt.clone())
-                                .await
+                            Box::pin(hedged(
+                                &mode, &transport, exchange, limits, delay, &mut call,
+                            ))
+                            .instrument(attempt.clone())
+                            .await
                         }
                     };
                     if result.is_ok() {
@@ -318,52 +503,6 @@ async fn send(
         .map_err(|e| transport_error(e, url))?;
     let (parts, body) = response.into_parts();
     Ok((parts.status, parts.headers, body))
-}
-
-/// Reads a whole body, refusing one larger than `max` bytes.
-async fn collect(
-    mut body: ResponseBody,
-    headers: &http::HeaderMap,
-    max: u64,
-    url: &Url,
-) -> Result<Bytes> {
-    let declared = headers
-        .get(CONTENT_LENGTH)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.parse::<u64>().ok());
-    if declared.is_some_and(|n| n > max) || body.size_hint().lower() > max {
-        return Err(Error::body_too_large(url, max));
-    }
-    // Most bodies arrive in one frame: return it without copying.
-    let mut first: Option<Bytes> = None;
-    let mut rest: Option<BytesMut> = None;
-    let mut total: u64 = 0;
-    while let Some(frame) = body.frame().await {
-        let frame = frame.map_err(|e| body_error(e, url))?;
-        let Ok(data) = frame.into_data() else {
-            continue;
-        };
-        total += data.len() as u64;
-        if total > max {
-            return Err(Error::body_too_large(url, max));
-        }
-        match (&mut first, &mut rest) {
-            (None, _) => first = Some(data),
-            (Some(f), None) => {
-                let hint = declared.unwrap_or(0).min(max) as usize;
-                let mut buf = BytesMut::with_capacity(hint.max(f.len() + data.len()));
-                buf.extend_from_slice(f);
-                buf.extend_from_slice(&data);
-                rest = Some(buf);
-            }
-            (Some(_), Some(buf)) => buf.extend_from_slice(&data),
-        }
-    }
-    Ok(match (first, rest) {
-        (_, Some(buf)) => buf.freeze(),
-        (Some(f), None) => f,
-        (None, None) => Bytes::new(),
-    })
 }
 
 /// A failure while reading a body: the request was sent.

@@ -110,6 +110,23 @@ const DEFAULT_MAX_WAIT: Duration = Duration::from_secs(60);
 
 /// Whether an outcome is the server saying "slow down": a throttle status,
 /// or a 503 with a `Retry-After` that parses.
+/// The breaker's key for `url`: its origin, serialized as
+/// [`url::Origin::ascii_serialization`] does. A URL without user info is
+/// already `scheme://host[:port]` up to its path (the parser lower-cases the
+/// host and drops a default port), so that prefix is copied instead of
+/// building an `Origin` (which clones the host) and formatting it again.
+fn origin_key(url: &Url) -> String {
+    if url.username().is_empty()
+        && url.password().is_none()
+        && url.has_host()
+        && matches!(url.scheme(), "http" | "https")
+    {
+        url[..url::Position::BeforePath].to_owned()
+    } else {
+        url.origin().ascii_serialization()
+    }
+}
+
 pub(crate) fn is_throttle(config: &Resilience, outcome: &Outcome<'_>) -> bool {
     match outcome {
         Outcome::Response(r) => {
@@ -411,11 +428,7 @@ impl ResilienceState {
         call: &mut CallState,
     ) -> Pending<'c, Admitted> {
         call.breaker = None;
-        let origin = self
-            .config
-            .breaker
-            .as_ref()
-            .map(|_| url.origin().ascii_serialization());
+        let origin = self.config.breaker.as_ref().map(|_| origin_key(url));
         let rate_waited = call.rate_waited;
         match self.store {
             StoreRef::Local(_) => Pending::Ready(
@@ -870,6 +883,28 @@ impl ResilienceState {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn origin_key_is_the_origins_serialization() {
+        for u in [
+            "http://127.0.0.1:8080/a?b=c",
+            "https://Example.COM/x",
+            "https://example.com:443/",
+            "http://example.com:80",
+            "http://[::1]:9000/p#f",
+            "https://user:pw@example.com:8443/secret",
+            "https://user@example.com/",
+            "http://xn--bcher-kva.example/",
+            "http://bücher.example:81/x",
+        ] {
+            let url = Url::parse(u).unwrap();
+            assert_eq!(
+                super::origin_key(&url),
+                url.origin().ascii_serialization(),
+                "{u}"
+            );
+        }
+    }
+
     use super::*;
     use crate::resilience::{RetryBudget, DEFAULT_RETRY_STATUSES};
     use crate::response::Response;

@@ -454,10 +454,9 @@ impl HyperTransport {
         Arc::ptr_eq(&self.inner, &other.inner)
     }
 
-    pub(crate) async fn send_inline(
-        &self,
-        mut request: Request<Body>,
-    ) -> std::result::Result<Response<ResponseBody>, TransportError> {
+    /// Starts one exchange: a plain function returning a named future (no
+    /// `async` layers, so the request is not moved through nested futures).
+    pub(crate) fn send_inline(&self, mut request: Request<Body>) -> HyperCall {
         if let Some(m) = &self.inner.proxy {
             if request.uri().scheme_str() == Some("http") {
                 if let Some(auth) = m
@@ -474,28 +473,81 @@ impl HyperTransport {
         #[cfg(feature = "decompression")]
         if self.inner.decompress {
             let mut svc = tower_http::decompression::Decompression::new(&self.inner.client);
-            std::future::poll_fn(|cx| svc.poll_ready(cx))
-                .await
-                .map_err(map_error)?;
-            return svc
-                .call(request)
-                .await
-                .map(|r| r.map(ResponseBody::decompressed))
-                .map_err(map_error);
+            // hyper-util's client (and so the layer over it) is always
+            // ready: its pool waits inside the response future.
+            let mut cx = Context::from_waker(std::task::Waker::noop());
+            return match svc.poll_ready(&mut cx) {
+                Poll::Ready(Ok(())) => HyperCall {
+                    state: CallState::Decompressed {
+                        future: svc.call(request),
+                    },
+                },
+                Poll::Ready(Err(e)) => HyperCall {
+                    state: CallState::Failed {
+                        error: Some(map_error(e)),
+                    },
+                },
+                Poll::Pending => HyperCall {
+                    state: CallState::Failed {
+                        error: Some(TransportError::other(
+                            "the hyper client was not ready to send (a Keel bug)",
+                        )),
+                    },
+                },
+            };
         }
-        self.inner
-            .client
-            .request(request)
-            .await
-            .map(|r| r.map(ResponseBody::incoming))
-            .map_err(map_error)
+        HyperCall {
+            state: CallState::Plain {
+                future: self.inner.client.request(request),
+            },
+        }
+    }
+}
+
+pin_project_lite::pin_project! {
+    /// One exchange on Keel's hyper transport, up to the response head.
+    pub(crate) struct HyperCall {
+        #[pin]
+        state: CallState,
+    }
+}
+
+pin_project_lite::pin_project! {
+    #[project = CallProj]
+    enum CallState {
+        Plain { #[pin] future: hyper_util::client::legacy::ResponseFuture },
+        #[cfg(feature = "decompression")]
+        Decompressed {
+            #[pin]
+            future: tower_http::decompression::ResponseFuture<hyper_util::client::legacy::ResponseFuture>,
+        },
+        Failed { error: Option<TransportError> },
+    }
+}
+
+impl Future for HyperCall {
+    type Output = std::result::Result<Response<ResponseBody>, TransportError>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        match self.project().state.project() {
+            CallProj::Plain { future } => future
+                .poll(cx)
+                .map(|r| r.map(|r| r.map(ResponseBody::incoming)).map_err(map_error)),
+            #[cfg(feature = "decompression")]
+            CallProj::Decompressed { future } => future.poll(cx).map(|r| {
+                r.map(|r| r.map(ResponseBody::decompressed))
+                    .map_err(map_error)
+            }),
+            CallProj::Failed { error } => Poll::Ready(Err(error.take().unwrap_or_else(|| {
+                TransportError::other("a failed exchange was polled again (a Keel bug)")
+            }))),
+        }
     }
 }
 
 impl super::Transport for HyperTransport {
     fn send(&self, request: Request<Body>) -> super::TransportFuture {
-        let this = self.clone();
-        Box::pin(async move { this.send_inline(request).await })
+        Box::pin(self.send_inline(request))
     }
 }
 

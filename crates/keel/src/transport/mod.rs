@@ -189,13 +189,37 @@ impl SharedTransport {
 
     /// Sends one request. Keel's own transport is called without boxing
     /// its future.
-    pub(crate) async fn send(
-        &self,
-        request: http::Request<Body>,
-    ) -> Result<http::Response<ResponseBody>, TransportError> {
+    pub(crate) fn send(&self, request: http::Request<Body>) -> SendFuture {
         match &self.repr {
-            Repr::Hyper(h) => h.send_inline(request).await,
-            Repr::Dyn(t) => t.send(request).await,
+            Repr::Hyper(h) => SendFuture::Hyper {
+                call: h.send_inline(request),
+            },
+            Repr::Dyn(t) => SendFuture::Dyn {
+                call: t.send(request),
+            },
+        }
+    }
+}
+
+pin_project_lite::pin_project! {
+    /// One exchange on a [`SharedTransport`], up to the response head.
+    #[project = SendProj]
+    pub(crate) enum SendFuture {
+        Hyper { #[pin] call: hyper::HyperCall },
+        Dyn { call: TransportFuture },
+    }
+}
+
+impl Future for SendFuture {
+    type Output = Result<http::Response<ResponseBody>, TransportError>;
+
+    fn poll(
+        self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Self::Output> {
+        match self.project() {
+            SendProj::Hyper { call } => call.poll(cx),
+            SendProj::Dyn { call } => call.as_mut().poll(cx),
         }
     }
 }
