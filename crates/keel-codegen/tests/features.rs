@@ -1,5 +1,5 @@
 //! Every combination of a generated crate's Cargo features that a user can pick compiles
-//! without warnings: `cargo check` of the crate generated from `specs/features.yaml` (five
+//! without warnings: `cargo build` of the crate generated from `specs/features.yaml` (five
 //! tags sharing models through fields, an alias, a oneOf, a multipart part and an event
 //! schema) with the default features (all of them), with none, and with each one alone.
 //!
@@ -7,8 +7,11 @@
 //! (`deepl-api`, 13 tags, one of them the `default` group of untagged operations; override
 //! with `KEEL_FEATURE_MATRIX_DOC=<file name>`).
 //!
-//! The nested checks use `target/keel-generated` (shared with the end-to-end test; the outer
-//! `cargo test` holds the lock on the workspace's own). `KEEL_SKIP_E2E=1` skips them.
+//! The nested builds use `target/keel-generated` with the end-to-end test's settings (dev
+//! profile without debug info), so the dependencies it built are reused: a build, not a
+//! `cargo check`, because check metadata would compile keel-http's whole dependency tree a
+//! second time. (The outer `cargo test` holds the lock on the workspace's own target
+//! directory.) `KEEL_SKIP_E2E=1` skips them.
 
 use keel_codegen::{generate, GenerateOptions, KeelDependency};
 use std::path::{Path, PathBuf};
@@ -19,7 +22,7 @@ fn manifest() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
 }
 
-/// What one `cargo check` of the generated crate reported.
+/// What one `cargo build` of the generated crate reported.
 struct Outcome {
     label: String,
     ok: bool,
@@ -28,24 +31,24 @@ struct Outcome {
     seconds: f64,
 }
 
-/// `cargo check` of `crate_dir` with these extra arguments.
-fn cargo_check(crate_dir: &Path, label: &str, args: &[&str], offline: bool) -> Outcome {
+/// `cargo build` of `crate_dir` with these extra arguments.
+fn cargo_build(crate_dir: &Path, label: &str, args: &[&str], offline: bool) -> Outcome {
     let target = std::env::var_os("CARGO_TARGET_DIR")
         .map(PathBuf::from)
         .unwrap_or_else(|| manifest().join("../../target"))
         .join("keel-generated");
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
     let mut cmd = Command::new(cargo);
-    cmd.args(["check", "--message-format", "short"])
+    cmd.args(["build", "--message-format", "short"])
         .args(args)
         .current_dir(crate_dir)
         .env("CARGO_TARGET_DIR", &target)
-        .env_remove("RUSTFLAGS");
+        .env("CARGO_PROFILE_DEV_DEBUG", "0");
     if offline {
         cmd.arg("--offline");
     }
     let started = Instant::now();
-    let out = cmd.output().expect("run cargo check");
+    let out = cmd.output().expect("run cargo build");
     let seconds = started.elapsed().as_secs_f64();
     let stderr = String::from_utf8_lossy(&out.stderr);
     let problems: Vec<String> = stderr
@@ -71,7 +74,7 @@ fn cargo_check(crate_dir: &Path, label: &str, args: &[&str], offline: bool) -> O
     }
 }
 
-/// Generates `spec` and checks it with the defaults, with no features, and with each feature
+/// Generates `spec` and builds it with the defaults, with no features, and with each feature
 /// alone; panics listing every combination that failed or warned.
 fn check_matrix(spec: &Path, crate_name: &str, min_features: usize) {
     let keel = manifest().join("../keel").canonicalize().unwrap();
@@ -88,25 +91,25 @@ fn check_matrix(spec: &Path, crate_name: &str, min_features: usize) {
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path().join(crate_name);
     generated.write_to(&dir).unwrap();
-    // pin dependency versions to the workspace's lockfile so the check works offline
+    // pin dependency versions to the workspace's lockfile so the build works offline
     let lock = manifest().join("../../Cargo.lock");
     let offline = lock.exists();
     if offline {
         std::fs::copy(&lock, dir.join("Cargo.lock")).unwrap();
     }
     let mut outcomes = vec![
-        cargo_check(&dir, "default (all features)", &[], offline),
-        cargo_check(&dir, "no features", &["--no-default-features"], offline),
+        cargo_build(&dir, "default (all features)", &[], offline),
+        cargo_build(&dir, "no features", &["--no-default-features"], offline),
     ];
     for f in &features {
-        outcomes.push(cargo_check(
+        outcomes.push(cargo_build(
             &dir,
             &format!("only `{f}`"),
             &["--no-default-features", "--features", f],
             offline,
         ));
     }
-    println!("{}: cargo check per feature set", spec.display());
+    println!("{}: cargo build per feature set", spec.display());
     for o in &outcomes {
         println!(
             "  {:<40} {:>6.1} s  {}",
