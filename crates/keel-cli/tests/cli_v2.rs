@@ -785,7 +785,7 @@ fn generate_lists_the_crates_features() {
     assert!(o.status.success(), "{}", text(&o.stderr));
     let stdout = text(&o.stdout);
     assert!(
-        stdout.contains("cargo features (one per tag, all on by default; `default-features = false, features = [..]` picks some): pets (2 operations), store (2 operations), users (1 operation), type (1 operation), default-tag (1 operation)\n"),
+        stdout.contains("cargo features (one per tag, all on by default; `default-features = false, features = [..]` picks some): pets (2 operations), store (2 operations), users (1 operation), type (1 operation), keel_2 (1 operation), default-tag (1 operation)\n"),
         "{stdout}"
     );
     let cargo = std::fs::read_to_string(dir.join("Cargo.toml")).unwrap();

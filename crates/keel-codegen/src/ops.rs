@@ -39,6 +39,14 @@ const RESERVED_ACCESSORS: &[&str] = &[
     "clone",
     "fmt",
     "with_http",
+    // crates the generated code names by path (`keel::…`, `serde::…`): a module of that
+    // name at the crate root would shadow them
+    "keel",
+    "serde",
+    "serde_json",
+    "std",
+    "core",
+    "alloc",
 ];
 
 /// Names a builder's setters may not take (its own methods).

@@ -118,10 +118,15 @@ fn features_per_tag() {
     let g = check("features.yaml", "features");
     let names: Vec<&str> = g.features.iter().map(|f| f.name.as_str()).collect();
     // one per tag, named like its module; Cargo reserves `default`
-    assert_eq!(names, ["pets", "store", "users", "type", "default-tag"]);
+    assert_eq!(
+        names,
+        ["pets", "store", "users", "type", "keel_2", "default-tag"]
+    );
     let cargo = g.file("Cargo.toml").unwrap();
     assert!(
-        cargo.contains("default = [\"pets\", \"store\", \"users\", \"type\", \"default-tag\"]\n"),
+        cargo.contains(
+            "default = [\"pets\", \"store\", \"users\", \"type\", \"keel_2\", \"default-tag\"]\n"
+        ),
         "{cargo}"
     );
     assert!(cargo.contains("\npets = []\n"), "{cargo}");
@@ -132,6 +137,11 @@ fn features_per_tag() {
     );
     assert!(
         lib.contains("#[cfg(feature = \"type\")]\npub mod r#type;"),
+        "{lib}"
+    );
+    // a module named `keel` would shadow the keel crate
+    assert!(
+        lib.contains("#[cfg(feature = \"keel_2\")]\npub mod keel_2;"),
         "{lib}"
     );
     assert!(
