@@ -1,7 +1,8 @@
 //! Every combination of a generated crate's Cargo features that a user can pick compiles
 //! without warnings: `cargo build` of the crate generated from `specs/features.yaml` (six
 //! tags sharing models through fields, an alias, a oneOf, a multipart part and an event
-//! schema) with the default features (all of them), with none, and with each one alone.
+//! schema) with the default features (all of them), with none, with each one alone and with
+//! every pair.
 //!
 //! With `KEEL_OPENAPI_CORPUS` set, the same matrix for a mid-sized corpus document
 //! (`deepl-api`, 13 tags, one of them the `default` group of untagged operations; override
@@ -74,9 +75,10 @@ fn cargo_build(crate_dir: &Path, label: &str, args: &[&str], offline: bool) -> O
     }
 }
 
-/// Generates `spec` and builds it with the defaults, with no features, and with each feature
-/// alone; panics listing every combination that failed or warned.
-fn check_matrix(spec: &Path, crate_name: &str, min_features: usize) {
+/// Generates `spec` and builds it with the defaults, with no features, with each feature
+/// alone and, with `pairs`, with every two features together; panics listing every
+/// combination that failed or warned.
+fn check_matrix(spec: &Path, crate_name: &str, min_features: usize, pairs: bool) {
     let keel = manifest().join("../keel").canonicalize().unwrap();
     let options = GenerateOptions::new(crate_name)
         .keel(KeelDependency::Path(keel))
@@ -108,6 +110,19 @@ fn check_matrix(spec: &Path, crate_name: &str, min_features: usize) {
             &["--no-default-features", "--features", f],
             offline,
         ));
+    }
+    if pairs {
+        for (i, a) in features.iter().enumerate() {
+            for b in &features[i + 1..] {
+                let both = format!("{a},{b}");
+                outcomes.push(cargo_build(
+                    &dir,
+                    &format!("`{a}` and `{b}`"),
+                    &["--no-default-features", "--features", &both],
+                    offline,
+                ));
+            }
+        }
     }
     println!("{}: cargo build per feature set", spec.display());
     for o in &outcomes {
@@ -145,6 +160,7 @@ fn every_single_feature_compiles_without_warnings() {
         &manifest().join("tests/specs/features.yaml"),
         "shop-client",
         6,
+        true,
     );
 }
 
@@ -162,5 +178,5 @@ fn corpus_document_feature_matrix() {
     let spec = PathBuf::from(corpus).join(&doc);
     assert!(spec.is_file(), "{} not found", spec.display());
     let stem = doc.split('.').next().unwrap_or("corpus");
-    check_matrix(&spec, &format!("{stem}-client"), 2);
+    check_matrix(&spec, &format!("{stem}-client"), 2, false);
 }
