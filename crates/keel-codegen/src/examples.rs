@@ -254,6 +254,14 @@ fn object(doc: &Node, s: &Node, request: bool, depth: usize, walk: &mut Walk) ->
 }
 
 fn string(s: &Node) -> Value {
+    let min = s.get("minLength").and_then(num).unwrap_or(0.0) as usize;
+    let max = s.get("maxLength").and_then(num).map(|m| m as usize);
+    if let Some(v) = s
+        .str_of("pattern")
+        .and_then(|p| matching_string(p, min, max))
+    {
+        return json!(v);
+    }
     let v = match s.str_of("format") {
         Some("date-time") => "2024-01-02T03:04:05Z".to_string(),
         Some("date") => "2024-01-02".to_string(),
@@ -267,8 +275,6 @@ fn string(s: &Node) -> Value {
         Some("byte") => "ZXhhbXBsZQ==".to_string(),
         _ => "example".to_string(),
     };
-    let min = s.get("minLength").and_then(num).unwrap_or(0.0) as usize;
-    let max = s.get("maxLength").and_then(num).map(|m| m as usize);
     let mut v = v;
     while v.chars().count() < min {
         v.push('x');
@@ -279,4 +285,122 @@ fn string(s: &Node) -> Value {
         }
     }
     json!(v)
+}
+
+/// A string matching the regular expression `pattern` (JSON Schema's `pattern`) whose length
+/// is within `min..=max` characters, or `None` when the pattern cannot be parsed (look-around,
+/// back-references) or no short candidate fits the lengths.
+///
+/// Alternations take their first branch; repetitions are tried with 0, 1, 2, … repetitions
+/// (within their bounds; up to `max(8, min)`) until the length fits; classes prefer a letter
+/// or digit.
+pub(crate) fn matching_string(pattern: &str, min: usize, max: Option<usize>) -> Option<String> {
+    let hir = regex_syntax::ParserBuilder::new()
+        .build()
+        .parse(pattern)
+        .ok()?;
+    let most = min.clamp(8, 1024) as u32;
+    (0..=most).find_map(|reps| {
+        let mut out = String::new();
+        sample(&hir, reps, &mut out)?;
+        let n = out.chars().count();
+        (n >= min && max.is_none_or(|m| n <= m)).then_some(out)
+    })
+}
+
+/// Appends to `out` a string `hir` matches, unbounded repetitions repeated `reps` times.
+fn sample(hir: &regex_syntax::hir::Hir, reps: u32, out: &mut String) -> Option<()> {
+    use regex_syntax::hir::{Class, HirKind};
+    match hir.kind() {
+        HirKind::Empty | HirKind::Look(_) => {}
+        HirKind::Literal(lit) => out.push_str(std::str::from_utf8(&lit.0).ok()?),
+        HirKind::Class(Class::Unicode(c)) => {
+            let ranges: Vec<(char, char)> =
+                c.ranges().iter().map(|r| (r.start(), r.end())).collect();
+            out.push(pick(&ranges)?);
+        }
+        HirKind::Class(Class::Bytes(c)) => {
+            let ranges: Vec<(char, char)> = c
+                .ranges()
+                .iter()
+                .filter(|r| r.start().is_ascii())
+                .map(|r| (char::from(r.start()), char::from(r.end().min(0x7f))))
+                .collect();
+            out.push(pick(&ranges)?);
+        }
+        HirKind::Repetition(r) => {
+            let n = reps.clamp(r.min, r.max.unwrap_or(u32::MAX).max(r.min));
+            for _ in 0..n {
+                sample(&r.sub, reps, out)?;
+            }
+        }
+        HirKind::Capture(c) => sample(&c.sub, reps, out)?,
+        HirKind::Concat(parts) => {
+            for p in parts {
+                sample(p, reps, out)?;
+            }
+        }
+        HirKind::Alternation(branches) => sample(branches.first()?, reps, out)?,
+    }
+    Some(())
+}
+
+/// A character of a class (sorted, non-overlapping ranges): a letter or digit when the class
+/// has one, else its first printable ASCII character, else its first character.
+fn pick(ranges: &[(char, char)]) -> Option<char> {
+    let has = |c: char| ranges.iter().any(|&(a, b)| a <= c && c <= b);
+    ['a', '0', 'A', '1']
+        .into_iter()
+        .find(|&c| has(c))
+        .or_else(|| {
+            ranges.iter().find_map(|&(a, b)| {
+                let c = a.max('!');
+                (c <= b && c <= '~').then_some(c)
+            })
+        })
+        .or_else(|| ranges.first().map(|r| r.0))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::matching_string;
+
+    /// The generated string matches the pattern (checked by the `regex` crate) and fits.
+    fn check(pattern: &str, min: usize, max: Option<usize>) -> String {
+        let s =
+            matching_string(pattern, min, max).unwrap_or_else(|| panic!("no string for {pattern}"));
+        let re = regex::Regex::new(pattern).expect("valid pattern");
+        assert!(re.is_match(&s), "{s:?} does not match {pattern}");
+        let n = s.chars().count();
+        assert!(
+            n >= min && max.is_none_or(|m| n <= m),
+            "{s:?} has length {n}"
+        );
+        s
+    }
+
+    #[test]
+    fn strings_match_the_patterns_of_the_corpus() {
+        // Discord's snowflake, Discord's colour, Redocly's time of day
+        assert_eq!(check("^(0|[1-9][0-9]*)$", 0, None), "0");
+        check("^#(([0-9a-fA-F]{2}){3}|([0-9a-fA-F]){3})$", 0, Some(7));
+        check(r"^([01]\d|2[0-3]):?([0-5]\d)$", 0, None);
+    }
+
+    #[test]
+    fn lengths_pick_the_repetitions() {
+        let s = check("^[1-9][0-9]*$", 17, Some(20));
+        assert_eq!(s.len(), 17);
+        check(r"^[A-Z]{3}-\d+$", 6, None);
+        check(r"^\w+@\w+\.com$", 0, None);
+        check("^(?:foo|bar)[^a-z]?x.$", 0, None);
+        check("^[a-z]+$", 0, Some(8));
+        assert_eq!(matching_string("^[a-z]{10}$", 0, Some(5)), None);
+    }
+
+    #[test]
+    fn unsupported_patterns_give_none() {
+        assert_eq!(matching_string("^(?=a)a$", 0, None), None);
+        assert_eq!(matching_string("(", 0, None), None);
+    }
 }
