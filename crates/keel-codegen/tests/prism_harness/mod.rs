@@ -278,17 +278,32 @@ fn main() {
         eprintln!("usage: harness DOC BASE_URL");
         std::process::exit(2);
     };
-    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
-    let result = rt.block_on(async {
-        match doc.as_str() {
+    // One `run` calls every operation of a document in one async fn: its
+    // future (boxed) and, in a debug build, its poll frame are large (Binance's
+    // 340 operations overflowed the main thread's 8 MiB stack), so the calls run
+    // on a thread with a large stack (reserved, not committed, until used).
+    let (doc, base) = (doc.clone(), base.clone());
+    let worker = std::thread::Builder::new()
+        .name("harness".into())
+        .stack_size(1 << 30)
+        .spawn(move || {
+            let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
+            rt.block_on(async {
+                let base = base.as_str();
+                match doc.as_str() {
 "#);
     for d in docs {
-        out.push_str(&format!("            {d:?} => {d}::run(base).await,\n"));
+        out.push_str(&format!(
+            "                    {d:?} => Box::pin({d}::run(base)).await,\n"
+        ));
     }
     out.push_str(
-        r#"            other => Err(format!("unknown document {other}")),
-        }
-    });
+        r#"                    other => Err(format!("unknown document {other}")),
+                }
+            })
+        })
+        .expect("harness thread");
+    let result = worker.join().unwrap_or_else(|_| Err("the harness thread panicked".to_string()));
     if let Err(e) = result {
         eprintln!("harness: {e}");
         std::process::exit(1);
