@@ -49,6 +49,119 @@ pub(crate) fn given(doc: &Node, n: &Node) -> Option<Value> {
     }
 }
 
+/// The example `node` (a parameter or media type) gives, when it fits `schema` (see [`fits`]):
+/// documents' examples do not always satisfy their own schemas (Binance's `interval` example
+/// is `'"1m"'`, quotes included, outside its enum; Xero's bank transactions spell a required
+/// `LineItems` as `Lineitems`), and a value built from the schema serves better than one the
+/// server refuses.
+pub(crate) fn given_fitting(doc: &Node, node: &Node, schema: Option<&Node>) -> Option<Value> {
+    given(doc, node).filter(|v| schema.is_none_or(|s| fits(doc, s, v)))
+}
+
+/// Whether `v` satisfies `schema`'s checkable constraints: types, `const`, `enum`, bounds,
+/// lengths, item counts, required properties, recursively (`allOf`: every part; `oneOf` /
+/// `anyOf`: some branch). Patterns and formats are not checked. Bounded in depth: deeper
+/// values are taken as fitting.
+pub(crate) fn fits(doc: &Node, schema: &Node, v: &Value) -> bool {
+    fits_at(doc, schema, v, 0)
+}
+
+fn fits_at(doc: &Node, schema: &Node, v: &Value, depth: usize) -> bool {
+    if depth > 24 {
+        return true;
+    }
+    let s = resolve(doc, schema);
+    if v.is_null() {
+        return s.bool_of("nullable")
+            || matches!(s.get("type"), Some(Node::Str(t)) if t == "null")
+            || matches!(s.get("type"), Some(Node::Array(a)) if a.iter().any(|t| t.as_str() == Some("null")))
+            || s.get("enum")
+                .and_then(Node::as_array)
+                .is_some_and(|a| a.iter().any(|e| matches!(e, Node::Null)))
+            || s.get("type").is_none() && s.get("enum").is_none() && s.get("const").is_none();
+    }
+    if let Some(c) = s.get("const") {
+        if c.to_value() != *v {
+            return false;
+        }
+    }
+    if let Some(Node::Array(vals)) = s.get("enum") {
+        if !vals.iter().any(|e| e.to_value() == *v) {
+            return false;
+        }
+    }
+    if let Some(Node::Array(parts)) = s.get("allOf") {
+        if !parts.iter().all(|p| fits_at(doc, p, v, depth + 1)) {
+            return false;
+        }
+    }
+    for key in ["oneOf", "anyOf"] {
+        if let Some(Node::Array(parts)) = s.get(key) {
+            if !parts.is_empty() && !parts.iter().any(|p| fits_at(doc, p, v, depth + 1)) {
+                return false;
+            }
+        }
+    }
+    let ty = types(s);
+    let type_ok = ty.is_empty()
+        || ty.iter().any(|t| match *t {
+            "string" => v.is_string(),
+            "integer" => v.is_i64() || v.is_u64() || v.as_f64().is_some_and(|f| f.fract() == 0.0),
+            "number" => v.is_number(),
+            "boolean" => v.is_boolean(),
+            "array" => v.is_array(),
+            "object" => v.is_object(),
+            _ => true,
+        });
+    if !type_ok {
+        return false;
+    }
+    match v {
+        Value::String(text) => {
+            let n = text.chars().count() as f64;
+            s.get("minLength").and_then(num).is_none_or(|m| n >= m)
+                && s.get("maxLength").and_then(num).is_none_or(|m| n <= m)
+        }
+        Value::Number(x) => {
+            let x = x.as_f64().unwrap_or(0.0);
+            s.get("minimum").and_then(num).is_none_or(|m| x >= m)
+                && s.get("maximum").and_then(num).is_none_or(|m| x <= m)
+        }
+        Value::Array(items) => {
+            let n = items.len() as f64;
+            s.get("minItems").and_then(num).is_none_or(|m| n >= m)
+                && s.get("maxItems").and_then(num).is_none_or(|m| n <= m)
+                && match s.get("items") {
+                    Some(item @ Node::Object(_)) => {
+                        items.iter().all(|i| fits_at(doc, item, i, depth + 1))
+                    }
+                    _ => true,
+                }
+        }
+        Value::Object(m) => {
+            let required_ok = s
+                .get("required")
+                .and_then(Node::as_array)
+                .is_none_or(|req| {
+                    req.iter().filter_map(Node::as_str).all(|k| {
+                        m.contains_key(k)
+                            || s.get("properties")
+                                .and_then(|p| p.get(k))
+                                .is_some_and(|p| resolve(doc, p).bool_of("readOnly"))
+                    })
+                });
+            required_ok
+                && match s.get("properties") {
+                    Some(Node::Object(props)) => m.iter().all(|(k, val)| {
+                        props.get(k).is_none_or(|p| fits_at(doc, p, val, depth + 1))
+                    }),
+                    _ => true,
+                }
+        }
+        _ => true,
+    }
+}
+
 /// A value for `schema`: its own example when it has one, else one built from it.
 pub(crate) fn for_schema(doc: &Node, schema: &Node, request: bool) -> Value {
     let mut walk = Walk {
@@ -94,7 +207,7 @@ fn build_inner(doc: &Node, schema: &Node, request: bool, depth: usize, walk: &mu
     if let Some(c) = s.get("const") {
         return c.to_value();
     }
-    if let Some(e) = given(doc, s) {
+    if let Some(e) = given(doc, s).filter(|e| fits(doc, s, e)) {
         return e;
     }
     if let Some(Node::Array(vals)) = s.get("enum") {
@@ -103,8 +216,9 @@ fn build_inner(doc: &Node, schema: &Node, request: bool, depth: usize, walk: &mu
         }
     }
     if let Some(d) = s.get("default") {
-        if !matches!(d, Node::Null) {
-            return d.to_value();
+        let d = d.to_value();
+        if !d.is_null() && fits(doc, s, &d) {
+            return d;
         }
     }
     if let Some(Node::Array(parts)) = s.get("allOf") {
@@ -363,7 +477,49 @@ fn pick(ranges: &[(char, char)]) -> Option<char> {
 
 #[cfg(test)]
 mod tests {
-    use super::matching_string;
+    use super::{fits, matching_string};
+    use crate::node::parse_text;
+    use serde_json::json;
+
+    #[test]
+    fn examples_that_violate_their_schema_do_not_fit() {
+        let doc = parse_text(
+            r##"{"components": {"schemas": {
+                "Interval": {"type": "string", "enum": ["1m", "1M"]},
+                "Tx": {"type": "object", "required": ["LineItems"],
+                       "properties": {"LineItems": {"type": "array", "items": {"$ref": "#/components/schemas/Line"}},
+                                      "Amount": {"type": "number"}}},
+                "Line": {"type": "object", "properties": {"Quantity": {"type": "integer", "minimum": 1}}}
+            }}}"##,
+            "test",
+        )
+        .expect("document");
+        let schema = |name: &str| {
+            parse_text(
+                &format!(r##"{{"$ref": "#/components/schemas/{name}"}}"##),
+                "test",
+            )
+            .expect("ref")
+        };
+        assert!(fits(&doc, &schema("Interval"), &json!("1M")));
+        assert!(!fits(&doc, &schema("Interval"), &json!("\"1m\"")));
+        assert!(fits(
+            &doc,
+            &schema("Tx"),
+            &json!({"LineItems": [{"Quantity": 2}], "Amount": 50.0})
+        ));
+        assert!(!fits(&doc, &schema("Tx"), &json!({"Lineitems": []})));
+        assert!(!fits(
+            &doc,
+            &schema("Tx"),
+            &json!({"LineItems": [], "Amount": "50.00"})
+        ));
+        assert!(!fits(
+            &doc,
+            &schema("Tx"),
+            &json!({"LineItems": [{"Quantity": 0}]})
+        ));
+    }
 
     /// The generated string matches the pattern (checked by the `regex` crate) and fits.
     fn check(pattern: &str, min: usize, max: Option<usize>) -> String {

@@ -174,8 +174,12 @@ fn body_expr(api: &Api, g: &keel_codegen::ir::Group, b: &keel_codegen::ir::Body)
         .unwrap_or(Value::Object(Default::default()));
     match &b.kind {
         BodyKind::Json(t) | BodyKind::Form { ty: t, .. } => arg(api, t, &ex),
-        BodyKind::Bytes => "keel::Bytes::from_static(b\"example\")".to_string(),
-        BodyKind::Text => "\"example\"".to_string(),
+        // a raw or text body: the document's (or the schema's) string example, else "example"
+        BodyKind::Bytes => format!(
+            "keel::Bytes::from_static({:?}.as_bytes())",
+            ex.as_str().unwrap_or("example")
+        ),
+        BodyKind::Text => format!("{:?}", ex.as_str().unwrap_or("example")),
         BodyKind::Multipart {
             type_name, fields, ..
         } => {
