@@ -74,6 +74,24 @@ pub fn run(args: GenerateArgs) -> ExitCode {
     for op in &generated.event_streams {
         println!("server-sent events: {op}: events()");
     }
+    if !generated.features.is_empty() {
+        let list: Vec<String> = generated
+            .features
+            .iter()
+            .map(|f| {
+                format!(
+                    "{} ({} operation{})",
+                    f.name,
+                    f.operations,
+                    if f.operations == 1 { "" } else { "s" }
+                )
+            })
+            .collect();
+        println!(
+            "cargo features (one per tag, all on by default; `default-features = false, features = [..]` picks some): {}",
+            list.join(", ")
+        );
+    }
     println!(
         "generated crate `{}` in {}: {} operations, {} schemas ({} models), {} warnings, {:.0?}",
         generated.crate_name,

@@ -772,3 +772,22 @@ fn server_sent_events_stream_on_a_terminal_too() {
     assert!(child.wait().expect("wait").success());
     server.join().expect("server thread");
 }
+
+#[test]
+fn generate_lists_the_crates_features() {
+    let spec = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../keel-codegen/tests/specs/features.yaml"
+    );
+    let out = tempfile::tempdir().unwrap();
+    let dir = out.path().join("shop");
+    let o = keel(&["generate", spec, "-o", dir.to_str().unwrap()]);
+    assert!(o.status.success(), "{}", text(&o.stderr));
+    let stdout = text(&o.stdout);
+    assert!(
+        stdout.contains("cargo features (one per tag, all on by default; `default-features = false, features = [..]` picks some): pets (2 operations), store (2 operations), users (1 operation), type (1 operation), keel_2 (1 operation), default-tag (1 operation)\n"),
+        "{stdout}"
+    );
+    let cargo = std::fs::read_to_string(dir.join("Cargo.toml")).unwrap();
+    assert!(cargo.contains("\n[features]\n"), "{cargo}");
+}

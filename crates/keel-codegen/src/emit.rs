@@ -52,13 +52,74 @@ fn deprecated(yes: bool) -> TokenStream {
     }
 }
 
+/// `item` with `#[cfg(predicate)]` on each of its top-level items (`item` is one or more
+/// items: a type and its impls). Without a predicate, `item` unchanged.
+fn gate(item: TokenStream, predicate: Option<&str>) -> TokenStream {
+    let Some(predicate) = predicate else {
+        return item;
+    };
+    let Ok(cfg) = predicate.parse::<TokenStream>() else {
+        return item;
+    };
+    // Tokens that are not items are left as they are; `render` reports them.
+    let Ok(file) = syn::parse2::<syn::File>(item.clone()) else {
+        return item;
+    };
+    let mut out = TokenStream::new();
+    for mut it in file.items {
+        let attr: syn::Attribute = syn::parse_quote!(#[cfg(#cfg)]);
+        let attrs = match &mut it {
+            syn::Item::Struct(i) => Some(&mut i.attrs),
+            syn::Item::Enum(i) => Some(&mut i.attrs),
+            syn::Item::Type(i) => Some(&mut i.attrs),
+            syn::Item::Impl(i) => Some(&mut i.attrs),
+            syn::Item::Fn(i) => Some(&mut i.attrs),
+            syn::Item::Const(i) => Some(&mut i.attrs),
+            _ => None,
+        };
+        match attrs {
+            // after the doc comment, before the derives: as a person writes it
+            Some(attrs) => {
+                let at = attrs
+                    .iter()
+                    .position(|a| !a.path().is_ident("doc"))
+                    .unwrap_or(attrs.len());
+                attrs.insert(at, attr);
+                out.extend(quote!(#it));
+            }
+            None => out.extend(quote!(#attr #it)),
+        }
+    }
+    out
+}
+
 pub(crate) struct Emitter<'a> {
     pub api: &'a Api,
+    /// The crate's Cargo features (`None`: fewer than two groups, no features).
+    pub features: Option<crate::features::Plan>,
 }
 
 impl<'a> Emitter<'a> {
     pub(crate) fn new(api: &'a Api) -> Self {
-        Emitter { api }
+        Emitter {
+            api,
+            features: crate::features::plan(api),
+        }
+    }
+
+    /// The feature of the group with this index, when the crate has features.
+    fn group_feature(&self, index: usize) -> Option<&str> {
+        self.features
+            .as_ref()
+            .and_then(|f| f.group_features.get(index))
+            .map(String::as_str)
+    }
+
+    /// The `cfg` predicate a model is compiled under (`None`: always).
+    fn model_cfg(&self, id: usize) -> Option<String> {
+        let plan = self.features.as_ref()?;
+        let groups = plan.model_groups.get(id)?.as_ref()?;
+        Some(plan.cfg_predicate(groups))
     }
 
     /// Type tokens; `local` = inside the models module.
@@ -130,11 +191,21 @@ impl<'a> Emitter<'a> {
     pub(crate) fn models_file(&self) -> TokenStream {
         let mut items = TokenStream::new();
         for id in 0..self.api.models.len() {
-            items.extend(self.model(id));
+            items.extend(gate(self.model(id), self.model_cfg(id).as_deref()));
         }
+        let gated = if self.features.is_some() {
+            quote! {
+                //!
+                //! A type only some tags' operations use is compiled only with those tags' features
+                //! (`#[cfg(any(feature = …))]`); types every tag uses, or no operation does, always are.
+            }
+        } else {
+            quote!()
+        };
         quote! {
             //! Data types: one per schema of the API document, plus the inline schemas
             //! (named after where they appear).
+            #gated
             //!
             //! Formats `date-time`, `date`, `uuid`, `uri`, `byte` and `binary` are kept as `String`
             //! so the crate depends only on `serde`/`serde_json`; parse them with the crate of your choice.
@@ -371,8 +442,22 @@ impl<'a> Emitter<'a> {
         };
         let accessor = &group.accessor;
         let gdoc_line = format!(" Operations tagged `{}`: `client.{accessor}()`.", group.tag);
+        let feature = self
+            .api
+            .groups
+            .iter()
+            .position(|g| g.module == group.module)
+            .and_then(|i| self.group_feature(i))
+            .map(|f| {
+                let line = format!(
+                    " Compiled with the crate's `{f}` feature (on by default): `default-features = false, features = [\"{f}\"]` compiles only this tag and the types it uses."
+                );
+                quote!(#![doc = ""] #![doc = #line])
+            })
+            .unwrap_or_default();
         quote! {
             #![doc = #head]
+            #feature
             #![allow(deprecated, unused_imports)]
             use crate::models;
 
@@ -1041,6 +1126,41 @@ impl<'a> Emitter<'a> {
         }
     }
 
+    /// The crate docs' section on its Cargo features (empty without features).
+    fn features_doc(&self) -> TokenStream {
+        let Some(plan) = &self.features else {
+            return quote!();
+        };
+        let mut lines = vec![
+            String::new(),
+            "# Cargo features".to_string(),
+            String::new(),
+            "One feature per tag, all on by default. A program that uses only some tags compiles"
+                .to_string(),
+            "only those (their modules, their accessors on [`Client`] and the types only they use),"
+                .to_string(),
+            "for example `default-features = false, features = [\"…\"]`:".to_string(),
+            String::new(),
+        ];
+        for (g, f) in self.api.groups.iter().zip(&plan.group_features) {
+            let n = g.operations.len();
+            lines.push(format!(
+                "- `{f}`: `client.{}()`, the operations tagged `{}` ({n} operation{})",
+                g.accessor,
+                g.tag.replace('`', "'"),
+                if n == 1 { "" } else { "s" }
+            ));
+        }
+        let lines = lines.iter().map(|l| {
+            if l.is_empty() {
+                String::new()
+            } else {
+                format!(" {l}")
+            }
+        });
+        quote!(#( #![doc = #lines] )*)
+    }
+
     pub(crate) fn lib_file(&self, has_auth: bool) -> TokenStream {
         let api = self.api;
         let head = format!(
@@ -1082,23 +1202,43 @@ impl<'a> Emitter<'a> {
                 )
             })
             .unwrap_or_default();
-        let mods: Vec<_> = api.groups.iter().map(|g| ident(&g.module)).collect();
+        let cfg_of = |i: usize| match self.group_feature(i) {
+            Some(f) => quote!(#[cfg(feature = #f)]),
+            None => quote!(),
+        };
+        let mods: Vec<TokenStream> = api
+            .groups
+            .iter()
+            .enumerate()
+            .map(|(i, g)| {
+                let m = ident(&g.module);
+                let cfg = cfg_of(i);
+                quote!(#cfg pub mod #m;)
+            })
+            .collect();
         let accessors: Vec<TokenStream> = api
             .groups
             .iter()
-            .map(|g| {
+            .enumerate()
+            .map(|(i, g)| {
                 let m = ident(&g.module);
                 let a = ident(&g.accessor);
                 let t = format_ident!("{}", g.type_name);
-                let d = format!(" Operations tagged `{}`.", g.tag);
+                let d = match self.group_feature(i) {
+                    Some(f) => format!(" Operations tagged `{}` (feature `{f}`).", g.tag),
+                    None => format!(" Operations tagged `{}`.", g.tag),
+                };
+                let cfg = cfg_of(i);
                 quote! {
                     #[doc = #d]
+                    #cfg
                     pub fn #a(&self) -> #m::#t<'_, keel::Client<A>> {
                         #m::#t::new(&self.http)
                     }
                 }
             })
             .collect();
+        let features_doc = self.features_doc();
         let mut ctors = TokenStream::new();
         for s in &api.security_schemes {
             if let Some((_, what)) = Self::oauth2_parts(&s.kind) {
@@ -1169,11 +1309,12 @@ impl<'a> Emitter<'a> {
             #![doc = " optional parameter. For example:"]
             #![doc = #example]
             #![doc = " Data types are in [`models`]."]
+            #features_doc
             #![allow(clippy::large_enum_variant, clippy::enum_variant_names, clippy::module_inception, clippy::doc_lazy_continuation, clippy::derivable_impls, clippy::too_many_arguments, clippy::new_without_default)]
 
             #auth
             pub mod models;
-            #( pub mod #mods; )*
+            #(#mods)*
 
             pub use keel::codegen_support::FilePart;
 

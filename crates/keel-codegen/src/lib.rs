@@ -56,11 +56,19 @@
 //! One module per tag with a request builder per operation (required parameters in the call,
 //! optional ones as setters), `models` for the data types, `auth` for the security schemes;
 //! the helpers they call live in `keel::codegen_support`.
+//!
+//! A document with two tags or more gets one Cargo feature per tag (named like its module),
+//! all of them in `default`; a feature gates its module, its accessor on `Client`, and the
+//! models that only some tags' operations reach (transitively, through fields, variants and
+//! aliases): `#[cfg(any(feature = "pets", feature = "store"))]`. Models every tag reaches,
+//! or no operation does, are always compiled. So `default-features = false, features =
+//! ["pets"]` compiles one tag of a large API. [`Generated::features`] lists them.
 #![deny(missing_docs)]
 #![forbid(unsafe_code)]
 
 mod emit;
 mod examples;
+mod features;
 pub mod ir;
 mod lower;
 mod model;
@@ -223,6 +231,25 @@ pub struct Generated {
     pub paginated: Vec<(String, String)>,
     /// Operations whose response is a server-sent event stream (`events()`).
     pub event_streams: Vec<String>,
+    /// The generated crate's Cargo features, one per tag, all in `default` (empty for a
+    /// document with fewer than two tags).
+    pub features: Vec<Feature>,
+}
+
+/// A Cargo feature of a generated crate: one tag's module, its accessor on `Client`, and the
+/// models only some tags use.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Feature {
+    /// The feature's name: the tag's module name (`default-tag` for the `default` group,
+    /// since Cargo reserves `default`).
+    pub name: String,
+    /// The tag as the document writes it.
+    pub tag: String,
+    /// The operations it enables.
+    pub operations: usize,
+    /// The models compiled only when it (or another tag's feature using them) is on.
+    pub gated_models: usize,
 }
 
 impl Generated {
@@ -310,9 +337,24 @@ pub fn emit_crate(
         .security_schemes
         .iter()
         .any(|s| !matches!(s.kind, ir::AuthKind::Unsupported(_)));
+    let features: Vec<Feature> = match &emitter.features {
+        None => Vec::new(),
+        Some(plan) => api
+            .groups
+            .iter()
+            .zip(&plan.group_features)
+            .enumerate()
+            .map(|(i, (g, f))| Feature {
+                name: f.clone(),
+                tag: g.tag.clone(),
+                operations: g.operations.len(),
+                gated_models: plan.gated_models_of(i),
+            })
+            .collect(),
+    };
     let mut files = vec![GeneratedFile {
         path: "Cargo.toml".into(),
-        contents: cargo_toml(&crate_name, &api.title, options),
+        contents: cargo_toml(&crate_name, &api.title, &features, options),
     }];
     files.push(GeneratedFile {
         path: "src/lib.rs".into(),
@@ -362,6 +404,7 @@ pub fn emit_crate(
         models: api.models.len(),
         paginated,
         event_streams,
+        features,
     })
 }
 
@@ -414,7 +457,48 @@ pub fn default_keel_version() -> String {
     }
 }
 
-fn cargo_toml(name: &str, title: &str, options: &GenerateOptions) -> String {
+/// The `[features]` table: one feature per tag, all of them in `default` (empty without
+/// features).
+fn features_table(features: &[Feature]) -> String {
+    if features.is_empty() {
+        return String::new();
+    }
+    let mut out = String::from(
+        "\n[features]\n# One feature per tag: its module, its accessor on `Client` and the models only it uses.\n# All on by default; `default-features = false, features = [\"…\"]` picks some.\n",
+    );
+    let names: Vec<String> = features.iter().map(|f| toml_str(&f.name)).collect();
+    let one_line = format!("default = [{}]", names.join(", "));
+    if one_line.len() <= 100 {
+        out.push_str(&one_line);
+        out.push('\n');
+    } else {
+        out.push_str("default = [\n");
+        for n in &names {
+            out.push_str(&format!("    {n},\n"));
+        }
+        out.push_str("]\n");
+    }
+    for f in features {
+        let key = if f
+            .name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
+        {
+            f.name.clone()
+        } else {
+            toml_str(&f.name)
+        };
+        out.push_str(&format!(
+            "# {} operation{} tagged {}\n{key} = []\n",
+            f.operations,
+            if f.operations == 1 { "" } else { "s" },
+            toml_str(&f.tag)
+        ));
+    }
+    out
+}
+
+fn cargo_toml(name: &str, title: &str, features: &[Feature], options: &GenerateOptions) -> String {
     let keel = match &options.keel {
         KeelDependency::Path(p) => format!(
             "{{ package = \"keel-http\", path = {} }}",
@@ -425,13 +509,14 @@ fn cargo_toml(name: &str, title: &str, options: &GenerateOptions) -> String {
         }
     };
     let desc = toml_str(&format!("Client for {title}, generated by keel-codegen."));
+    let features = features_table(features);
     let workspace = if options.standalone_workspace {
         "\n[workspace]\n"
     } else {
         ""
     };
     format!(
-        "# Generated by keel-codegen. Do not edit by hand.\n[package]\nname = {}\nversion = \"0.1.0\"\nedition = \"2021\"\npublish = false\ndescription = {desc}\n\n[lib]\n# descriptions from the API document are prose, not Rust examples\ndoctest = false\n\n[dependencies]\nkeel = {keel}\nserde = {{ version = \"1\", features = [\"derive\"] }}\nserde_json = \"1\"\n{workspace}",
+        "# Generated by keel-codegen. Do not edit by hand.\n[package]\nname = {}\nversion = \"0.1.0\"\nedition = \"2021\"\npublish = false\ndescription = {desc}\n\n[lib]\n# descriptions from the API document are prose, not Rust examples\ndoctest = false\n\n[dependencies]\nkeel = {keel}\nserde = {{ version = \"1\", features = [\"derive\"] }}\nserde_json = \"1\"\n{features}{workspace}",
         toml_str(name)
     )
 }

@@ -78,6 +78,30 @@ fn is_null_schema(n: &Node) -> bool {
     }
 }
 
+/// An `allOf` part with nothing but annotations (`allOf: [{$ref: X}, {description: …}]`, the
+/// 3.0 way to describe a reference): it adds no constraint, so it does not count as a part.
+fn is_annotation_only(n: &Node) -> bool {
+    match n {
+        Node::Object(m) => m.keys().all(|k| {
+            k.starts_with("x-")
+                || matches!(
+                    k.as_str(),
+                    "description"
+                        | "title"
+                        | "example"
+                        | "examples"
+                        | "default"
+                        | "deprecated"
+                        | "readOnly"
+                        | "writeOnly"
+                        | "externalDocs"
+                        | "$comment"
+                )
+        }),
+        _ => false,
+    }
+}
+
 fn type_list(schema: &Node) -> Vec<&str> {
     match schema.get("type") {
         Some(Node::Str(s)) => vec![s.as_str()],
@@ -129,7 +153,10 @@ fn needs_model(schema: &Node) -> bool {
         }
     }
     if let Some(Node::Array(parts)) = m.get("allOf") {
-        let non_trivial = parts.iter().filter(|p| !is_null_schema(p)).count();
+        let non_trivial = parts
+            .iter()
+            .filter(|p| !is_null_schema(p) && !is_annotation_only(p))
+            .count();
         if non_trivial > 1
             || (non_trivial == 1 && parts.iter().any(|p| p.get("properties").is_some()))
         {
@@ -691,6 +718,7 @@ impl<'a> Ctx<'a> {
                     .iter()
                     .enumerate()
                     .filter(|(_, p)| !is_null_schema(p))
+                    .filter(|(_, p)| key != "allOf" || !is_annotation_only(p))
                     .collect();
                 let nulls = non_null.len() < parts.len();
                 if let [(i, only)] = non_null.as_slice() {

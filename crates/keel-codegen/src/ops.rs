@@ -39,6 +39,14 @@ const RESERVED_ACCESSORS: &[&str] = &[
     "clone",
     "fmt",
     "with_http",
+    // crates the generated code names by path (`keel::…`, `serde::…`): a module of that
+    // name at the crate root would shadow them
+    "keel",
+    "serde",
+    "serde_json",
+    "std",
+    "core",
+    "alloc",
 ];
 
 /// Names a builder's setters may not take (its own methods).
@@ -507,11 +515,12 @@ impl Ctx<'_> {
                         })
                     }),
             };
-            let example = examples::given(self.doc, &p).or_else(|| {
-                schema
-                    .as_ref()
-                    .map(|(s, _)| examples::for_schema(self.doc, s, true))
-            });
+            let example = examples::given_fitting(self.doc, &p, schema.as_ref().map(|(s, _)| s))
+                .or_else(|| {
+                    schema
+                        .as_ref()
+                        .map(|(s, _)| examples::for_schema(self.doc, s, true))
+                });
             let mut ty = match &schema {
                 Some((s, sp)) => {
                     self.schema_ty(s, sp, &format!("{op_camel}{}", names::camel(&wire)))
@@ -721,7 +730,7 @@ impl Ctx<'_> {
         };
         let hint = format!("{op_camel}Body");
         let example_of = |ctx: &Self, m: &Node| {
-            examples::given(ctx.doc, m).or_else(|| {
+            examples::given_fitting(ctx.doc, m, m.get("schema")).or_else(|| {
                 m.get("schema")
                     .map(|s| examples::for_schema(ctx.doc, s, true))
             })
@@ -792,16 +801,23 @@ impl Ctx<'_> {
                 doc,
             });
         }
-        if let Some((ct, _)) = pick(&|c| c.starts_with("text/")) {
+        // text and raw bodies: the example (or one built from the schema: a `format: byte`
+        // body's is base64) when it is a string
+        let text_example =
+            |ctx: &Self, m: &Node| example_of(ctx, m).filter(serde_json::Value::is_string);
+        if let Some((ct, m)) = pick(&|c| c.starts_with("text/")) {
             return Some(Body {
                 kind: BodyKind::Text,
                 media_type: ct,
                 required,
                 doc,
-                example: Some(serde_json::Value::String("example".into())),
+                example: Some(
+                    text_example(self, &m)
+                        .unwrap_or_else(|| serde_json::Value::String("example".into())),
+                ),
             });
         }
-        if let Some((ct, _)) = content.iter().next() {
+        if let Some((ct, m)) = content.iter().next() {
             let ct = if ct.contains('*') {
                 "application/octet-stream".to_string()
             } else {
@@ -812,7 +828,7 @@ impl Ctx<'_> {
                 media_type: ct,
                 required,
                 doc,
-                example: None,
+                example: text_example(self, m),
             });
         }
         self.warn(&bp, "request body with empty `content`: ignored");

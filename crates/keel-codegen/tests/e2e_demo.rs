@@ -175,9 +175,39 @@ fn generated_client_talks_to_the_demo_server() {
         ),
     )
     .unwrap();
+    // The README's one-feature dependency (`tests/readme/one_feature.toml`): a crate that
+    // compiles only the `items` tag of demo-client, and a program in it that names another
+    // tag, which must not compile.
+    let names: Vec<&str> = generated.features.iter().map(|f| f.name.as_str()).collect();
+    assert!(
+        names.contains(&"items") && names.contains(&"meta"),
+        "{names:?}"
+    );
+    let snippet = include_str!("readme/one_feature.toml");
+    let deps = snippet.replace("path = \"demo-client\"", "path = \"../demo-client\"");
+    assert_ne!(
+        deps, snippet,
+        "the README snippet names demo-client by path"
+    );
+    std::fs::create_dir_all(root.join("one-feature/src/bin")).unwrap();
+    std::fs::write(
+        root.join("one-feature/Cargo.toml"),
+        format!("[package]\nname = \"one-feature\"\nversion = \"0.0.0\"\nedition = \"2021\"\npublish = false\n\n{deps}"),
+    )
+    .unwrap();
+    std::fs::write(
+        root.join("one-feature/src/main.rs"),
+        include_str!("readme/one_feature.rs"),
+    )
+    .unwrap();
+    std::fs::write(
+        root.join("one-feature/src/bin/other_tag.rs"),
+        "fn main() {\n    let client = demo_client::Client::from_url(\"http://127.0.0.1:1\").unwrap();\n    let _ = client.meta().get_health();\n}\n",
+    )
+    .unwrap();
     std::fs::write(
         root.join("Cargo.toml"),
-        "[workspace]\nresolver = \"2\"\nmembers = [\"demo-client\", \"check\"]\n",
+        "[workspace]\nresolver = \"2\"\nmembers = [\"demo-client\", \"check\", \"one-feature\"]\n",
     )
     .unwrap();
     // pin dependency versions to the workspace's lockfile so the build works offline
@@ -248,6 +278,60 @@ fn generated_client_talks_to_the_demo_server() {
             ))
         }
     });
+    // Only the `items` feature: built without warnings and run against the server; a
+    // program calling `client.meta()` does not compile.
+    let one_feature = out.status.success().then(|| {
+        let mut b = Command::new(&cargo);
+        b.args([
+            "build",
+            "--message-format",
+            "short",
+            "-p",
+            "one-feature",
+            "--bin",
+            "one-feature",
+        ])
+        .current_dir(root)
+        .env("CARGO_TARGET_DIR", &target)
+        .env("CARGO_PROFILE_DEV_DEBUG", "0");
+        if lock.exists() {
+            b.arg("--offline");
+        }
+        let built = b.output().unwrap();
+        let stderr = String::from_utf8_lossy(&built.stderr).into_owned();
+        if !built.status.success() {
+            return Err(stderr);
+        }
+        if let Some(w) = stderr.lines().find(|l| l.starts_with("demo-client/") && l.contains("warning")) {
+            return Err(format!("warning with only `items`: {w}"));
+        }
+        let o = Command::new(target.join("debug/one-feature"))
+            .env("API_URL", &url)
+            .output()
+            .map_err(|e| e.to_string())?;
+        if !o.status.success() {
+            return Err(format!(
+                "{}{}",
+                String::from_utf8_lossy(&o.stdout),
+                String::from_utf8_lossy(&o.stderr)
+            ));
+        }
+        let mut c = Command::new(&cargo);
+        c.args(["check", "--message-format", "short", "-p", "one-feature", "--bin", "other_tag"])
+            .current_dir(root)
+            .env("CARGO_TARGET_DIR", &target);
+        if lock.exists() {
+            c.arg("--offline");
+        }
+        let checked = c.output().unwrap();
+        let stderr = String::from_utf8_lossy(&checked.stderr);
+        if checked.status.success() || !stderr.contains("no method named `meta`") {
+            return Err(format!(
+                "`client.meta()` with only the `items` feature: expected \"no method named `meta`\", got:\n{stderr}"
+            ));
+        }
+        Ok(())
+    });
     rt.block_on(server.shutdown());
     let generated_warnings: Vec<&str> = stderr
         .lines()
@@ -262,6 +346,9 @@ fn generated_client_talks_to_the_demo_server() {
         out.status.success() && stdout.contains("E2E OK"),
         "generated client check failed\nstdout:\n{stdout}\nstderr:\n{stderr}"
     );
+    if let Some(Err(e)) = one_feature {
+        panic!("demo-client with only its `items` feature (tests/readme/one_feature.*):\n{e}");
+    }
     if let Some(Err(e)) = readme {
         panic!(
             "the README's generated-client example (tests/readme/generated_client.rs) failed:\n{e}"

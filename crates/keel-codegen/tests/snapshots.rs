@@ -114,8 +114,108 @@ fn operations() {
 }
 
 #[test]
+fn features_per_tag() {
+    let g = check("features.yaml", "features");
+    let names: Vec<&str> = g.features.iter().map(|f| f.name.as_str()).collect();
+    // one per tag, named like its module; Cargo reserves `default`
+    assert_eq!(
+        names,
+        ["pets", "store", "users", "type", "keel_2", "default-tag"]
+    );
+    let cargo = g.file("Cargo.toml").unwrap();
+    assert!(
+        cargo.contains(
+            "default = [\"pets\", \"store\", \"users\", \"type\", \"keel_2\", \"default-tag\"]\n"
+        ),
+        "{cargo}"
+    );
+    assert!(cargo.contains("\npets = []\n"), "{cargo}");
+    let lib = g.file("src/lib.rs").unwrap();
+    assert!(
+        lib.contains("#[cfg(feature = \"pets\")]\npub mod pets;"),
+        "{lib}"
+    );
+    assert!(
+        lib.contains("#[cfg(feature = \"type\")]\npub mod r#type;"),
+        "{lib}"
+    );
+    // a module named `keel` would shadow the keel crate
+    assert!(
+        lib.contains("#[cfg(feature = \"keel_2\")]\npub mod keel_2;"),
+        "{lib}"
+    );
+    assert!(
+        lib.contains("#[cfg(feature = \"store\")]\n    pub fn store(&self)"),
+        "{lib}"
+    );
+    assert!(
+        lib.contains("//! - `default-tag`: `client.default()`"),
+        "{lib}"
+    );
+    let models = g.file("src/models.rs").unwrap();
+    let lines: Vec<&str> = models.lines().collect();
+    // the `#[cfg(..)]` among the attributes right above a line
+    let cfg_above = |at: usize| {
+        lines[..at]
+            .iter()
+            .rev()
+            .take_while(|l| l.starts_with("#[") || l.starts_with("///"))
+            .find(|l| l.starts_with("#[cfg("))
+            .map(|l| l.to_string())
+    };
+    let cfg_of = |ty: &str| {
+        let at = lines
+            .iter()
+            .position(|l| l.starts_with(&format!("pub {ty} ")))
+            .unwrap_or_else(|| panic!("{ty} not in models"));
+        cfg_above(at)
+    };
+    // used by every tag, or by a model no operation uses: always compiled
+    assert_eq!(cfg_of("struct Error"), None);
+    assert_eq!(cfg_of("struct Address"), None);
+    assert_eq!(cfg_of("struct Webhook"), None);
+    // reached from pets directly and from store through Order.pet
+    let both = Some("#[cfg(any(feature = \"pets\", feature = \"store\"))]".to_owned());
+    assert_eq!(cfg_of("struct Pet"), both);
+    assert_eq!(cfg_of("struct Category"), both);
+    assert_eq!(cfg_of("enum PetStatus"), both);
+    assert_eq!(
+        cfg_of("type PetList"),
+        Some("#[cfg(feature = \"pets\")]".to_owned())
+    );
+    assert_eq!(
+        cfg_of("struct ImageMeta"),
+        Some("#[cfg(feature = \"pets\")]".to_owned())
+    );
+    let store = Some("#[cfg(feature = \"store\")]".to_owned());
+    assert_eq!(cfg_of("struct Order"), store);
+    assert_eq!(cfg_of("enum Payment"), store);
+    assert_eq!(cfg_of("struct Card"), store);
+    assert_eq!(cfg_of("struct StockEvent"), store);
+    assert_eq!(
+        cfg_of("struct User"),
+        Some("#[cfg(feature = \"users\")]".to_owned())
+    );
+    // every impl of a gated type is gated with it
+    for (ty, cfg) in [("Payment", &store), ("PetStatus", &both)] {
+        let impls: Vec<usize> = (0..lines.len())
+            .filter(|i| lines[*i].starts_with("impl") && lines[*i].ends_with(&format!(" {ty} {{")))
+            .collect();
+        assert!(!impls.is_empty(), "no impls of {ty}");
+        for i in impls {
+            assert_eq!(&cfg_above(i), cfg, "{}", lines[i]);
+        }
+    }
+}
+
+#[test]
 fn openapi_31() {
-    check("openapi31.yaml", "openapi31");
+    let g = check("openapi31.yaml", "openapi31");
+    // one tag: no features
+    assert!(g.features.is_empty());
+    assert!(!g.file("Cargo.toml").unwrap().contains("[features]"));
+    assert!(!g.file("src/lib.rs").unwrap().contains("cfg(feature"));
+    assert!(!g.file("src/models.rs").unwrap().contains("cfg(feature"));
 }
 
 #[test]
