@@ -221,46 +221,37 @@ fn generated_client_talks_to_the_demo_server() {
         .unwrap_or_else(|| manifest.join("../../target"))
         .join("keel-generated");
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-    let mut build = Command::new(&cargo);
-    build
-        .args([
-            "run",
+    // `cargo <verb> -p <package> --bin <bin>` in the nested workspace, sharing its
+    // target directory, offline when the lockfile was copied.
+    let nested = |verb: &str, package: &str, bin: &str| {
+        let mut c = Command::new(&cargo);
+        c.args([
+            verb,
             "--message-format",
             "short",
             "-p",
-            "check",
+            package,
             "--bin",
-            "check",
-        ])
-        .current_dir(root)
-        .env("CARGO_TARGET_DIR", &target)
-        .env("CARGO_PROFILE_DEV_DEBUG", "0")
-        .env("DEMO_URL", &url);
-    if lock.exists() {
-        build.arg("--offline");
-    }
-    let out = build.output().unwrap();
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    // The README's example: built (dependencies already compiled) and run while the server is up.
-    let readme = out.status.success().then(|| {
-        let mut b = Command::new(&cargo);
-        b.args([
-            "build",
-            "--message-format",
-            "short",
-            "-p",
-            "check",
-            "--bin",
-            "readme_generated_client",
+            bin,
         ])
         .current_dir(root)
         .env("CARGO_TARGET_DIR", &target)
         .env("CARGO_PROFILE_DEV_DEBUG", "0");
         if lock.exists() {
-            b.arg("--offline");
+            c.arg("--offline");
         }
-        let built = b.output().unwrap();
+        c
+    };
+    let mut build = nested("run", "check", "check");
+    build.env("DEMO_URL", &url);
+    let out = build.output().unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    // The README's example: built (dependencies already compiled) and run while the server is up.
+    let readme = out.status.success().then(|| {
+        let built = nested("build", "check", "readme_generated_client")
+            .output()
+            .unwrap();
         if !built.status.success() {
             return Err(String::from_utf8_lossy(&built.stderr).into_owned());
         }
@@ -281,23 +272,9 @@ fn generated_client_talks_to_the_demo_server() {
     // Only the `items` feature: built without warnings and run against the server; a
     // program calling `client.meta()` does not compile.
     let one_feature = out.status.success().then(|| {
-        let mut b = Command::new(&cargo);
-        b.args([
-            "build",
-            "--message-format",
-            "short",
-            "-p",
-            "one-feature",
-            "--bin",
-            "one-feature",
-        ])
-        .current_dir(root)
-        .env("CARGO_TARGET_DIR", &target)
-        .env("CARGO_PROFILE_DEV_DEBUG", "0");
-        if lock.exists() {
-            b.arg("--offline");
-        }
-        let built = b.output().unwrap();
+        let built = nested("build", "one-feature", "one-feature")
+            .output()
+            .unwrap();
         let stderr = String::from_utf8_lossy(&built.stderr).into_owned();
         if !built.status.success() {
             return Err(stderr);
@@ -316,14 +293,7 @@ fn generated_client_talks_to_the_demo_server() {
                 String::from_utf8_lossy(&o.stderr)
             ));
         }
-        let mut c = Command::new(&cargo);
-        c.args(["check", "--message-format", "short", "-p", "one-feature", "--bin", "other_tag"])
-            .current_dir(root)
-            .env("CARGO_TARGET_DIR", &target);
-        if lock.exists() {
-            c.arg("--offline");
-        }
-        let checked = c.output().unwrap();
+        let checked = nested("check", "one-feature", "other_tag").output().unwrap();
         let stderr = String::from_utf8_lossy(&checked.stderr);
         if checked.status.success() || !stderr.contains("no method named `meta`") {
             return Err(format!(
