@@ -2,7 +2,7 @@
 //! only the [`ir::Api`](crate::ir::Api).
 
 use proc_macro2::{Literal, TokenStream};
-use quote::{format_ident, quote};
+use quote::{format_ident, quote, ToTokens};
 
 use crate::ir::{
     Api, AuthKind, BodyKind, Group, Location, ModelKind, MultipartField, Operation, PartKind,
@@ -173,6 +173,50 @@ impl<'a> Emitter<'a> {
         cur
     }
 
+    /// A documented default as an expression of type `t`, and whether it equals the type's
+    /// own `Default` (then `#[serde(default)]` says it). `None` when it cannot be written.
+    fn default_expr(&self, t: &Type, v: &serde_json::Value) -> Option<(TokenStream, bool)> {
+        use serde_json::Value as V;
+        Some(match (t, v) {
+            (Type::Model(i), V::String(s)) => match &self.api.models[*i].kind {
+                ModelKind::StringEnum { variants } => {
+                    let n = format_ident!("{}", self.api.models[*i].name);
+                    let (variant, _) = variants.iter().find(|(_, w)| w == s)?;
+                    let variant = format_ident!("{}", variant);
+                    (quote!(#n::#variant), false)
+                }
+                ModelKind::Alias(inner) => self.default_expr(inner, v)?,
+                _ => return None,
+            },
+            (Type::Model(i), _) => match &self.api.models[*i].kind {
+                ModelKind::Alias(inner) => self.default_expr(inner, v)?,
+                _ => return None,
+            },
+            (Type::Primitive(Primitive::String), V::String(s)) => {
+                (quote!(#s.to_owned()), s.is_empty())
+            }
+            (Type::Primitive(Primitive::Bool), V::Bool(b)) => (quote!(#b), !*b),
+            (Type::Primitive(Primitive::F32 | Primitive::F64), V::Number(n)) => {
+                let f = n.as_f64()?;
+                (Literal::f64_unsuffixed(f).into_token_stream(), f == 0.0)
+            }
+            (Type::Primitive(_), V::Number(n)) => {
+                if let Some(u) = n.as_u64() {
+                    (Literal::u64_unsuffixed(u).into_token_stream(), u == 0)
+                } else {
+                    let i = n.as_i64()?;
+                    let abs = Literal::u64_unsuffixed(i.unsigned_abs());
+                    (quote!(-#abs), false)
+                }
+            }
+            (Type::Vec(_), V::Array(a)) if a.is_empty() => (quote!(Vec::new()), true),
+            (Type::Map(_), V::Object(o)) if o.is_empty() => {
+                (quote!(::std::collections::BTreeMap::new()), true)
+            }
+            _ => return None,
+        })
+    }
+
     fn is_string(&self, t: &Type) -> bool {
         matches!(self.unalias(t), Type::Primitive(Primitive::String))
     }
@@ -241,6 +285,11 @@ impl<'a> Emitter<'a> {
             }
             ModelKind::Struct { fields, additional } => {
                 let mut fs = TokenStream::new();
+                // documented defaults written as functions (`#[serde(default = "…")]`)
+                let mut default_fns = TokenStream::new();
+                // the expression each field takes in a hand-written `Default`
+                let mut default_values = Vec::new();
+                let mut custom_default = false;
                 for f in fields {
                     let mut text = f.doc.clone().unwrap_or_default();
                     if f.tri_state {
@@ -248,6 +297,13 @@ impl<'a> Emitter<'a> {
                             text.push_str("\n\n");
                         }
                         text.push_str("Optional and nullable: `None` is not sent, `Some(None)` is sent as `null`.");
+                    }
+                    if let Some(d) = f.default.as_ref().filter(|_| !text.contains("Default: `")) {
+                        // the default of a referenced schema
+                        if !text.is_empty() {
+                            text.push_str("\n\n");
+                        }
+                        text.push_str(&format!("Default: `{}`.", d.to_string().replace('`', "'")));
                     }
                     let fdoc = doc_attrs(Some(&text));
                     let fid = ident(&f.name);
@@ -258,15 +314,34 @@ impl<'a> Emitter<'a> {
                     } else {
                         quote!()
                     };
+                    let mut default_value = quote!(::std::default::Default::default());
                     let skip = if f.tri_state {
                         quote!(#[serde(default, deserialize_with = "keel::codegen_support::present", skip_serializing_if = "Option::is_none")])
                     } else if f.optional && f.ty.is_option() {
                         quote!(#[serde(default, skip_serializing_if = "Option::is_none")])
+                    } else if let Some(d) = &f.default {
+                        match self.default_expr(&f.ty, d) {
+                            Some((_, true)) => quote!(#[serde(default)]),
+                            Some((expr, false)) => {
+                                let fname =
+                                    format_ident!("default_{}", f.name.trim_start_matches("r#"));
+                                let path = format!("{}::{fname}", m.name);
+                                let t = self.ty(&f.ty, true);
+                                default_fns.extend(quote! {
+                                    fn #fname() -> #t { #expr }
+                                });
+                                default_value = quote!(Self::#fname());
+                                custom_default = true;
+                                quote!(#[serde(default = #path)])
+                            }
+                            None => quote!(#[serde(default)]),
+                        }
                     } else {
                         quote!()
                     };
                     let dep = deprecated(f.deprecated);
                     fs.extend(quote! { #fdoc #dep #rename #skip pub #fid: #t, });
+                    default_values.push(quote!(#fid: #default_value));
                 }
                 if let Some((aname, t)) = additional {
                     let aid = ident(aname);
@@ -276,11 +351,34 @@ impl<'a> Emitter<'a> {
                         #[serde(flatten)]
                         pub #aid: ::std::collections::BTreeMap<String, #t>,
                     });
+                    default_values.push(quote!(#aid: ::std::collections::BTreeMap::new()));
                 }
+                // a documented default other than the type's own rules out `derive(Default)`
+                let (derive, default_impl) = if m.derive_default && custom_default {
+                    (
+                        quote!(),
+                        quote! {
+                            impl Default for #name {
+                                fn default() -> Self {
+                                    Self { #(#default_values,)* }
+                                }
+                            }
+                        },
+                    )
+                } else {
+                    (default, quote!())
+                };
+                let fns = if default_fns.is_empty() {
+                    quote!()
+                } else {
+                    quote! { impl #name { #default_fns } }
+                };
                 quote! {
                     #doc #mdep
-                    #[derive(Debug, Clone, PartialEq, #default serde::Serialize, serde::Deserialize)]
+                    #[derive(Debug, Clone, PartialEq, #derive serde::Serialize, serde::Deserialize)]
                     pub struct #name { #fs }
+                    #fns
+                    #default_impl
                 }
             }
             ModelKind::StringEnum { variants } => {

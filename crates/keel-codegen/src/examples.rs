@@ -10,12 +10,17 @@ use crate::node::{lookup, Node};
 const MAX_DEPTH: usize = 10;
 /// Nodes one example may have: documents with wide or recursive schemas stay cheap.
 const MAX_NODES: usize = 400;
+/// The same for a response body, which has to be whole to be valid (a cut branch is `null`):
+/// Discord's message objects nest components five levels deep.
+const MAX_RESPONSE_DEPTH: usize = 32;
+const MAX_RESPONSE_NODES: usize = 5_000;
 
 /// Where a value is being built: the `$ref`s on the way (a reference already on the path is
 /// a cycle, cut with `null`), and how many nodes are left to build.
 struct Walk {
     refs: Vec<String>,
     budget: usize,
+    max_depth: usize,
 }
 
 /// Resolve a local `$ref` chain.
@@ -166,7 +171,16 @@ fn fits_at(doc: &Node, schema: &Node, v: &Value, depth: usize) -> bool {
 pub(crate) fn for_schema(doc: &Node, schema: &Node, request: bool) -> Value {
     let mut walk = Walk {
         refs: Vec::new(),
-        budget: MAX_NODES,
+        budget: if request {
+            MAX_NODES
+        } else {
+            MAX_RESPONSE_NODES
+        },
+        max_depth: if request {
+            MAX_DEPTH
+        } else {
+            MAX_RESPONSE_DEPTH
+        },
     };
     build(doc, schema, request, 0, &mut walk)
 }
@@ -200,7 +214,7 @@ fn build(doc: &Node, schema: &Node, request: bool, depth: usize, walk: &mut Walk
 
 fn build_inner(doc: &Node, schema: &Node, request: bool, depth: usize, walk: &mut Walk) -> Value {
     let s = resolve(doc, schema);
-    if depth > MAX_DEPTH || walk.budget == 0 {
+    if depth > walk.max_depth || walk.budget == 0 {
         return Value::Null;
     }
     walk.budget -= 1;
@@ -322,7 +336,14 @@ fn build_inner(doc: &Node, schema: &Node, request: bool, depth: usize, walk: &mu
                 _ => json!("string"),
             };
             if s.bool_of("uniqueItems") && n > 1 {
-                return json!([item]);
+                // distinct items where the item can be varied (numbers, digit strings such as
+                // Discord's snowflakes, other strings), else one item
+                let items: Vec<Value> = (0..n).filter_map(|i| distinct(&item, i)).collect();
+                return if items.len() == n {
+                    Value::Array(items)
+                } else {
+                    json!([item])
+                };
             }
             Value::Array(vec![item; n])
         }
@@ -341,6 +362,25 @@ fn num(n: &Node) -> Option<f64> {
     match n {
         Node::Int(i) => Some(*i as f64),
         Node::Float(f) => Some(*f),
+        _ => None,
+    }
+}
+
+/// The `i`-th of several distinct variations of `item` (`i = 0` is `item`).
+fn distinct(item: &Value, i: usize) -> Option<Value> {
+    if i == 0 {
+        return Some(item.clone());
+    }
+    match item {
+        Value::Number(n) => n
+            .as_i64()
+            .map(|v| json!(v + i as i64))
+            .or_else(|| n.as_f64().map(|v| json!(v + i as f64))),
+        Value::String(s) if !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit()) => s
+            .parse::<u128>()
+            .ok()
+            .map(|v| json!((v + i as u128).to_string())),
+        Value::String(s) => Some(json!(format!("{s}{i}"))),
         _ => None,
     }
 }

@@ -233,6 +233,11 @@ pub struct Field {
     /// Optional and nullable in a request model: `Option<Option<T>>`, where `None` is not
     /// sent and `Some(None)` is sent as `null`.
     pub tri_state: bool,
+    /// The schema's documented `default`, applied when the property is absent: the field is
+    /// then `T` (not `Option<T>`) and decoding a value without it yields this. Set only for
+    /// optional, non-nullable, non-read/write-only fields whose default fits the field's type
+    /// (a scalar, a string enum value, an empty array or object).
+    pub default: Option<serde_json::Value>,
     /// Doc text.
     pub doc: Option<String>,
     /// `deprecated: true`.
@@ -512,6 +517,9 @@ pub struct Response {
     pub doc: Option<String>,
     /// The media type decoded.
     pub media_type: Option<String>,
+    /// For a JSON body with a schema: a value built from that schema (its own examples where
+    /// they fit it), for tests and mock servers.
+    pub example: Option<serde_json::Value>,
 }
 
 /// What a response body decodes into. (Non-exhaustive: server-sent event streams are the

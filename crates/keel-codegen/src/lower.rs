@@ -3,7 +3,7 @@
 //! cycles are boxed, `Default` is decided, and optional nullable fields of request models
 //! become tri-state.
 
-use crate::ir::{Api, ModelKind, Type};
+use crate::ir::{Api, ModelKind, Primitive, Type};
 use crate::model::Ctx;
 use crate::node::{self, Node};
 use crate::{CodegenError, Warning};
@@ -54,6 +54,7 @@ pub(crate) fn lower_doc(doc: &Node, warnings: &mut Vec<Warning>) -> Result<Api, 
         spec_operations,
         schemas,
     };
+    apply_field_defaults(&mut api);
     mark_request_models(&mut api);
     decide_defaults(&mut api);
     Ok(api)
@@ -108,6 +109,71 @@ fn mark_request_models(api: &mut Api) {
                 }
             }
         }
+    }
+}
+
+/// Documented defaults: an optional field whose `default` fits its type becomes `T` (filled
+/// with the default when a value lacks it); any other default stays in the doc text only.
+fn apply_field_defaults(api: &mut Api) {
+    for id in 0..api.models.len() {
+        let ModelKind::Struct { fields, .. } = &api.models[id].kind else {
+            continue;
+        };
+        let keep: Vec<bool> = fields
+            .iter()
+            .map(|f| {
+                f.optional
+                    && !f.nullable
+                    && f.ty.is_option()
+                    && f.default
+                        .as_ref()
+                        .is_some_and(|d| default_fits(api, f.ty.required(), d, 0))
+            })
+            .collect();
+        if let ModelKind::Struct { fields, .. } = &mut api.models[id].kind {
+            for (f, keep) in fields.iter_mut().zip(keep) {
+                if keep {
+                    f.ty = f.ty.required().clone();
+                } else {
+                    f.default = None;
+                }
+            }
+        }
+    }
+}
+
+/// Whether `value` is a value of `ty` that generated code can write as a literal.
+fn default_fits(api: &Api, ty: &Type, value: &serde_json::Value, depth: usize) -> bool {
+    use serde_json::Value as V;
+    match (ty, value) {
+        (Type::Primitive(p), v) => primitive_fits(*p, v),
+        (Type::Vec(_), V::Array(a)) => a.is_empty(),
+        (Type::Map(_), V::Object(o)) => o.is_empty(),
+        (Type::Model(id), v) if depth < 8 => match api.models.get(*id).map(|m| &m.kind) {
+            // a value the enum lists (a default outside it is a mistake in the document)
+            Some(ModelKind::StringEnum { variants }) => v
+                .as_str()
+                .is_some_and(|s| variants.iter().any(|(_, w)| w == s)),
+            Some(ModelKind::Alias(t)) => default_fits(api, t, v, depth + 1),
+            _ => false,
+        },
+        _ => false,
+    }
+}
+
+fn primitive_fits(p: Primitive, v: &serde_json::Value) -> bool {
+    match p {
+        Primitive::String => v.is_string(),
+        Primitive::Bool => v.is_boolean(),
+        Primitive::F32 | Primitive::F64 => v.is_number(),
+        Primitive::I8 => v.as_i64().is_some_and(|n| i8::try_from(n).is_ok()),
+        Primitive::I16 => v.as_i64().is_some_and(|n| i16::try_from(n).is_ok()),
+        Primitive::I32 => v.as_i64().is_some_and(|n| i32::try_from(n).is_ok()),
+        Primitive::I64 => v.as_i64().is_some(),
+        Primitive::U8 => v.as_u64().is_some_and(|n| u8::try_from(n).is_ok()),
+        Primitive::U16 => v.as_u64().is_some_and(|n| u16::try_from(n).is_ok()),
+        Primitive::U32 => v.as_u64().is_some_and(|n| u32::try_from(n).is_ok()),
+        Primitive::U64 => v.as_u64().is_some(),
     }
 }
 

@@ -573,6 +573,14 @@ impl<'a> Ctx<'a> {
                     optional,
                     nullable,
                     tri_state: false,
+                    // a candidate: `lower` keeps it only where it fits the field's type
+                    default: (optional && !nullable && !read_only && !write_only)
+                        .then(|| {
+                            prop.get("default")
+                                .or_else(|| self.deref(prop).and_then(|(n, _)| n.get("default")))
+                                .and_then(|d| serde_json::from_str(&d.to_json()).ok())
+                        })
+                        .flatten(),
                     doc: schema_doc(prop),
                     deprecated: prop.bool_of("deprecated"),
                 };

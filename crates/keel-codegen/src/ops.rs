@@ -646,7 +646,7 @@ impl Ctx<'_> {
                         continue;
                     }
                     let variant = vscope.variant(&variant);
-                    let (body, media_type) =
+                    let (body, media_type, example) =
                         self.response_body(&r, &rp, &format!("{op_camel}{variant}"));
                     let doc = r.str_of("description").map(str::to_string);
                     responses.push(Resp {
@@ -656,6 +656,7 @@ impl Ctx<'_> {
                         is_error,
                         doc,
                         media_type,
+                        example,
                     });
                 }
             }
@@ -672,20 +673,28 @@ impl Ctx<'_> {
                 is_error: false,
                 doc: Some("No response documented: the raw body.".into()),
                 media_type: None,
+                example: None,
             });
         }
         responses
     }
 
-    fn response_body(&mut self, r: &Node, rp: &str, hint: &str) -> (RespBody, Option<String>) {
+    /// The body a response decodes into, its media type, and (JSON with a schema) a value
+    /// built from the schema.
+    fn response_body(
+        &mut self,
+        r: &Node,
+        rp: &str,
+        hint: &str,
+    ) -> (RespBody, Option<String>, Option<serde_json::Value>) {
         let Some(Node::Object(content)) = r.get("content") else {
-            return (RespBody::None, None);
+            return (RespBody::None, None, None);
         };
         if content.is_empty() {
-            return (RespBody::None, None);
+            return (RespBody::None, None, None);
         }
         if let Some((ct, m)) = content.iter().find(|(ct, _)| is_json(ct)) {
-            let body = match m.get("schema") {
+            let (body, example) = match m.get("schema") {
                 Some(s) if !is_empty_schema(s) => {
                     let s = s.clone();
                     let t = self.schema_ty(
@@ -693,18 +702,21 @@ impl Ctx<'_> {
                         &format!("{rp}/content/{}/schema", escape_token(ct)),
                         hint,
                     );
-                    RespBody::Json(t)
+                    (
+                        RespBody::Json(t),
+                        Some(examples::for_schema(self.doc, &s, false)),
+                    )
                 }
                 // a documented media type without a schema: any value, or no body at all
-                _ => RespBody::AnyJson,
+                _ => (RespBody::AnyJson, None),
             };
-            return (body, Some(ct.clone()));
+            return (body, Some(ct.clone()), example);
         }
         if let Some(ct) = content.keys().find(|ct| is_text(ct)) {
-            return (RespBody::Text, Some(ct.clone()));
+            return (RespBody::Text, Some(ct.clone()), None);
         }
         let ct = content.keys().next().cloned();
-        (RespBody::Bytes, ct.filter(|c| !c.contains('*')))
+        (RespBody::Bytes, ct.filter(|c| !c.contains('*')), None)
     }
 
     fn request_body(

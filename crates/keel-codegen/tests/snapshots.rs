@@ -86,6 +86,47 @@ fn models() {
 }
 
 #[test]
+fn documented_defaults_are_applied() {
+    let text = std::fs::read_to_string(
+        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/specs/models.yaml"),
+    )
+    .unwrap();
+    let (api, _) = keel_codegen::lower_str(&text).unwrap();
+    let settings = api.models.iter().find(|m| m.name == "Settings").unwrap();
+    let keel_codegen::ir::ModelKind::Struct { fields, .. } = &settings.kind else {
+        panic!("Settings is a struct");
+    };
+    let field = |n: &str| fields.iter().find(|f| f.name == n).unwrap();
+    // applied: the field is `T`, filled with the default when a value lacks it
+    for (name, value) in [
+        ("mode", serde_json::json!("slow")),
+        ("status", serde_json::json!("pending")),
+        ("verbose", serde_json::json!(true)),
+        ("offset", serde_json::json!(-1)),
+        ("weight", serde_json::json!(1.5)),
+        ("labels", serde_json::json!([])),
+    ] {
+        let f = field(name);
+        assert_eq!(f.default.as_ref(), Some(&value), "{name}");
+        assert!(!f.ty.is_option(), "{name}: {:?}", f.ty);
+    }
+    // not applied: a default that is not of the type, and a nullable field
+    for name in ["retries", "note", "language"] {
+        assert!(field(name).default.is_none(), "{name}");
+        assert!(field(name).ty.is_option(), "{name}");
+    }
+    // no field is required, so `Default` is still offered, written with the defaults
+    assert!(settings.derive_default);
+    let g = check("models.yaml", "models");
+    let m = g.file("src/models.rs").unwrap();
+    assert!(m.contains("impl Default for Settings"), "{m}");
+    assert!(m.contains("#[serde(default = \"Settings::default_mode\")]"));
+    assert!(m.contains("SettingsMode::Slow"));
+    // a required field's default changes nothing: it is always sent
+    assert!(m.contains("pub name: String,"));
+}
+
+#[test]
 fn operations() {
     let g = check("operations.yaml", "operations");
     let pets = g.file("src/pets.rs").unwrap();

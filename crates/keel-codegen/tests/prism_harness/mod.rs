@@ -152,8 +152,9 @@ pub fn module(api: &Api, krate: &str) -> String {
             call.push_str(&format!(".body({})", body_expr(api, g, b)));
         }
         calls.push_str(&format!(
-            "async fn call_{i}(c: &Clients) {{\n    let build = || -> Result<keel::RequestBuilder, String> {{ {call}.into_request().map_err(|e| format!(\"refused to send: {{e}}\")) }};\n    check({:?}, build, |r| api::{}::{}::parse(r).map(|_| ())).await;\n}}\n\n",
+            "async fn call_{i}(c: &Clients) {{\n    let build = || -> Result<keel::RequestBuilder, String> {{ {call}.into_request().map_err(|e| format!(\"refused to send: {{e}}\")) }};\n    check({:?}, {}, build, |r| api::{}::{}::parse(r).map(|_| ())).await;\n}}\n\n",
             op.name.trim_start_matches("r#"),
+            canned(op),
             g.module,
             op.response_type
         ));
@@ -165,6 +166,25 @@ pub fn module(api: &Api, krate: &str) -> String {
         inits.join(",\n        ")
     ));
     out
+}
+
+/// The response the harness's own upstream gives behind `prism proxy` when Prism cannot build
+/// a valid one: the first documented success with a JSON body, that body built from its
+/// schema (`Some((status, media type, JSON))`), or `None`.
+fn canned(op: &keel_codegen::ir::Operation) -> String {
+    use keel_codegen::ir::StatusKey;
+    let found = op.responses.iter().filter(|r| !r.is_error).find_map(|r| {
+        let status = match r.status {
+            StatusKey::Code(c) if (200..300).contains(&c) && c != 204 => c,
+            StatusKey::Class(2) | StatusKey::Default => 200,
+            _ => return None,
+        };
+        Some((status, r.media_type.clone()?, r.example.clone()?))
+    });
+    match found {
+        Some((status, ct, body)) => format!("Some(({status}, {ct:?}, {}))", lit(&body)),
+        None => "None".to_string(),
+    }
 }
 
 fn body_expr(api: &Api, g: &keel_codegen::ir::Group, b: &keel_codegen::ir::Body) -> String {
@@ -224,26 +244,167 @@ pub fn arg<T: serde::de::DeserializeOwned>(json: &str) -> Result<T, String> {
     serde_json::from_str(json).map_err(|e| format!("the example does not fit the generated type: {e}: {json}"))
 }
 
-/// Sends the request and prints `accepted<TAB>decoded<TAB>detail`.
+/// How this run reaches the API.
+pub enum Mode {
+    /// `prism mock`: Prism answers from the document.
+    Mock,
+    /// `prism proxy` in front of the harness's own upstream, for the listed operations only.
+    Proxy {
+        upstream: std::sync::Arc<Upstream>,
+        only: std::collections::HashSet<String>,
+    },
+}
+
+pub static MODE: std::sync::OnceLock<Mode> = std::sync::OnceLock::new();
+
+/// A response the upstream gives: (status, media type, body).
+pub type Canned = Option<(u16, &'static str, &'static str)>;
+
+/// Sends the request and prints `op<TAB>accepted<TAB>decoded<TAB>detail`.
 ///
-/// When Prism accepts the request but the response it built from the document's examples
-/// violates the document's own schema (a 500 whose `sl-violations` are all about the
-/// response), the same request is sent again asking for a response generated from the
-/// schema (`Prefer: dynamic=true`); that response must then pass Prism's validation and
-/// decode. The detail says `[schema-generated response]` for such calls.
-pub async fn check(op: &str, build: impl Fn() -> Result<keel::RequestBuilder, String>, parse: impl Fn(&keel::Response) -> keel::Result<()>) {
+/// Against `prism mock`: when Prism accepts the request but the response it built from the
+/// document's examples violates the document's own schema (a 500 whose `sl-violations` are
+/// all about the response), the same request is sent again asking for a response generated
+/// from the schema (`Prefer: dynamic=true`); that response must then pass Prism's validation
+/// and decode. The same when Prism answers a success with an example the generated type
+/// cannot decode (Prism does not validate every example it serves: Xero's give `"50.00"` for
+/// a number): a type that is wrong for the schema fails on the schema-generated one too. The detail says `[schema-generated response]` for such calls. When that one
+/// breaks the schema too (or Prism fails building it), and the harness has a response built
+/// from the schema, the detail starts with `[needs proxy]`: the test runs the call again
+/// through `prism proxy` (see [`check_proxied`]).
+pub async fn check(op: &str, canned: Canned, build: impl Fn() -> Result<keel::RequestBuilder, String>, parse: impl Fn(&keel::Response) -> keel::Result<()>) {
+    if let Some(Mode::Proxy { upstream, only }) = MODE.get() {
+        if only.contains(op) {
+            check_proxied(op, upstream, canned, build, parse).await;
+        }
+        return;
+    }
     let line = match send(build(), &parse).await {
         Err(e) => e,
-        Ok(first) if first.response_only_violations => match build() {
+        // Prism's own example breaks the document's schema: it says so (a 500 with response
+        // violations), fails building it, or (Prism does not check every example it serves)
+        // answers a success the generated type cannot decode
+        Ok(first) if first.response_only_violations || first.prism_failed || (first.accepted == "yes" && first.decoded == "no" && first.success) => match build() {
             Err(e) => format!("no\tno\t{e}"),
             Ok(rb) => match send(Ok(rb.header("Prefer", "dynamic=true")), &parse).await {
                 Err(e) => e,
+                Ok(again) if (again.response_only_violations || again.prism_failed) && canned.is_some() => {
+                    format!("no\tno\t[needs proxy] {} (examples: {})", again.detail, first.detail)
+                }
                 Ok(again) => format!("{}\t{}\t[schema-generated response] {} (examples: {})", again.accepted, again.decoded, again.detail, first.detail),
             },
         },
         Ok(first) => format!("{}\t{}\t{}", first.accepted, first.decoded, first.detail),
     };
     println!("{op}\t{}", line.replace('\n', " "));
+}
+
+/// One call through `prism proxy --errors`, whose upstream (this harness) answers with a
+/// response built from the document's schema: Prism validates the request (a 422 when it is
+/// invalid, and then it is not forwarded) and the upstream's response (a 500 with
+/// `sl-violations` when that breaks the schema); the generated types must decode it.
+pub async fn check_proxied(op: &str, upstream: &Upstream, canned: Canned, build: impl Fn() -> Result<keel::RequestBuilder, String>, parse: impl Fn(&keel::Response) -> keel::Result<()>) {
+    let Some(canned) = canned else {
+        println!("{op}\tno\tno\t[proxied] no response to build");
+        return;
+    };
+    let before = upstream.set(canned);
+    let line = match build() {
+        Err(e) => format!("no\tno\t{e}"),
+        Ok(rb) => match rb.send().await {
+            Err(e) => format!("no\tno\tnot sent: {e}"),
+            Ok(resp) => {
+                let forwarded = upstream.served() > before;
+                let body = String::from_utf8_lossy(&resp.content).into_owned();
+                let prism_error = body.contains("stoplight.io/prism/errors#");
+                let violations = resp.header("sl-violations").map(str::to_owned);
+                let request_ok = forwarded
+                    && !body.contains("prism/errors#UNPROCESSABLE_ENTITY")
+                    && !violations.as_deref().is_some_and(|v| v.replace(' ', "").contains("\"location\":[\"request\""));
+                let decoded = parse(&resp);
+                let decoded_ok = request_ok && !prism_error && violations.is_none() && decoded.is_ok();
+                let mut detail = format!("[proxied: a response built from the schema, validated by Prism] {}", resp.status);
+                if !forwarded { detail.push_str(" (not forwarded)"); }
+                if let Some(v) = &violations { detail.push_str(&format!(" violations: {v}")); }
+                if prism_error && violations.is_none() { detail.push_str(&format!(" prism: {}", body.chars().take(300).collect::<String>())); }
+                if let Err(e) = &decoded { detail.push_str(&format!(" decode: {e}")); }
+                format!("{}\t{}\t{}", if request_ok { "yes" } else { "no" }, if decoded_ok { "yes" } else { "no" }, detail.replace(['\t', '\n'], " "))
+            }
+        },
+    };
+    println!("{op}\t{}", line.replace('\n', " "));
+}
+
+/// The upstream behind `prism proxy`: a minimal HTTP/1.1 server on a loopback port that
+/// reads each request (headers, then a `Content-Length` or chunked body) and answers with the
+/// response set for the current call, closing the connection.
+pub struct Upstream {
+    canned: std::sync::Mutex<(u16, &'static str, &'static str)>,
+    served: std::sync::atomic::AtomicUsize,
+}
+
+impl Upstream {
+    pub fn start(addr: &str) -> Result<std::sync::Arc<Upstream>, String> {
+        let listener = std::net::TcpListener::bind(addr).map_err(|e| format!("upstream on {addr}: {e}"))?;
+        let up = std::sync::Arc::new(Upstream { canned: std::sync::Mutex::new((500, "text/plain", "no response set")), served: Default::default() });
+        let shared = up.clone();
+        std::thread::spawn(move || {
+            // ends with the process (the harness exits when its calls are done)
+            for stream in listener.incoming().flatten() {
+                let _ = shared.serve(stream);
+            }
+        });
+        Ok(up)
+    }
+
+    fn set(&self, canned: (u16, &'static str, &'static str)) -> usize {
+        *self.canned.lock().unwrap_or_else(|p| p.into_inner()) = canned;
+        self.served()
+    }
+
+    fn served(&self) -> usize {
+        self.served.load(std::sync::atomic::Ordering::SeqCst)
+    }
+
+    fn serve(&self, mut stream: std::net::TcpStream) -> std::io::Result<()> {
+        use std::io::{BufRead, Read, Write};
+        stream.set_read_timeout(Some(std::time::Duration::from_secs(10)))?;
+        let mut reader = std::io::BufReader::new(stream.try_clone()?);
+        let (mut length, mut chunked) = (0usize, false);
+        for _ in 0..500 {
+            let mut line = String::new();
+            if reader.read_line(&mut line)? == 0 || line == "\r\n" || line == "\n" {
+                break;
+            }
+            let lower = line.to_ascii_lowercase();
+            if let Some(v) = lower.strip_prefix("content-length:") {
+                length = v.trim().parse().unwrap_or(0);
+            }
+            if lower.starts_with("transfer-encoding:") && lower.contains("chunked") {
+                chunked = true;
+            }
+        }
+        if chunked {
+            for _ in 0..100_000 {
+                let mut size = String::new();
+                reader.read_line(&mut size)?;
+                let n = usize::from_str_radix(size.trim().split(';').next().unwrap_or("0"), 16).unwrap_or(0);
+                let mut chunk = vec![0; n + 2];
+                reader.read_exact(&mut chunk)?;
+                if n == 0 {
+                    break;
+                }
+            }
+        } else {
+            let mut body = vec![0; length.min(64 << 20)];
+            reader.read_exact(&mut body)?;
+        }
+        let (status, ct, body) = *self.canned.lock().unwrap_or_else(|p| p.into_inner());
+        write!(stream, "HTTP/1.1 {status} X\r\ncontent-type: {ct}\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}", body.len())?;
+        stream.flush()?;
+        self.served.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        Ok(())
+    }
 }
 
 /// What one exchange showed.
@@ -253,6 +414,10 @@ pub struct Outcome {
     detail: String,
     /// Prism reported violations, all of them in its own response.
     response_only_violations: bool,
+    /// Prism failed building a response (a 500 of its own with no violations listed).
+    prism_failed: bool,
+    /// A 2xx status.
+    success: bool,
 }
 
 async fn send(built: Result<keel::RequestBuilder, String>, parse: &impl Fn(&keel::Response) -> keel::Result<()>) -> Result<Outcome, String> {
@@ -264,6 +429,9 @@ async fn send(built: Result<keel::RequestBuilder, String>, parse: &impl Fn(&keel
         let v: String = v.chars().filter(|c| !c.is_whitespace()).collect();
         v.contains("\"location\":[\"response\"") && !v.contains("\"location\":[\"request\"")
     });
+    let prism_failed = violations.is_none()
+        && resp.status.as_u16() == 500
+        && String::from_utf8_lossy(&resp.content).contains("stoplight.io/prism/errors#UNKNOWN");
     let decoded = parse(&resp);
     let mut detail = format!("{}", resp.status);
     if let Some(v) = &violations { detail.push_str(&format!(" violations: {v}")); }
@@ -273,15 +441,34 @@ async fn send(built: Result<keel::RequestBuilder, String>, parse: &impl Fn(&keel
         decoded: if decoded.is_ok() { "yes" } else { "no" },
         detail: detail.replace(['\t', '\n'], " "),
         response_only_violations,
+        prism_failed,
+        success: resp.status.is_success(),
     })
 }
 
 fn main() {
     let args: Vec<String> = std::env::args().collect();
     let (Some(doc), Some(base)) = (args.get(1), args.get(2)) else {
-        eprintln!("usage: harness DOC BASE_URL");
+        eprintln!("usage: harness DOC BASE_URL [--proxy UPSTREAM_ADDR OP...]");
         std::process::exit(2);
     };
+    let mode = match args.get(3).map(String::as_str) {
+        Some("--proxy") => {
+            let Some(addr) = args.get(4) else {
+                eprintln!("--proxy needs the upstream's address");
+                std::process::exit(2);
+            };
+            match Upstream::start(addr) {
+                Ok(upstream) => Mode::Proxy { upstream, only: args[5..].iter().cloned().collect() },
+                Err(e) => {
+                    eprintln!("harness: {e}");
+                    std::process::exit(1);
+                }
+            }
+        }
+        _ => Mode::Mock,
+    };
+    let _ = MODE.set(mode);
     // One `run` calls every operation of a document in one async fn: its
     // future (boxed) and, in a debug build, its poll frame are large (Binance's
     // 340 operations overflowed the main thread's 8 MiB stack), so the calls run
