@@ -404,6 +404,15 @@ fn object(doc: &Node, s: &Node, request: bool, depth: usize, walk: &mut Walk) ->
             out.insert(k.clone(), build(doc, p, request, depth + 1, walk));
         }
     }
+    // a required name the schema does not describe (Binance's `required: [amount]` next to
+    // other properties) takes any value, unless no other property is allowed
+    if s.get("additionalProperties").and_then(Node::as_bool) != Some(false) {
+        for r in required {
+            if !out.contains_key(r) && s.get("properties").and_then(|p| p.get(r)).is_none() {
+                out.insert(r.to_string(), json!("example"));
+            }
+        }
+    }
     Value::Object(out)
 }
 

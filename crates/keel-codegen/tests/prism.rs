@@ -5,8 +5,14 @@
 //! examples or built from its schemas, build both, run Stoplight Prism as a validating mock
 //! of the document (`prism mock --errors`), run the program against it, and count the
 //! requests Prism accepted (no `sl-violations`) and the responses the generated types
-//! decoded. Prints the table and every miss; with `KEEL_PRISM_STRICT=1` it fails when an
-//! operation outside [`EXCLUDED`] misses.
+//! decoded. Prints the table and every miss, and fails when an operation outside
+//! [`EXCLUDED`] misses (`KEEL_PRISM_REPORT=1` only reports).
+//!
+//! When Prism cannot build a response valid against the document (its examples break the
+//! schema, or its generator does), the call is made again through `prism proxy --errors` in
+//! front of the harness itself, answering a response built from the schema
+//! (`ir::Response::example`): Prism validates the request and that response, and the
+//! generated type must decode it.
 //!
 //! Needs Prism (`npm install --prefix target/prism @stoplight/prism-cli`, or `KEEL_PRISM`
 //! naming the `prism` executable) and the corpus (`KEEL_OPENAPI_CORPUS` or
@@ -24,7 +30,34 @@ use std::time::{Duration, Instant};
 use keel_codegen::{emit_crate, lower, GenerateOptions, KeelDependency};
 
 /// Operations left out of the target, each with the reason (at most 2 % of all operations).
-const EXCLUDED: &[(&str, &str, &str)] = &[];
+/// Each is a limit of the document or of Prism, not of the generated client: the request
+/// the client sends is what the document describes.
+const EXCLUDED: &[(&str, &str, &str)] = &[
+    (
+        "binance-spot",
+        "post_sapi_v1_convert_limit_cancel_order",
+        "Prism reads int64 values as JavaScript numbers and refuses the document's orderId example \
+         above 2^53 (`must be <= 9007199254740991`); the client sends it exactly",
+    ),
+    (
+        "binance-spot",
+        "post_sapi_v1_lending_auto_invest_plan_add",
+        "a query parameter that is an array of objects: OpenAPI defines no serialization for it \
+         and Prism cannot parse one back (`details.0 must be object`)",
+    ),
+    (
+        "xero-accounting",
+        "get_contact_by_contact_number",
+        "`/Contacts/{ContactNumber}` and `/Contacts/{ContactID}` match the same URLs; Prism routes \
+         the call to the other operation and validates it as a uuid",
+    ),
+    (
+        "xero-accounting",
+        "get_journal",
+        "`/Journals/{JournalID}` and `/Journals/{JournalNumber}` match the same URLs; Prism routes \
+         the call to the other operation and validates it as an integer",
+    ),
+];
 
 fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..")
@@ -374,11 +407,14 @@ fn every_operation_of_the_corpus_against_prism() {
     for m in &misses {
         println!("  {m}");
     }
-    // Until the corpus-wide exclusion list is settled, CI runs this in report mode (the
-    // build, the warnings and that every operation is called are still checked);
-    // KEEL_PRISM_STRICT=1 makes every miss a failure.
-    if std::env::var_os("KEEL_PRISM_STRICT").is_some() {
-        assert!(misses.is_empty(), "{} calls missed", misses.len());
+    // Every operation outside the exclusion list must pass; KEEL_PRISM_REPORT=1 only
+    // reports the misses (to survey a new document or a new Prism version).
+    if std::env::var_os("KEEL_PRISM_REPORT").is_none() {
+        assert!(
+            misses.is_empty(),
+            "{} calls missed outside the excluded list (listed above; KEEL_PRISM_REPORT=1 reports without failing)",
+            misses.len()
+        );
     }
 }
 
