@@ -517,8 +517,8 @@ pub struct Response {
     pub doc: Option<String>,
     /// The media type decoded.
     pub media_type: Option<String>,
-    /// For a JSON body with a schema: a value built from that schema (its own examples where
-    /// they fit it), for tests and mock servers.
+    /// For a success with a JSON body and a schema: a value built from that schema (its own
+    /// examples where they fit it), for tests and mock servers.
     pub example: Option<serde_json::Value>,
 }
 

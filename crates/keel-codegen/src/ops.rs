@@ -647,7 +647,7 @@ impl Ctx<'_> {
                     }
                     let variant = vscope.variant(&variant);
                     let (body, media_type, example) =
-                        self.response_body(&r, &rp, &format!("{op_camel}{variant}"));
+                        self.response_body(&r, &rp, &format!("{op_camel}{variant}"), !is_error);
                     let doc = r.str_of("description").map(str::to_string);
                     responses.push(Resp {
                         status: key,
@@ -679,13 +679,14 @@ impl Ctx<'_> {
         responses
     }
 
-    /// The body a response decodes into, its media type, and (JSON with a schema) a value
-    /// built from the schema.
+    /// The body a response decodes into, its media type, and (JSON with a schema, when
+    /// `with_example`) a value built from the schema.
     fn response_body(
         &mut self,
         r: &Node,
         rp: &str,
         hint: &str,
+        with_example: bool,
     ) -> (RespBody, Option<String>, Option<serde_json::Value>) {
         let Some(Node::Object(content)) = r.get("content") else {
             return (RespBody::None, None, None);
@@ -702,10 +703,8 @@ impl Ctx<'_> {
                         &format!("{rp}/content/{}/schema", escape_token(ct)),
                         hint,
                     );
-                    (
-                        RespBody::Json(t),
-                        Some(examples::for_schema(self.doc, &s, false)),
-                    )
+                    let example = with_example.then(|| examples::for_schema(self.doc, &s, false));
+                    (RespBody::Json(t), example)
                 }
                 // a documented media type without a schema: any value, or no body at all
                 _ => (RespBody::AnyJson, None),
