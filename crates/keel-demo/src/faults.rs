@@ -241,7 +241,7 @@ async fn flap(
 ) -> Result<Response, ApiError> {
     let a = arrive(&state, &headers, q.as_deref());
     let period = query_u64(&a.pairs, "period", 1)?.max(1);
-    let failing = ((a.n - 1) / period) % 2 == 0;
+    let failing = ((a.n - 1) / period).is_multiple_of(2);
     if failing {
         Ok(injected(StatusCode::SERVICE_UNAVAILABLE, a.n))
     } else {

@@ -159,7 +159,7 @@ pub(crate) fn router() -> Router<DemoState> {
 
 fn tick_event(n: u64) -> String {
     let text = format!("tick {n}");
-    if n % 3 == 0 {
+    if n.is_multiple_of(3) {
         // JSON over several data lines: joined with "\n", still JSON.
         format!("id: {n}\nevent: tick\ndata: {{\ndata:   \"n\": {n},\ndata:   \"text\": \"{text}\"\ndata: }}\n\n")
     } else {
