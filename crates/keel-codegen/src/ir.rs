@@ -236,7 +236,8 @@ pub struct Field {
     /// The schema's documented `default`, applied when the property is absent: the field is
     /// then `T` (not `Option<T>`) and decoding a value without it yields this. Set only for
     /// optional, non-nullable, non-read/write-only fields whose default fits the field's type
-    /// (a scalar, a string enum value, an empty array or object).
+    /// (a scalar, a string enum value, an empty array or object), in models no request body
+    /// contains (there `None` stays "not sent", and the server applies the default).
     pub default: Option<serde_json::Value>,
     /// Doc text.
     pub doc: Option<String>,

@@ -54,8 +54,8 @@ pub(crate) fn lower_doc(doc: &Node, warnings: &mut Vec<Warning>) -> Result<Api, 
         spec_operations,
         schemas,
     };
-    apply_field_defaults(&mut api);
     mark_request_models(&mut api);
+    apply_field_defaults(&mut api);
     decide_defaults(&mut api);
     Ok(api)
 }
@@ -112,13 +112,24 @@ fn mark_request_models(api: &mut Api) {
     }
 }
 
-/// Documented defaults: an optional field whose `default` fits its type becomes `T` (filled
-/// with the default when a value lacks it); any other default stays in the doc text only.
+/// Documented defaults: an optional field of a response model whose `default` fits its type
+/// becomes `T` (filled with the default when a value lacks it); any other default stays in
+/// the doc text only.
+///
+/// Not in models a request body can contain: there `None` must stay "not sent" (a PATCH
+/// that sent every documented default would overwrite what the caller never touched), and
+/// the server applies the default itself.
 fn apply_field_defaults(api: &mut Api) {
     for id in 0..api.models.len() {
         let ModelKind::Struct { fields, .. } = &api.models[id].kind else {
             continue;
         };
+        if api.models[id].in_request {
+            if let ModelKind::Struct { fields, .. } = &mut api.models[id].kind {
+                fields.iter_mut().for_each(|f| f.default = None);
+            }
+            continue;
+        }
         let keep: Vec<bool> = fields
             .iter()
             .map(|f| {

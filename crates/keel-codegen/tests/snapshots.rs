@@ -124,6 +124,12 @@ fn documented_defaults_are_applied() {
     assert!(m.contains("SettingsMode::Slow"));
     // a required field's default changes nothing: it is always sent
     assert!(m.contains("pub name: String,"));
+    // in a model a request body contains, `None` stays "not sent" (a PATCH must not
+    // overwrite what the caller left alone): the default is documented, not applied
+    let g = check("features.yaml", "features");
+    let m = g.file("src/models.rs").unwrap();
+    assert!(m.contains("pub status: Option<PetStatus>"), "{m}");
+    assert!(m.contains("impl Default for Webhook"), "{m}");
 }
 
 #[test]
