@@ -177,7 +177,7 @@ impl<'a> Emitter<'a> {
     /// own `Default` (then `#[serde(default)]` says it). `None` when it cannot be written.
     fn default_expr(&self, t: &Type, v: &serde_json::Value) -> Option<(TokenStream, bool)> {
         use serde_json::Value as V;
-        Some(match (t, v) {
+        Some(match (self.unalias(t), v) {
             (Type::Model(i), V::String(s)) => match &self.api.models[*i].kind {
                 ModelKind::StringEnum { variants } => {
                     let n = format_ident!("{}", self.api.models[*i].name);
@@ -185,11 +185,6 @@ impl<'a> Emitter<'a> {
                     let variant = format_ident!("{}", variant);
                     (quote!(#n::#variant), false)
                 }
-                ModelKind::Alias(inner) => self.default_expr(inner, v)?,
-                _ => return None,
-            },
-            (Type::Model(i), _) => match &self.api.models[*i].kind {
-                ModelKind::Alias(inner) => self.default_expr(inner, v)?,
                 _ => return None,
             },
             (Type::Primitive(Primitive::String), V::String(s)) => {

@@ -169,18 +169,15 @@ fn fits_at(doc: &Node, schema: &Node, v: &Value, depth: usize) -> bool {
 
 /// A value for `schema`: its own example when it has one, else one built from it.
 pub(crate) fn for_schema(doc: &Node, schema: &Node, request: bool) -> Value {
+    let (budget, max_depth) = if request {
+        (MAX_NODES, MAX_DEPTH)
+    } else {
+        (MAX_RESPONSE_NODES, MAX_RESPONSE_DEPTH)
+    };
     let mut walk = Walk {
         refs: Vec::new(),
-        budget: if request {
-            MAX_NODES
-        } else {
-            MAX_RESPONSE_NODES
-        },
-        max_depth: if request {
-            MAX_DEPTH
-        } else {
-            MAX_RESPONSE_DEPTH
-        },
+        budget,
+        max_depth,
     };
     build(doc, schema, request, 0, &mut walk)
 }

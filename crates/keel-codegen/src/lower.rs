@@ -121,26 +121,22 @@ fn mark_request_models(api: &mut Api) {
 /// the server applies the default itself.
 fn apply_field_defaults(api: &mut Api) {
     for id in 0..api.models.len() {
-        let ModelKind::Struct { fields, .. } = &api.models[id].kind else {
-            continue;
+        let m = &api.models[id];
+        let keep: Vec<bool> = match &m.kind {
+            ModelKind::Struct { fields, .. } => fields
+                .iter()
+                .map(|f| {
+                    !m.in_request
+                        && f.optional
+                        && !f.nullable
+                        && f.ty.is_option()
+                        && f.default
+                            .as_ref()
+                            .is_some_and(|d| default_fits(api, f.ty.required(), d, 0))
+                })
+                .collect(),
+            _ => continue,
         };
-        if api.models[id].in_request {
-            if let ModelKind::Struct { fields, .. } = &mut api.models[id].kind {
-                fields.iter_mut().for_each(|f| f.default = None);
-            }
-            continue;
-        }
-        let keep: Vec<bool> = fields
-            .iter()
-            .map(|f| {
-                f.optional
-                    && !f.nullable
-                    && f.ty.is_option()
-                    && f.default
-                        .as_ref()
-                        .is_some_and(|d| default_fits(api, f.ty.required(), d, 0))
-            })
-            .collect();
         if let ModelKind::Struct { fields, .. } = &mut api.models[id].kind {
             for (f, keep) in fields.iter_mut().zip(keep) {
                 if keep {

@@ -578,7 +578,7 @@ impl<'a> Ctx<'a> {
                         .then(|| {
                             prop.get("default")
                                 .or_else(|| self.deref(prop).and_then(|(n, _)| n.get("default")))
-                                .and_then(|d| serde_json::from_str(&d.to_json()).ok())
+                                .map(Node::to_value)
                         })
                         .flatten(),
                     doc: schema_doc(prop),
