@@ -56,8 +56,14 @@ pub(crate) struct RequestConfig {
     /// `base` parsed once, when the client is built: a relative request URL
     /// starts from a clone of it.
     pub(crate) base_url: Url,
+    /// `base_url` with a long placeholder path: a request's URL starts from
+    /// a clone of it, which has room for the request's path.
+    pub(crate) base_room: Url,
     /// Query of the base URL, if any (merged before the path's own query).
     pub(crate) base_query: Option<String>,
+    /// The base URL's scheme and authority for the transport's URI, made
+    /// once (see [`Origin`]).
+    pub(crate) origin: Option<Origin>,
     pub(crate) headers: HeaderMap,
     /// Cookies in insertion order; a later one with the same name replaces.
     pub(crate) cookies: Vec<(String, String)>,
@@ -69,6 +75,55 @@ pub(crate) struct RequestConfig {
     pub(crate) max_response_size: u64,
     pub(crate) raise_on_unexpected_status: bool,
     pub(crate) allow_insecure_credentials: bool,
+}
+
+/// The scheme and authority of the base URL as the transport's
+/// [`http::Uri`] holds them, parsed once: a request to the base URL's
+/// origin gets its URI from these and its path and query alone, instead of
+/// a parse of the whole URL text.
+#[derive(Clone)]
+pub(crate) struct Origin {
+    /// `scheme://authority` exactly as the base URL serializes it.
+    prefix: Box<str>,
+    scheme: http::uri::Scheme,
+    authority: http::uri::Authority,
+}
+
+impl Origin {
+    /// The origin of `base`, when the `http` crate reads it as it is
+    /// written (otherwise every request parses its whole URL).
+    pub(crate) fn of(base: &Url) -> Option<Origin> {
+        let prefix = &base[..url::Position::BeforePath];
+        let uri = http::Uri::try_from(prefix).ok()?;
+        let parts = uri.into_parts();
+        let (scheme, authority) = (parts.scheme?, parts.authority?);
+        // Only when the parts give back the very same text.
+        (format!("{scheme}://{authority}") == prefix).then(|| Origin {
+            prefix: prefix.into(),
+            scheme,
+            authority,
+        })
+    }
+
+    /// The transport's URI for `url`: from the parts made once when `url`
+    /// is on this origin, else from its whole text.
+    pub(crate) fn uri(
+        origin: Option<&Origin>,
+        url: &Url,
+    ) -> std::result::Result<http::Uri, http::Error> {
+        if let Some(o) = origin {
+            if url[..url::Position::BeforePath] == *o.prefix {
+                let path = &url[url::Position::BeforePath..url::Position::AfterQuery];
+                let path = if path.is_empty() { "/" } else { path };
+                let mut parts = http::uri::Parts::default();
+                parts.scheme = Some(o.scheme.clone());
+                parts.authority = Some(o.authority.clone());
+                parts.path_and_query = Some(http::uri::PathAndQuery::try_from(path)?);
+                return Ok(http::Uri::from_parts(parts)?);
+            }
+        }
+        Ok(http::Uri::try_from(url.as_str())?)
+    }
 }
 
 impl RequestConfig {
@@ -465,10 +520,9 @@ impl<A: AuthState> ClientBuilder<A> {
                 shown_raw_url(&self.base_url)
             ))
         })?;
-        // Room for what each request adds (cookie, content type, signature
-        // headers, and the transport's Host and Accept-Encoding) so a
-        // request's copy of the map never regrows.
-        let mut headers = HeaderMap::with_capacity(self.headers.len() + 12);
+        // (Each request copies these into a map with room for what it adds;
+        // see `RequestBuilder::prepare`.)
+        let mut headers = HeaderMap::with_capacity(self.headers.len() + 1);
         headers.insert(USER_AGENT, HeaderValue::from_static(DEFAULT_USER_AGENT));
         for (n, v) in &self.headers {
             let (n, v) = parse_header(n, v)?;
@@ -513,6 +567,8 @@ impl<A: AuthState> ClientBuilder<A> {
         }
         let mut request = RequestConfig {
             base,
+            origin: Origin::of(&base_url),
+            base_room: crate::request::url_with_room(&base_url),
             base_url,
             base_query,
             headers,

@@ -2,11 +2,13 @@
 //! statuses it documents.
 
 use std::fmt::{self, Display};
+use std::future::Future;
 use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
+use futures_util::future::{Either, FutureExt};
 use http::header::{HeaderMap, HeaderName, HeaderValue, CONTENT_LENGTH, CONTENT_TYPE};
 use http::{Method, StatusCode};
 use percent_encoding::{utf8_percent_encode, AsciiSet, NON_ALPHANUMERIC};
@@ -425,24 +427,41 @@ impl RequestBuilder {
         }
         self.inner.shared.ensure_open()?;
         let config = &self.inner.config;
-        let url = build_url(
+        let url = build_url_in(
             &config.base_url,
+            Some(&config.base_room),
             config.base_query.as_deref(),
             &self.path,
             &self.path_params,
             &self.query,
         )?;
-        // Merge client < request headers; with one side empty, no map is
-        // rebuilt (the request's own map is moved, not copied).
-        let mut headers = if self.headers.is_empty() {
-            config.headers.clone()
-        } else if config.headers.is_empty() {
+        // Client headers, then the request's (a request header replaces
+        // every client value of its name), in a map with room for what the
+        // pipeline adds (cookie, signature headers, the transport's Host and
+        // Accept-Encoding): a clone of the client's map would have none, and
+        // regrowing it costs more than filling a new one.
+        let room = if self.auth.is_some() { 8 } else { 4 };
+        let mut headers = if config.headers.is_empty() && self.headers.capacity() > 0 {
             self.headers
         } else {
-            let mut merged = config.headers.clone();
+            let mut merged =
+                HeaderMap::with_capacity(config.headers.len() + self.headers.len() + room);
+            for (name, value) in &config.headers {
+                merged.append(name.clone(), value.clone());
+            }
+            let mut last = None;
             for (name, value) in self.headers {
-                if let Some(name) = name {
-                    merged.insert(name, value);
+                match name {
+                    Some(name) => {
+                        merged.insert(name.clone(), value);
+                        last = Some(name);
+                    }
+                    // Another value of the previous name.
+                    None => {
+                        if let Some(name) = &last {
+                            merged.append(name.clone(), value);
+                        }
+                    }
                 }
             }
             merged
@@ -495,8 +514,8 @@ impl RequestBuilder {
 
     /// Sends the request and waits for the whole response (read into
     /// memory, up to the client's `max_response_size`).
-    pub async fn send(self) -> Result<Response> {
-        self.send_with(|_| Ok(())).await
+    pub fn send(self) -> impl Future<Output = Result<Response>> {
+        self.send_with(|_| Ok(()))
     }
 
     /// Sends the request from a blocking (non-async) caller: the same
@@ -517,11 +536,11 @@ impl RequestBuilder {
     /// `raise_on_unexpected_status`, an undocumented status fails with
     /// [`Error::UnexpectedStatus`] (its body excerpt read from the stream).
     pub async fn send_streaming(self) -> Result<StreamingResponse> {
-        let ready = self.prepare()?;
+        let mut ready = self.prepare()?;
         let resp = driver::run(
             &ready.inner,
             ready.auth.as_deref(),
-            ready.prepared,
+            &mut ready.prepared,
             Streaming,
         )
         .await?;
@@ -539,11 +558,12 @@ impl RequestBuilder {
     /// An empty body parses as JSON `null`: `()`, `Option<_>` and
     /// `serde_json::Value` accept it, other types fail with
     /// [`Error::Decode`].
-    pub async fn send_json<T: serde::de::DeserializeOwned>(self) -> Result<Response<T>> {
+    pub fn send_json<T: serde::de::DeserializeOwned>(
+        self,
+    ) -> impl Future<Output = Result<Response<T>>> {
         let undocumented = self.documented.is_none();
         self.send_with(move |r| parse_json_if(r, undocumented))
-            .await
-            .map(flatten)
+            .map(|r| r.map(flatten))
     }
 
     /// [`send_json`](Self::send_json) for blocking callers.
@@ -555,19 +575,28 @@ impl RequestBuilder {
 
     /// Sends the request; `parse` turns a response with a documented status
     /// (every status, when none are documented) into `T`.
-    pub async fn send_with<T, F>(self, parse: F) -> Result<Response<T>>
+    ///
+    /// The request is built (URL, headers, body checks) when this is
+    /// called; nothing is sent until the future is polled.
+    pub fn send_with<T, F>(self, parse: F) -> impl Future<Output = Result<Response<T>>>
     where
         F: FnOnce(&Response) -> Result<T>,
     {
-        let ready = self.prepare()?;
-        let raw = driver::run(
-            &ready.inner,
-            ready.auth.as_deref(),
-            ready.prepared,
-            Buffered,
-        )
-        .await?;
-        finish(&ready.inner, raw, ready.documented.as_deref(), parse)
+        // Built here, so the future holds the prepared request once (not
+        // the builder as well), and the pipeline borrows it in place.
+        match self.prepare() {
+            Err(e) => Either::Left(std::future::ready(Err(e))),
+            Ok(mut ready) => Either::Right(async move {
+                let raw = driver::run(
+                    &ready.inner,
+                    ready.auth.as_deref(),
+                    &mut ready.prepared,
+                    Buffered,
+                )
+                .await?;
+                finish(&ready.inner, raw, ready.documented.as_deref(), parse)
+            }),
+        }
     }
 
     /// [`send_with`](Self::send_with) for blocking callers.
@@ -583,7 +612,8 @@ impl RequestBuilder {
         } = self.prepare()?;
         let task_inner = inner.clone();
         let raw = runtime::call(async move {
-            driver::run(&task_inner, auth.as_deref(), prepared, Buffered).await
+            let mut prepared = prepared;
+            driver::run(&task_inner, auth.as_deref(), &mut prepared, Buffered).await
         })??;
         finish(&inner, raw, documented.as_deref(), parse)
     }
@@ -709,13 +739,39 @@ pub fn build_url(
     path_params: &[(String, String)],
     query: &[(String, String)],
 ) -> Result<Url> {
+    build_url_in(base_url, None, base_query, path, path_params, query)
+}
+
+/// `base` with a placeholder path long enough for most request paths (see
+/// [`build_url_in`]).
+pub(crate) fn url_with_room(base: &Url) -> Url {
+    let mut room = base.clone();
+    let mut path = String::with_capacity(base.path().len() + 97);
+    path.push_str(base.path().trim_end_matches('/'));
+    path.push('/');
+    path.extend(std::iter::repeat_n('_', 96));
+    room.set_path(&path);
+    room
+}
+
+/// [`build_url`], starting from `room` when given: the base URL with a
+/// long placeholder path, so that its clone has room for the request's
+/// path and setting it does not grow the URL's text again.
+pub(crate) fn build_url_in(
+    base_url: &Url,
+    room: Option<&Url>,
+    base_query: Option<&str>,
+    path: &str,
+    path_params: &[(String, String)],
+    query: &[(String, String)],
+) -> Result<Url> {
     let path = substitute_path_params(path, path_params)?;
     let mut url = if is_absolute(&path) {
         Url::parse(&path).map_err(|e| {
             Error::request(format!("{:?} is not a valid URL: {e}", shown_path(&path)))
         })?
     } else {
-        join_base(base_url, base_query, &path)
+        join_base(base_url, room, base_query, &path)
     };
     if url.fragment().is_some() {
         url.set_fragment(None);
@@ -773,9 +829,10 @@ fn substitute_path_params<'p>(
 /// that may carry a query: the same URL a full parse of the joined text
 /// gives, fragment dropped. The setters run the same path and query parsers
 /// (percent-encoding, dot segments, tab/newline removal) as a full parse.
-fn join_base(base_url: &Url, base_query: Option<&str>, path: &str) -> Url {
+fn join_base(base_url: &Url, room: Option<&Url>, base_query: Option<&str>, path: &str) -> Url {
     // Exactly one slash between the base and the path (none before a bare
     // query or fragment).
+    let original = path;
     let path = path.trim_start_matches('/');
     let sep = !path.is_empty() && !path.starts_with(['?', '#']);
     // A full parse trims C0 controls and spaces from the end of its input.
@@ -798,8 +855,20 @@ fn join_base(base_url: &Url, base_query: Option<&str>, path: &str) -> Url {
         None => (&path[..end], None),
     };
     let base_path = base_url.path().trim_end_matches('/');
-    let mut url = base_url.clone();
-    if sep || !path.is_empty() {
+    let mut url = room.unwrap_or(base_url).clone();
+    if base_path.is_empty() && sep {
+        // "/path": the request's own text when it has exactly one leading
+        // slash (no copy), else one made.
+        let from = original.len() - original.trim_start_matches('/').len();
+        if from == 1 && original.len() > path.len() {
+            url.set_path(&original[..1 + path.len()]);
+        } else {
+            let mut full = String::with_capacity(1 + path.len());
+            full.push('/');
+            full.push_str(path);
+            url.set_path(&full);
+        }
+    } else if sep || !path.is_empty() {
         let mut full = String::with_capacity(base_path.len() + 1 + path.len());
         full.push_str(base_path);
         if sep {
@@ -807,7 +876,7 @@ fn join_base(base_url: &Url, base_query: Option<&str>, path: &str) -> Url {
         }
         full.push_str(path);
         url.set_path(&full);
-    } else if base_path.len() != base_url.path().len() {
+    } else if room.is_some() || base_path.len() != base_url.path().len() {
         url.set_path(base_path);
     }
     // A query that is only tabs and newlines is empty once parsed.
@@ -918,6 +987,21 @@ mod tests {
                     got.as_str(),
                     expected.as_str(),
                     "base {base:?} path {path:?}"
+                );
+                let room = url_with_room(&base_url);
+                let got = build_url_in(
+                    &base_url,
+                    Some(&room),
+                    parsed_base.1.as_deref(),
+                    path,
+                    &[],
+                    &[],
+                )
+                .unwrap();
+                assert_eq!(
+                    got.as_str(),
+                    expected.as_str(),
+                    "base {base:?} path {path:?}, from the URL with room"
                 );
             }
         }

@@ -14,6 +14,7 @@ use url::Url;
 
 use super::{Call, Exchange, Prepared, Shown, Step, Verdict};
 use crate::client::Inner;
+use crate::config::Origin;
 use crate::error::{display_url, error_chain_message, ConnectErrorKind, Error, Result};
 use crate::resilience::Pending;
 use crate::response::{Response, StreamingResponse};
@@ -30,7 +31,7 @@ pub(crate) trait Mode: Send {
     /// Performs one exchange within its attempt timeout.
     fn exchange(
         &self,
-        transport: &SharedTransport,
+        link: Link<'_>,
         exchange: Exchange,
         limits: (Option<Duration>, u64),
     ) -> impl Future<Output = Result<Self::Exchanged>> + Send;
@@ -41,6 +42,14 @@ pub(crate) trait Mode: Send {
 
     /// The call's answer.
     fn finish(exchanged: Self::Exchanged, attempts: u32) -> Self::Output;
+}
+
+/// Where an exchange goes: the family's transport, and the base URL's
+/// origin made once (for the request's URI).
+#[derive(Clone, Copy)]
+pub(crate) struct Link<'a> {
+    transport: &'a SharedTransport,
+    origin: Option<&'a Origin>,
 }
 
 /// Reads the whole body (up to the size cap) inside the attempt timeout.
@@ -55,11 +64,11 @@ impl Mode for Buffered {
 
     fn exchange(
         &self,
-        transport: &SharedTransport,
+        link: Link<'_>,
         exchange: Exchange,
         (_, max): (Option<Duration>, u64),
     ) -> impl Future<Output = Result<Response>> + Send {
-        BufferedExchange::new(transport, exchange, max)
+        BufferedExchange::new(link, exchange, max)
     }
 
     fn head(r: &Response) -> (http::StatusCode, &http::HeaderMap, &Url, &[u8]) {
@@ -110,7 +119,7 @@ pin_project_lite::pin_project! {
 }
 
 impl BufferedExchange {
-    fn new(transport: &SharedTransport, exchange: Exchange, max: u64) -> Self {
+    fn new(link: Link<'_>, exchange: Exchange, max: u64) -> Self {
         let Exchange {
             method,
             url,
@@ -123,9 +132,9 @@ impl BufferedExchange {
         let deadline = timeout
             .and_then(|t| tokio::time::Instant::now().checked_add(t))
             .map(tokio::time::sleep_until);
-        let state = match into_request(method, &url, headers, body) {
+        let state = match into_request(link.origin, method, &url, headers, body) {
             Ok(request) => BufferedState::Head {
-                call: transport.send(request),
+                call: link.transport.send(request),
                 url,
             },
             Err(e) => BufferedState::Failed { error: Some(e) },
@@ -271,7 +280,7 @@ impl Mode for Streaming {
 
     async fn exchange(
         &self,
-        transport: &SharedTransport,
+        link: Link<'_>,
         exchange: Exchange,
         (read_timeout, max): (Option<Duration>, u64),
     ) -> Result<StreamingResponse> {
@@ -282,8 +291,9 @@ impl Mode for Streaming {
             body,
             timeout,
         } = exchange;
-        let request = into_request(method, &url, headers, body)?;
-        let (status, headers, body) = within(timeout, &url, send(transport, request, &url)).await?;
+        let request = into_request(link.origin, method, &url, headers, body)?;
+        let (status, headers, body) =
+            within(timeout, &url, send(link.transport, request, &url)).await?;
         Ok(StreamingResponse::new(
             status,
             headers,
@@ -304,20 +314,26 @@ impl Mode for Streaming {
     }
 }
 
-/// Runs one call: the core's steps, performed.
-pub(crate) async fn run<M: Mode>(
-    inner: &Inner,
-    auth: Option<&Auth>,
-    prepared: Prepared,
+/// Runs one call: the core's steps, performed. The call borrows the
+/// prepared request where it lies (in the caller's future): nothing of it
+/// is moved from future to future.
+pub(crate) fn run<'a, M: Mode + 'a>(
+    inner: &'a Inner,
+    auth: Option<&'a Auth>,
+    prepared: &'a mut Prepared,
     mode: M,
-) -> Result<M::Output> {
-    let transport = inner.shared.transport()?;
+) -> impl Future<Output = Result<M::Output>> + 'a {
     let span = tracing::debug_span!(
         "keel.call",
         method = %prepared.method,
         url = %Shown(&prepared.url),
     );
     async move {
+        let transport = inner.shared.transport()?;
+        let link = Link {
+            transport: &transport,
+            origin: inner.config.origin.as_ref(),
+        };
         let mut call = Call::new(inner, auth, prepared);
         let limits = call.limits();
         let mut step = call.start();
@@ -328,10 +344,13 @@ pub(crate) async fn run<M: Mode>(
                 Step::Send(exchange) => {
                     held = None;
                     let attempt = tracing::debug_span!("keel.attempt", attempt = call.attempts());
-                    let started = tokio::time::Instant::now();
+                    let started = inner
+                        .resilience
+                        .observes_latency()
+                        .then(tokio::time::Instant::now);
                     let result = match call.hedge_delay() {
                         None => {
-                            mode.exchange(&transport, exchange, limits)
+                            mode.exchange(link, exchange, limits)
                                 .instrument(attempt.clone())
                                 .await
                         }
@@ -339,14 +358,12 @@ pub(crate) async fn run<M: Mode>(
                         // inline, that would grow every call's future (and the
                         // copies of it) for an option most calls never use.
                         Some(delay) => {
-                            Box::pin(hedged(
-                                &mode, &transport, exchange, limits, delay, &mut call,
-                            ))
-                            .instrument(attempt.clone())
-                            .await
+                            Box::pin(hedged(&mode, link, exchange, limits, delay, &mut call))
+                                .instrument(attempt.clone())
+                                .await
                         }
                     };
-                    if result.is_ok() {
+                    if let (Ok(_), Some(started)) = (&result, started) {
                         inner.resilience.observe_latency(started.elapsed());
                     }
                     if let Some(release) = call.release_nonce() {
@@ -408,7 +425,6 @@ pub(crate) async fn run<M: Mode>(
         }
     }
     .instrument(span)
-    .await
 }
 
 /// One exchange, hedged: when it has not answered after `delay`, a second
@@ -417,13 +433,13 @@ pub(crate) async fn run<M: Mode>(
 /// the answer.
 async fn hedged<M: Mode>(
     mode: &M,
-    transport: &SharedTransport,
+    link: Link<'_>,
     exchange: Exchange,
     limits: (Option<Duration>, u64),
     delay: Duration,
     call: &mut Call<'_>,
 ) -> Result<M::Exchanged> {
-    let first = mode.exchange(transport, exchange, limits);
+    let first = mode.exchange(link, exchange, limits);
     tokio::pin!(first);
     tokio::select! {
         biased;
@@ -445,7 +461,7 @@ async fn hedged<M: Mode>(
     if !admitted {
         return first.await;
     }
-    let second = mode.exchange(transport, copy, limits);
+    let second = mode.exchange(link, copy, limits);
     tokio::pin!(second);
     tokio::select! {
         r = &mut first => match r {
@@ -477,12 +493,13 @@ async fn within<T>(
 /// The request for one exchange (the URL stays with the caller, for the
 /// response and for messages).
 fn into_request(
+    origin: Option<&Origin>,
     method: http::Method,
     url: &Url,
     headers: http::HeaderMap,
     body: crate::transport::Body,
 ) -> Result<http::Request<crate::transport::Body>> {
-    let uri = http::Uri::try_from(url.as_str())
+    let uri = Origin::uri(origin, url)
         .map_err(|e| Error::request(format!("{} cannot be sent: {e}", display_url(url))))?;
     let mut request = http::Request::new(body);
     *request.method_mut() = method;

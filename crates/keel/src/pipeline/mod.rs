@@ -130,7 +130,7 @@ pub(crate) struct Call<'c> {
     inner: &'c Inner,
     auth: Option<&'c Auth>,
     /// The request as built; every attempt starts from here.
-    prepared: Prepared,
+    prepared: &'c mut Prepared,
     /// The current hop (differs from `prepared` after a redirect).
     hop: Option<Box<Hop>>,
     attempts: u32,
@@ -140,13 +140,13 @@ pub(crate) struct Call<'c> {
     /// Whether re-sending this request is safe (method or idempotency key).
     idempotent: bool,
     /// The error of the last failed attempt, for the deadline error.
-    last_error: Option<Error>,
+    last_error: Option<Box<Error>>,
     /// What the resilience layer keeps between admission and recording.
     resilience: CallState,
     /// An exchange waiting for its nonce before it is signed.
-    unsigned: Option<Exchange>,
+    unsigned: Option<Box<Exchange>>,
     /// The error of an attempt whose recording the driver is awaiting.
-    recording: Option<Error>,
+    recording: Option<Box<Error>>,
     /// The nonce the current attempt was signed with, until its source
     /// has been told the attempt is over.
     signed_nonce: Option<u64>,
@@ -173,7 +173,11 @@ struct Hop {
 }
 
 impl<'c> Call<'c> {
-    pub(crate) fn new(inner: &'c Inner, auth: Option<&'c Auth>, mut prepared: Prepared) -> Self {
+    pub(crate) fn new(
+        inner: &'c Inner,
+        auth: Option<&'c Auth>,
+        prepared: &'c mut Prepared,
+    ) -> Self {
         let config = inner.resilience.config();
         if config.generates_idempotency_key()
             && matches!(prepared.method, Method::POST | Method::PATCH)
@@ -268,7 +272,7 @@ impl<'c> Call<'c> {
         Error::DeadlineExceeded {
             deadline: self.deadline.unwrap_or_default(),
             attempts: self.attempts,
-            last: self.last_error.take().map(Box::new),
+            last: self.last_error.take(),
         }
     }
 
@@ -377,7 +381,7 @@ impl<'c> Call<'c> {
         if let Some(ready) = auth.prepare_attempt() {
             // The signer needs I/O first (an OAuth2 token): await it, then
             // take the nonce, so nonces keep the order attempts are sent in.
-            self.unsigned = Some(exchange);
+            self.unsigned = Some(Box::new(exchange));
             return Step::Nonce(Box::pin(async move {
                 ready.await?;
                 match auth.nonce.next_nonce() {
@@ -389,7 +393,7 @@ impl<'c> Call<'c> {
         match auth.nonce.next_nonce() {
             NextNonce::Ready(nonce) => self.sign(auth, exchange, nonce),
             NextNonce::Pending(fut) => {
-                self.unsigned = Some(exchange);
+                self.unsigned = Some(Box::new(exchange));
                 Step::Nonce(fut)
             }
         }
@@ -452,7 +456,7 @@ impl<'c> Call<'c> {
     /// Called by the driver with the nonce it awaited.
     pub(crate) fn after_nonce(&mut self, nonce: Result<u64>) -> Step<'c> {
         match (self.auth, self.unsigned.take()) {
-            (Some(auth), Some(exchange)) => self.sign(auth, exchange, nonce),
+            (Some(auth), Some(exchange)) => self.sign(auth, *exchange, nonce),
             _ => Step::Fail(Error::Signing(
                 "a nonce arrived for no pending request (a Keel bug)".into(),
             )),
@@ -545,11 +549,11 @@ impl<'c> Call<'c> {
         match decision {
             Decision::Finish | Decision::NotReplayable => Verdict::Accept,
             Decision::Deadline => {
-                self.last_error = Some(Error::unexpected_status(status, url, content));
+                self.last_error = Some(Box::new(Error::unexpected_status(status, url, content)));
                 Verdict::Next(Step::Fail(self.deadline_error()))
             }
             Decision::Retry(wait) => {
-                self.last_error = Some(Error::unexpected_status(status, url, content));
+                self.last_error = Some(Box::new(Error::unexpected_status(status, url, content)));
                 Verdict::Next(self.wait(wait))
             }
         }
@@ -571,8 +575,7 @@ impl<'c> Call<'c> {
         if !headers.contains_key(http::header::AGE) {
             if let Some(date) = headers
                 .get(http::header::DATE)
-                .and_then(|v| v.to_str().ok())
-                .and_then(|v| httpdate::parse_http_date(v).ok())
+                .and_then(|v| auth.date_of(v))
             {
                 auth.observe_date(url, sent, std::time::SystemTime::now(), date);
             }
@@ -617,7 +620,7 @@ impl<'c> Call<'c> {
         match self.record(Outcome::Error(&error)) {
             Pending::Ready(r) => self.decided_error(r, error),
             Pending::Wait(f) => {
-                self.recording = Some(error);
+                self.recording = Some(Box::new(error));
                 Step::Record(f)
             }
         }
@@ -627,7 +630,7 @@ impl<'c> Call<'c> {
     /// shared store).
     pub(crate) fn after_record_error(&mut self, recorded: Recorded) -> Step<'c> {
         match self.recording.take() {
-            Some(error) => self.decided_error(recorded, error),
+            Some(error) => self.decided_error(recorded, *error),
             None => Step::Fail(Error::request(
                 "an outcome was recorded for no pending failure (a Keel bug)",
             )),
@@ -646,11 +649,11 @@ impl<'c> Call<'c> {
                 attempts: self.attempts,
             }),
             Decision::Deadline => {
-                self.last_error = Some(error);
+                self.last_error = Some(Box::new(error));
                 Step::Fail(self.deadline_error())
             }
             Decision::Retry(wait) => {
-                self.last_error = Some(error);
+                self.last_error = Some(Box::new(error));
                 self.wait(wait)
             }
         }
@@ -708,7 +711,7 @@ impl<'c> Call<'c> {
                 && self.remaining() == Some(Duration::ZERO)
                 && e.is_timeout() =>
             {
-                self.last_error = Some(e);
+                self.last_error = Some(Box::new(e));
                 self.deadline_error()
             }
             e if self.attempts > 1 => Error::RetriesExhausted {

@@ -234,15 +234,21 @@ impl ResilienceState {
         self.config.hedge.as_ref()?.delay.now(&self.latencies)
     }
 
-    /// An exchange that answered took `d` (kept when hedging at a
-    /// quantile).
-    pub(crate) fn observe_latency(&self, d: Duration) {
-        if matches!(
+    /// Whether exchanges' latencies are kept (hedging at a quantile): only
+    /// then does the driver time each exchange.
+    pub(crate) fn observes_latency(&self) -> bool {
+        matches!(
             self.config.hedge,
             Some(super::Hedge {
                 delay: super::hedge::HedgeDelay::Quantile { .. }
             })
-        ) {
+        )
+    }
+
+    /// An exchange that answered took `d` (kept when hedging at a
+    /// quantile).
+    pub(crate) fn observe_latency(&self, d: Duration) {
+        if self.observes_latency() {
             self.latencies.observe(d);
         }
     }

@@ -983,6 +983,9 @@ pub(crate) struct Auth {
     /// (host and port); they take the place of `clock_offset_ms` for their
     /// origin.
     skews: std::sync::RwLock<Vec<Skew>>,
+    /// The last `Date` header read, and its time: responses within one
+    /// second carry the same text, so most are not parsed again.
+    last_date: std::sync::Mutex<Option<(HeaderValue, SystemTime)>>,
     /// The scheme's test for "refused for its timestamp", if it has one.
     pub(crate) stale: Option<fn(http::StatusCode, &[u8]) -> bool>,
     /// The scheme's servers refuse timestamps ahead of their clock.
@@ -1058,6 +1061,7 @@ impl Auth {
             last_ms: AtomicU64::new(0),
             clock_offset_ms: AtomicI64::new(clock_offset_ms),
             skews: std::sync::RwLock::new(Vec::new()),
+            last_date: std::sync::Mutex::new(None),
             stale,
             behind,
             sensitive,
@@ -1081,6 +1085,23 @@ impl Auth {
             }
         }
         self.clock_offset_ms.load(Ordering::Relaxed)
+    }
+
+    /// The time a response's `Date` header says (`None` when it is not an
+    /// HTTP date), from the last one read when the text is the same.
+    pub(crate) fn date_of(&self, value: &HeaderValue) -> Option<SystemTime> {
+        let mut last = self
+            .last_date
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if let Some((text, time)) = last.as_ref() {
+            if text == value {
+                return Some(*time);
+            }
+        }
+        let time = httpdate::parse_http_date(value.to_str().ok()?).ok()?;
+        *last = Some((value.clone(), time));
+        Some(time)
     }
 
     /// Learns the server's clock from a response's `Date` (as the AWS SDKs

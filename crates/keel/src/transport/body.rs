@@ -155,7 +155,7 @@ pin_project_lite::pin_project! {
     enum ResponseRepr {
         Incoming { #[pin] body: hyper::body::Incoming },
         #[cfg(feature = "decompression")]
-        Decompressed { #[pin] body: tower_http::decompression::DecompressionBody<hyper::body::Incoming> },
+        Decompressed { body: Pin<Box<tower_http::decompression::DecompressionBody<hyper::body::Incoming>>> },
         Boxed { #[pin] body: UnsyncBoxBody<Bytes, BoxError> },
     }
 }
@@ -189,7 +189,7 @@ impl ResponseBody {
 
     #[cfg(feature = "decompression")]
     pub(crate) fn decompressed(
-        body: tower_http::decompression::DecompressionBody<hyper::body::Incoming>,
+        body: Pin<Box<tower_http::decompression::DecompressionBody<hyper::body::Incoming>>>,
     ) -> Self {
         ResponseBody {
             repr: ResponseRepr::Decompressed { body },
@@ -208,7 +208,7 @@ impl http_body::Body for ResponseBody {
         match self.project().repr.project() {
             ResponseProj::Incoming { body } => body.poll_frame(cx).map_err(Into::into),
             #[cfg(feature = "decompression")]
-            ResponseProj::Decompressed { body } => body.poll_frame(cx),
+            ResponseProj::Decompressed { body } => body.as_mut().poll_frame(cx),
             ResponseProj::Boxed { body } => body.poll_frame(cx),
         }
     }

@@ -470,36 +470,23 @@ impl HyperTransport {
                 }
             }
         }
+        // Decompression: the request asks for the encodings this build can
+        // decode (a header value made once); a response is wrapped in a
+        // decoder only when the server actually encoded it, so the
+        // common case carries hyper's body as is.
         #[cfg(feature = "decompression")]
-        if self.inner.decompress {
-            let mut svc = tower_http::decompression::Decompression::new(&self.inner.client);
-            // hyper-util's client (and so the layer over it) is always
-            // ready: its pool waits inside the response future.
-            let mut cx = Context::from_waker(std::task::Waker::noop());
-            return match svc.poll_ready(&mut cx) {
-                Poll::Ready(Ok(())) => HyperCall {
-                    state: CallState::Decompressed {
-                        future: svc.call(request),
-                    },
-                },
-                Poll::Ready(Err(e)) => HyperCall {
-                    state: CallState::Failed {
-                        error: Some(map_error(e)),
-                    },
-                },
-                Poll::Pending => HyperCall {
-                    state: CallState::Failed {
-                        error: Some(TransportError::other(
-                            "the hyper client was not ready to send (a Keel bug)",
-                        )),
-                    },
-                },
-            };
+        if self.inner.decompress && !ACCEPT_ENCODING.is_empty() {
+            if let http::header::Entry::Vacant(slot) =
+                request.headers_mut().entry(http::header::ACCEPT_ENCODING)
+            {
+                slot.insert(http::HeaderValue::from_static(ACCEPT_ENCODING));
+            }
         }
         HyperCall {
             state: CallState::Plain {
                 future: self.inner.client.request(request),
             },
+            decompress: self.inner.decompress,
         }
     }
 }
@@ -509,6 +496,7 @@ pin_project_lite::pin_project! {
     pub(crate) struct HyperCall {
         #[pin]
         state: CallState,
+        decompress: bool,
     }
 }
 
@@ -516,12 +504,6 @@ pin_project_lite::pin_project! {
     #[project = CallProj]
     enum CallState {
         Plain { #[pin] future: hyper_util::client::legacy::ResponseFuture },
-        #[cfg(feature = "decompression")]
-        Decompressed {
-            #[pin]
-            future: tower_http::decompression::ResponseFuture<hyper_util::client::legacy::ResponseFuture>,
-        },
-        Failed { error: Option<TransportError> },
     }
 }
 
@@ -529,19 +511,90 @@ impl Future for HyperCall {
     type Output = std::result::Result<Response<ResponseBody>, TransportError>;
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        match self.project().state.project() {
-            CallProj::Plain { future } => future
-                .poll(cx)
-                .map(|r| r.map(|r| r.map(ResponseBody::incoming)).map_err(map_error)),
-            #[cfg(feature = "decompression")]
-            CallProj::Decompressed { future } => future.poll(cx).map(|r| {
-                r.map(|r| r.map(ResponseBody::decompressed))
-                    .map_err(map_error)
-            }),
-            CallProj::Failed { error } => Poll::Ready(Err(error.take().unwrap_or_else(|| {
-                TransportError::other("a failed exchange was polled again (a Keel bug)")
-            }))),
+        let this = self.project();
+        match this.state.project() {
+            CallProj::Plain { future } => match future.poll(cx) {
+                Poll::Pending => Poll::Pending,
+                Poll::Ready(Err(e)) => Poll::Ready(Err(map_error(e))),
+                Poll::Ready(Ok(response)) => {
+                    #[cfg(feature = "decompression")]
+                    if *this.decompress
+                        && response
+                            .headers()
+                            .contains_key(http::header::CONTENT_ENCODING)
+                    {
+                        return Poll::Ready(decoded(response));
+                    }
+                    Poll::Ready(Ok(response.map(ResponseBody::incoming)))
+                }
+            },
         }
+    }
+}
+
+/// What the request's `Accept-Encoding` offers: the encodings this build
+/// decodes, in tower-http's order of preference.
+#[cfg(feature = "decompression")]
+const ACCEPT_ENCODING: &str = {
+    const GZIP: bool = cfg!(feature = "gzip");
+    const BR: bool = cfg!(feature = "brotli");
+    const ZSTD: bool = cfg!(feature = "zstd");
+    match (ZSTD, GZIP, BR) {
+        (true, true, true) => "zstd,gzip,deflate,br",
+        (true, true, false) => "zstd,gzip,deflate",
+        (true, false, true) => "zstd,br",
+        (true, false, false) => "zstd",
+        (false, true, true) => "gzip,deflate,br",
+        (false, true, false) => "gzip,deflate",
+        (false, false, true) => "br",
+        // The `decompression` feature alone enables no decoder: nothing
+        // is offered.
+        (false, false, false) => "",
+    }
+};
+
+/// A response whose body the server encoded, with a decoder over its body:
+/// tower-http's decompression, run on the response that has arrived (it
+/// drops `Content-Encoding` and `Content-Length` when it decodes, and
+/// leaves an encoding it does not know as is).
+#[cfg(feature = "decompression")]
+fn decoded(
+    response: Response<hyper::body::Incoming>,
+) -> std::result::Result<Response<ResponseBody>, TransportError> {
+    let mut svc = tower_http::decompression::Decompression::new(Arrived(Some(response)));
+    let mut future = std::pin::pin!(svc.call(Request::new(())));
+    // `Arrived` answers at once: the future is ready at its first poll.
+    let mut cx = Context::from_waker(std::task::Waker::noop());
+    match future.as_mut().poll(&mut cx) {
+        Poll::Ready(Ok(r)) => Ok(r.map(|b| ResponseBody::decompressed(Box::pin(b)))),
+        Poll::Ready(Err(e)) => Err(e),
+        Poll::Pending => Err(TransportError::other(
+            "the decoder was not ready at once (a Keel bug)",
+        )),
+    }
+}
+
+/// The service tower-http's decompression wraps in [`decoded`]: it answers
+/// the one call with the response that has already arrived.
+#[cfg(feature = "decompression")]
+struct Arrived(Option<Response<hyper::body::Incoming>>);
+
+#[cfg(feature = "decompression")]
+impl Service<Request<()>> for Arrived {
+    type Response = Response<hyper::body::Incoming>;
+    type Error = TransportError;
+    type Future = std::future::Ready<std::result::Result<Self::Response, TransportError>>;
+
+    fn poll_ready(&mut self, _: &mut Context<'_>) -> Poll<std::result::Result<(), Self::Error>> {
+        Poll::Ready(Ok(()))
+    }
+
+    fn call(&mut self, _: Request<()>) -> Self::Future {
+        std::future::ready(
+            self.0
+                .take()
+                .ok_or_else(|| TransportError::other("a response was decoded twice (a Keel bug)")),
+        )
     }
 }
 
