@@ -856,18 +856,10 @@ fn join_base(base_url: &Url, room: Option<&Url>, base_query: Option<&str>, path:
     };
     let base_path = base_url.path().trim_end_matches('/');
     let mut url = room.unwrap_or(base_url).clone();
-    if base_path.is_empty() && sep {
-        // "/path": the request's own text when it has exactly one leading
-        // slash (no copy), else one made.
-        let from = original.len() - original.trim_start_matches('/').len();
-        if from == 1 && original.len() > path.len() {
-            url.set_path(&original[..1 + path.len()]);
-        } else {
-            let mut full = String::with_capacity(1 + path.len());
-            full.push('/');
-            full.push_str(path);
-            url.set_path(&full);
-        }
+    if base_path.is_empty() && sep && original.len() - original.trim_start_matches('/').len() == 1 {
+        // "/path" is the request's own text when it has exactly one leading
+        // slash: set without a copy.
+        url.set_path(&original[..1 + path.len()]);
     } else if sep || !path.is_empty() {
         let mut full = String::with_capacity(base_path.len() + 1 + path.len());
         full.push_str(base_path);

@@ -142,8 +142,8 @@ impl http_body::Body for Body {
 
 pin_project_lite::pin_project! {
     /// The body of a response as a transport hands it over: hyper's own
-    /// body (decoded on the fly when a decompression feature is on and the
-    /// server compressed it), or any other transport's body, boxed.
+    /// body, or (boxed) a decoder over it when a decompression feature is on
+    /// and the server encoded the body, or any other transport's body.
     pub struct ResponseBody {
         #[pin]
         repr: ResponseRepr,
@@ -154,8 +154,6 @@ pin_project_lite::pin_project! {
     #[project = ResponseProj]
     enum ResponseRepr {
         Incoming { #[pin] body: hyper::body::Incoming },
-        #[cfg(feature = "decompression")]
-        Decompressed { body: Pin<Box<tower_http::decompression::DecompressionBody<hyper::body::Incoming>>> },
         Boxed { #[pin] body: UnsyncBoxBody<Bytes, BoxError> },
     }
 }
@@ -186,15 +184,6 @@ impl ResponseBody {
             repr: ResponseRepr::Incoming { body },
         }
     }
-
-    #[cfg(feature = "decompression")]
-    pub(crate) fn decompressed(
-        body: Pin<Box<tower_http::decompression::DecompressionBody<hyper::body::Incoming>>>,
-    ) -> Self {
-        ResponseBody {
-            repr: ResponseRepr::Decompressed { body },
-        }
-    }
 }
 
 impl http_body::Body for ResponseBody {
@@ -207,8 +196,6 @@ impl http_body::Body for ResponseBody {
     ) -> Poll<Option<Result<Frame<Bytes>, BoxError>>> {
         match self.project().repr.project() {
             ResponseProj::Incoming { body } => body.poll_frame(cx).map_err(Into::into),
-            #[cfg(feature = "decompression")]
-            ResponseProj::Decompressed { body } => body.as_mut().poll_frame(cx),
             ResponseProj::Boxed { body } => body.poll_frame(cx),
         }
     }
@@ -216,8 +203,6 @@ impl http_body::Body for ResponseBody {
     fn is_end_stream(&self) -> bool {
         match &self.repr {
             ResponseRepr::Incoming { body } => body.is_end_stream(),
-            #[cfg(feature = "decompression")]
-            ResponseRepr::Decompressed { body } => body.is_end_stream(),
             ResponseRepr::Boxed { body } => body.is_end_stream(),
         }
     }
@@ -225,8 +210,6 @@ impl http_body::Body for ResponseBody {
     fn size_hint(&self) -> SizeHint {
         match &self.repr {
             ResponseRepr::Incoming { body } => body.size_hint(),
-            #[cfg(feature = "decompression")]
-            ResponseRepr::Decompressed { body } => body.size_hint(),
             ResponseRepr::Boxed { body } => body.size_hint(),
         }
     }

@@ -483,9 +483,7 @@ impl HyperTransport {
             }
         }
         HyperCall {
-            state: CallState::Plain {
-                future: self.inner.client.request(request),
-            },
+            future: self.inner.client.request(request),
             decompress: self.inner.decompress,
         }
     }
@@ -495,15 +493,9 @@ pin_project_lite::pin_project! {
     /// One exchange on Keel's hyper transport, up to the response head.
     pub(crate) struct HyperCall {
         #[pin]
-        state: CallState,
+        future: hyper_util::client::legacy::ResponseFuture,
+        // Whether an encoded response is decoded.
         decompress: bool,
-    }
-}
-
-pin_project_lite::pin_project! {
-    #[project = CallProj]
-    enum CallState {
-        Plain { #[pin] future: hyper_util::client::legacy::ResponseFuture },
     }
 }
 
@@ -512,22 +504,22 @@ impl Future for HyperCall {
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let this = self.project();
-        match this.state.project() {
-            CallProj::Plain { future } => match future.poll(cx) {
-                Poll::Pending => Poll::Pending,
-                Poll::Ready(Err(e)) => Poll::Ready(Err(map_error(e))),
-                Poll::Ready(Ok(response)) => {
-                    #[cfg(feature = "decompression")]
-                    if *this.decompress
-                        && response
-                            .headers()
-                            .contains_key(http::header::CONTENT_ENCODING)
-                    {
-                        return Poll::Ready(decoded(response));
-                    }
-                    Poll::Ready(Ok(response.map(ResponseBody::incoming)))
+        match this.future.poll(cx) {
+            Poll::Pending => Poll::Pending,
+            Poll::Ready(Err(e)) => Poll::Ready(Err(map_error(e))),
+            Poll::Ready(Ok(response)) => {
+                #[cfg(feature = "decompression")]
+                if *this.decompress
+                    && response
+                        .headers()
+                        .contains_key(http::header::CONTENT_ENCODING)
+                {
+                    return Poll::Ready(decoded(response));
                 }
-            },
+                #[cfg(not(feature = "decompression"))]
+                let _ = this.decompress;
+                Poll::Ready(Ok(response.map(ResponseBody::incoming)))
+            }
         }
     }
 }
@@ -566,7 +558,7 @@ fn decoded(
     // `Arrived` answers at once: the future is ready at its first poll.
     let mut cx = Context::from_waker(std::task::Waker::noop());
     match future.as_mut().poll(&mut cx) {
-        Poll::Ready(Ok(r)) => Ok(r.map(|b| ResponseBody::decompressed(Box::pin(b)))),
+        Poll::Ready(Ok(r)) => Ok(r.map(ResponseBody::new)),
         Poll::Ready(Err(e)) => Err(e),
         Poll::Pending => Err(TransportError::other(
             "the decoder was not ready at once (a Keel bug)",
