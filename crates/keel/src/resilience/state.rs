@@ -434,8 +434,17 @@ impl ResilienceState {
         call: &mut CallState,
     ) -> Pending<'c, Admitted> {
         call.breaker = None;
-        let origin = self.config.breaker.as_ref().map(|_| origin_key(url));
         let rate_waited = call.rate_waited;
+        if !self.admission_has_work() {
+            // Nothing to ask the store or a pacer: the answer `admission`
+            // would give, without its key or its state machine.
+            return Pending::Ready(Admitted {
+                result: Ok(None),
+                breaker: None,
+                rate_waited,
+            });
+        }
+        let origin = self.config.breaker.as_ref().map(|_| origin_key(url));
         match self.store {
             StoreRef::Local(_) => Pending::Ready(
                 at_once(self.admission(origin, weight, rate_waited)).unwrap_or_else(|| Admitted {
@@ -450,6 +459,16 @@ impl ResilienceState {
                 Pending::Wait(Box::pin(self.admission(origin, weight, rate_waited)))
             }
         }
+    }
+
+    /// Whether admission has anything to decide: a breaker, a client-side
+    /// rate limit, the server's limits or an adaptive rate.
+    fn admission_has_work(&self) -> bool {
+        let cfg = &self.config;
+        cfg.breaker.is_some()
+            || cfg.rate_limit.is_some()
+            || cfg.server_limits.is_some()
+            || cfg.adaptive
     }
 
     /// Keeps what an admission decided in the call's state.
@@ -599,6 +618,14 @@ impl ResilienceState {
         call: &mut CallState,
     ) -> Pending<'c, Recorded> {
         let plan = self.plan(info, call);
+        if plan.breaker.is_none() && self.config.budget.is_none() {
+            // Nothing for the store to do: only the decision's event.
+            self.report(plan.note);
+            return Pending::Ready(Recorded {
+                decision: plan.decision,
+                retry_cost: None,
+            });
+        }
         match self.store {
             StoreRef::Local(_) => Pending::Ready(at_once(self.settle(plan)).unwrap_or(Recorded {
                 decision: Decision::Finish,
@@ -629,13 +656,7 @@ impl ResilienceState {
                 }
             }
         }
-        match plan.note {
-            Some(Note::GaveUp(attempt, reason)) => self.give_up(attempt, reason),
-            Some(Note::Retrying(attempt, reason, wait, from_retry_after)) => {
-                self.retrying(attempt, reason, wait, from_retry_after)
-            }
-            None => {}
-        }
+        self.report(plan.note);
         let Some(b) = &self.config.budget else {
             return Recorded {
                 decision: plan.decision,
@@ -687,6 +708,17 @@ impl ResilienceState {
                     }
                 }
             },
+        }
+    }
+
+    /// Emits the event a decision reports.
+    fn report(&self, note: Option<Note>) {
+        match note {
+            Some(Note::GaveUp(attempt, reason)) => self.give_up(attempt, reason),
+            Some(Note::Retrying(attempt, reason, wait, from_retry_after)) => {
+                self.retrying(attempt, reason, wait, from_retry_after)
+            }
+            None => {}
         }
     }
 

@@ -1554,12 +1554,14 @@ impl HmacRecipe {
             } else {
                 StackStr::new()
             };
-        let ts_found = place_param(req, &self.timestamp, ts_text.as_str(), false)?;
+        let ts_str = ts_text.as_str();
+        let ts_found = place_param(req, &self.timestamp, ts_str, false)?;
         let mut nonce_text = StackStr::<24>::new();
         if !matches!(self.nonce, Placement::Omit) || uses(&self.parts, &Part::Nonce) {
             nonce_text.push_u64(req.nonce, 1);
         }
-        let nonce_found = place_param(req, &self.nonce, nonce_text.as_str(), false)?;
+        let nonce_str = nonce_text.as_str();
+        let nonce_found = place_param(req, &self.nonce, nonce_str, false)?;
         match (&self.passphrase, passphrase) {
             (Placement::Omit, _) => {}
             (Placement::Header(h), Some(v)) => {
@@ -1588,8 +1590,8 @@ impl HmacRecipe {
             Cow::Borrowed(method)
         };
         let values = Values {
-            timestamp: ts_found.as_deref().unwrap_or(ts_text.as_str()),
-            nonce: nonce_found.as_deref().unwrap_or(nonce_text.as_str()),
+            timestamp: ts_found.as_deref().unwrap_or(ts_str),
+            nonce: nonce_found.as_deref().unwrap_or(nonce_str),
             method: &method,
             path: req.url.path(),
             query: req.url.query().unwrap_or(""),
@@ -1628,8 +1630,6 @@ impl HmacRecipe {
         if let Some(to_sign) = captured {
             req.keep_string_to_sign(to_sign);
         }
-        let sig = sig.as_str();
-
         match &self.signature {
             Placement::Header(h) => {
                 // Hex or base64: always a valid header value; still checked
@@ -1644,11 +1644,11 @@ impl HmacRecipe {
                 Ok(())
             }
             Placement::Query(q) => {
-                req.url.query_pairs_mut().append_pair(q, sig);
+                req.url.query_pairs_mut().append_pair(q, sig.as_str());
                 Ok(())
             }
             Placement::FormField(f) => {
-                let pair = encode_pair(f, sig);
+                let pair = encode_pair(f, sig.as_str());
                 let mut body = req.body().to_vec();
                 if !body.is_empty() {
                     body.push(b'&');
@@ -1673,6 +1673,13 @@ enum Signature {
 }
 
 impl Signature {
+    fn as_bytes(&self) -> &[u8] {
+        match self {
+            Signature::Stack(s) => s.as_bytes(),
+            Signature::Heap(s) => s.as_bytes(),
+        }
+    }
+
     fn as_str(&self) -> &str {
         match self {
             Signature::Stack(s) => s.as_str(),
