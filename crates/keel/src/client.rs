@@ -135,6 +135,19 @@ pub(crate) struct Inner {
     pub(crate) resilience: Arc<ResilienceState>,
 }
 
+impl Inner {
+    /// Whether the `attempt`-th attempt of a call is the last one that can
+    /// send the call's prepared request: no redirect can follow it, no hedge
+    /// races it, and the policy allows no further attempt. (Per-call
+    /// conditions, such as a credential refresh, come on top.)
+    pub(crate) fn last_send_at(&self, attempt: u32) -> bool {
+        let resilience = self.resilience.config();
+        self.config.max_redirects == 0
+            && resilience.hedge().is_none()
+            && attempt >= resilience.max_attempts()
+    }
+}
+
 /// The transport and lifecycle shared by a client and its derived clients.
 pub(crate) struct Shared {
     config: TransportConfig,

@@ -445,14 +445,10 @@ impl RequestBuilder {
         // room for a signed attempt is past malloc's small-size cache, and
         // one such allocation per attempt is enough (callgrind: ~1 000
         // instructions each).
-        let resilience = self.inner.resilience.config();
-        let attempts_copy = config.max_redirects > 0
-            || resilience.max_attempts() > 1
-            || resilience.hedge().is_some();
-        let room = match (attempts_copy, self.auth.is_some()) {
-            (true, _) => 1,
-            (false, true) => 8,
-            (false, false) => 4,
+        let room = match (self.inner.last_send_at(1), self.auth.is_some()) {
+            (false, _) => 1,
+            (true, true) => 8,
+            (true, false) => 4,
         };
         let mut headers = if config.headers.is_empty() && self.headers.capacity() > 0 {
             self.headers

@@ -320,10 +320,8 @@ impl<'c> Call<'c> {
     /// headers again: then the attempt takes them instead of a copy.
     fn last_use(&self) -> bool {
         self.hop.is_none()
-            && self.inner.resilience.config().hedge().is_none()
             && (self.timestamp_retried || self.auth.is_none_or(|a| a.stale.is_none()))
-            && self.inner.config.max_redirects == 0
-            && self.attempts >= self.inner.resilience.config().max_attempts()
+            && self.inner.last_send_at(self.attempts)
             && self
                 .auth
                 .is_none_or(|a| self.reauthorized || !a.renews_credentials())
@@ -808,6 +806,7 @@ pub(crate) fn is_loopback(url: &Url) -> bool {
         None => false,
     }
 }
+
 /// A copy of an attempt's headers with room for what the signer and the
 /// transport add (signature headers, `Host`): a `HeaderMap` clone has no
 /// spare capacity, and growing it on the first insert reallocates its
