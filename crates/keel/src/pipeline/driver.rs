@@ -534,6 +534,13 @@ pub(crate) fn transport_error(e: TransportError, url: &Url) -> Error {
     let source = e.into_source();
     let mut message = error_chain_message(&*source);
     if !connect {
+        if crate::transport::is_stale_connection(&*source) {
+            message.push_str(
+                "; only an idempotent request (or one with an `Idempotency-Key`) is sent again after \
+                 this; if the server's keep-alive timeout is short, keep idle connections for less \
+                 with `configure_transport(|t| { t.pool().pool_idle_timeout(..); })`",
+            );
+        }
         return Error::transport(url, message, true, Some(source));
     }
     let kind = connect_kind(&*source);

@@ -160,7 +160,16 @@ pub(crate) struct Call<'c> {
     signed_at: Option<std::time::Instant>,
     /// Whether a 401 was already answered by renewed credentials.
     reauthorized: bool,
+    /// How many times the request went again because the server closed a
+    /// kept-alive connection under it, unanswered.
+    stale_replays: u8,
 }
+
+/// How many times one call sends its request again after the server
+/// closed a kept-alive connection under it unanswered (each time on
+/// another connection; more than one idle connection may have been closed
+/// at once).
+const STALE_REPLAYS: u8 = 2;
 
 /// A redirect hop: where the request goes instead of `prepared.url`.
 struct Hop {
@@ -217,6 +226,7 @@ impl<'c> Call<'c> {
             timestamp_retried: false,
             signed_at: None,
             reauthorized: false,
+            stale_replays: 0,
         }
     }
 
@@ -320,6 +330,9 @@ impl<'c> Call<'c> {
     /// headers again: then the attempt takes them instead of a copy.
     fn last_use(&self) -> bool {
         self.hop.is_none()
+            && !(self.idempotent
+                && !self.prepared.body.is_stream()
+                && self.stale_replays < STALE_REPLAYS)
             && (self.timestamp_retried || self.auth.is_none_or(|a| a.stale.is_none()))
             && self.inner.last_send_at(self.attempts)
             && self
@@ -599,11 +612,7 @@ impl<'c> Call<'c> {
             return false;
         };
         let foreign = self.hop.as_ref().is_some_and(|h| h.foreign);
-        let replayable = match &self.hop {
-            None => !self.prepared.body.is_stream(),
-            Some(h) => matches!(h.body, PreparedBody::Bytes(_)),
-        };
-        if self.reauthorized || foreign || !replayable {
+        if self.reauthorized || foreign || !self.body_replayable() {
             return false;
         }
         if !auth.renew_after_unauthorized(signed_at) {
@@ -615,6 +624,16 @@ impl<'c> Call<'c> {
 
     /// Hands a failed exchange to the core.
     pub(crate) fn on_error(&mut self, error: Error) -> Step<'c> {
+        if self.replays_stale(&error) {
+            // Not an attempt: the server never answered it (RFC 9112,
+            // section 9.3.1). Signed afresh, on another connection.
+            self.stale_replays += 1;
+            tracing::debug!(
+                attempt = self.attempts,
+                "the server closed a kept-alive connection before it answered; sending again"
+            );
+            return self.exchange();
+        }
         match self.record(Outcome::Error(&error)) {
             Pending::Ready(r) => self.decided_error(r, error),
             Pending::Wait(f) => {
@@ -622,6 +641,32 @@ impl<'c> Call<'c> {
                 Step::Record(f)
             }
         }
+    }
+
+    /// Whether the current hop's body can be sent again.
+    fn body_replayable(&self) -> bool {
+        match &self.hop {
+            None => !self.prepared.body.is_stream(),
+            Some(h) => matches!(h.body, PreparedBody::Bytes(_)),
+        }
+    }
+
+    /// Whether a failure is a kept-alive connection the server closed
+    /// under the request, unanswered, and the request may go again at
+    /// once: idempotent, a body that can be sent again, time left.
+    fn replays_stale(&self, error: &Error) -> bool {
+        let Error::Transport {
+            source: Some(source),
+            ..
+        } = error
+        else {
+            return false;
+        };
+        self.stale_replays < STALE_REPLAYS
+            && self.idempotent
+            && self.body_replayable()
+            && self.remaining() != Some(Duration::ZERO)
+            && crate::transport::is_stale_connection(&**source)
     }
 
     /// What a recorded failure leads to (after the driver awaited the

@@ -439,6 +439,7 @@ impl HyperTransport {
         let client = pool.build(Connector {
             https,
             timeout: connect_timeout,
+            h2_only: http_version == HttpVersion::Http2,
         });
         HyperTransport {
             inner: Arc::new(HyperInner {
@@ -621,12 +622,14 @@ impl std::error::Error for ConnectTimedOut {}
 struct Connector {
     https: HttpsConnector<ProxyConnector>,
     timeout: Option<Duration>,
+    /// HTTP/2 with prior knowledge: no connection speaks HTTP/1.
+    h2_only: bool,
 }
 
 type ConnectFuture<T> = Pin<Box<dyn Future<Output = std::result::Result<T, BoxError>> + Send>>;
 
 impl Service<Uri> for Connector {
-    type Response = MaybeHttpsStream<ProxyStream>;
+    type Response = TokioIo<KeptAlive>;
     type Error = BoxError;
     type Future = ConnectFuture<Self::Response>;
 
@@ -637,14 +640,16 @@ impl Service<Uri> for Connector {
     fn call(&mut self, dst: Uri) -> Self::Future {
         let fut = self.https.call(dst);
         let timeout = self.timeout;
+        let h2_only = self.h2_only;
         let connect = async move {
-            match timeout {
+            let io = match timeout {
                 Some(t) => match tokio::time::timeout(t, fut).await {
                     Ok(r) => r,
                     Err(_) => Err(Box::new(ConnectTimedOut(t)) as BoxError),
                 },
                 None => fut.await,
-            }
+            }?;
+            Ok(TokioIo::new(KeptAlive::new(io, h2_only)))
         };
         // The socket belongs to the runtime that makes it: make it where the
         // connection will live (see `runtime::connection_home`).
@@ -781,5 +786,203 @@ impl hyper::rt::Write for ProxyStream {
         bufs: &[std::io::IoSlice<'_>],
     ) -> Poll<std::io::Result<usize>> {
         Pin::new(&mut self.io).poll_write_vectored(cx, bufs)
+    }
+}
+
+/// Reads and writes of either kind of connection.
+trait Duplex: tokio::io::AsyncRead + tokio::io::AsyncWrite + Send + Unpin {}
+impl<T: tokio::io::AsyncRead + tokio::io::AsyncWrite + Send + Unpin> Duplex for T {}
+
+/// A connection that knows when the server closed it under a request after
+/// it had served an earlier one (HTTP/1): then the failure carries
+/// [`StaleConnection`](super::StaleConnection), and the pipeline may send
+/// an idempotent request once more on another connection.
+///
+/// HTTP/1 exchanges on one connection take turns: a request is written,
+/// then its response read. A write after a read starts a new request; the
+/// connection is reused when a response had arrived before it. When the
+/// connection ends (end of stream, reset, broken pipe) while a request on a
+/// reused connection has had no byte of its response, the server dropped it
+/// unanswered: the kept-alive race, its idle timeout firing as the request
+/// went out. Any other failure is passed on as is. HTTP/2 connections are
+/// not watched (a server refuses HTTP/2 streams explicitly).
+///
+/// It counts the bytes above TLS (the HTTP bytes), and it is the one place
+/// the pool's connection metadata comes from: whether the connection goes
+/// to a forwarding proxy and whether it speaks HTTP/2.
+struct KeptAlive {
+    io: Box<dyn Duplex>,
+    /// Whether this connection speaks HTTP/2 (and is not watched).
+    h2: bool,
+    /// Whether requests go to a forwarding proxy (absolute form).
+    proxied: bool,
+    /// Whether any byte was ever read.
+    read_any: bool,
+    /// A request is out and no byte of its response has arrived.
+    awaiting: bool,
+    /// A response had arrived before the request that is out.
+    reused: bool,
+}
+
+impl KeptAlive {
+    fn new(stream: MaybeHttpsStream<ProxyStream>, h2_only: bool) -> Self {
+        let (io, h2, proxied): (Box<dyn Duplex>, bool, bool) = match stream {
+            MaybeHttpsStream::Http(s) => (Box::new(s.io.into_inner()), h2_only, s.proxied),
+            MaybeHttpsStream::Https(s) => {
+                let tls = s.into_inner();
+                let (tcp, session) = tls.get_ref();
+                let h2 = h2_only || session.alpn_protocol() == Some(b"h2");
+                let proxied = tcp.inner().proxied;
+                (Box::new(tls), h2, proxied)
+            }
+        };
+        KeptAlive {
+            io,
+            h2,
+            proxied,
+            read_any: false,
+            awaiting: false,
+            reused: false,
+        }
+    }
+
+    /// Whether a failure now means the server dropped, unanswered, a
+    /// request sent on a reused connection. `writing`: the failure is a
+    /// write's (which may start a request).
+    fn dropped_unanswered(&self, writing: bool) -> bool {
+        !self.h2
+            && if self.awaiting {
+                self.reused
+            } else {
+                writing && self.read_any
+            }
+    }
+
+    /// The error a failed read or write is reported with.
+    fn failed(&self, e: std::io::Error, writing: bool) -> std::io::Error {
+        use std::io::ErrorKind::*;
+        let closed = matches!(
+            e.kind(),
+            ConnectionReset | ConnectionAborted | BrokenPipe | UnexpectedEof
+        );
+        if closed && self.dropped_unanswered(writing) {
+            std::io::Error::new(
+                e.kind(),
+                super::StaleConnection {
+                    source: Box::new(e),
+                },
+            )
+        } else {
+            e
+        }
+    }
+
+    fn wrote(&mut self, n: usize) {
+        if n > 0 && !self.awaiting {
+            self.reused = self.read_any;
+            self.awaiting = true;
+        }
+    }
+}
+
+/// What a stale connection's clean end of stream is reported with.
+#[derive(Debug)]
+struct EndOfStream;
+
+impl fmt::Display for EndOfStream {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("end of stream before any byte of the response")
+    }
+}
+
+impl std::error::Error for EndOfStream {}
+
+impl Connection for KeptAlive {
+    fn connected(&self) -> Connected {
+        let c = Connected::new().proxy(self.proxied);
+        if self.h2 {
+            c.negotiated_h2()
+        } else {
+            c
+        }
+    }
+}
+
+impl tokio::io::AsyncRead for KeptAlive {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut tokio::io::ReadBuf<'_>,
+    ) -> Poll<std::io::Result<()>> {
+        let this = self.get_mut();
+        let before = buf.filled().len();
+        match Pin::new(&mut this.io).poll_read(cx, buf) {
+            Poll::Pending => Poll::Pending,
+            Poll::Ready(Err(e)) => Poll::Ready(Err(this.failed(e, false))),
+            Poll::Ready(Ok(())) => {
+                if buf.filled().len() > before {
+                    this.read_any = true;
+                    this.awaiting = false;
+                } else if buf.remaining() > 0 && this.dropped_unanswered(false) {
+                    return Poll::Ready(Err(std::io::Error::new(
+                        std::io::ErrorKind::UnexpectedEof,
+                        super::StaleConnection {
+                            source: Box::new(EndOfStream),
+                        },
+                    )));
+                }
+                Poll::Ready(Ok(()))
+            }
+        }
+    }
+}
+
+impl tokio::io::AsyncWrite for KeptAlive {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<std::io::Result<usize>> {
+        let this = self.get_mut();
+        match Pin::new(&mut this.io).poll_write(cx, buf) {
+            Poll::Ready(Ok(n)) => {
+                this.wrote(n);
+                Poll::Ready(Ok(n))
+            }
+            Poll::Ready(Err(e)) => Poll::Ready(Err(this.failed(e, true))),
+            Poll::Pending => Poll::Pending,
+        }
+    }
+
+    fn poll_write_vectored(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[std::io::IoSlice<'_>],
+    ) -> Poll<std::io::Result<usize>> {
+        let this = self.get_mut();
+        match Pin::new(&mut this.io).poll_write_vectored(cx, bufs) {
+            Poll::Ready(Ok(n)) => {
+                this.wrote(n);
+                Poll::Ready(Ok(n))
+            }
+            Poll::Ready(Err(e)) => Poll::Ready(Err(this.failed(e, true))),
+            Poll::Pending => Poll::Pending,
+        }
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        self.io.is_write_vectored()
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        let this = self.get_mut();
+        match Pin::new(&mut this.io).poll_flush(cx) {
+            Poll::Ready(Err(e)) => Poll::Ready(Err(this.failed(e, true))),
+            other => other,
+        }
+    }
+
+    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        Pin::new(&mut self.io).poll_shutdown(cx)
     }
 }

@@ -105,6 +105,21 @@ impl TransportError {
         }
     }
 
+    /// The server closed a connection that had already served a response
+    /// before any byte of this request's response arrived: the usual sign
+    /// of a kept-alive connection the server timed out as the request went
+    /// out (RFC 9112, section 9.3.1). Keel sends an idempotent request with
+    /// a replayable body once more, on another connection, without counting
+    /// an attempt; any other request fails with this error.
+    pub fn stale_connection(source: impl Into<BoxError>) -> Self {
+        TransportError {
+            connect: false,
+            source: Box::new(StaleConnection {
+                source: source.into(),
+            }),
+        }
+    }
+
     /// Whether nothing of the request was sent.
     pub fn is_connect(&self) -> bool {
         self.connect
@@ -132,6 +147,46 @@ impl fmt::Display for TransportError {
         }
         fmt::Display::fmt(&self.source, f)
     }
+}
+
+/// The marker a stale kept-alive connection's failure carries in its chain
+/// of causes (see [`TransportError::stale_connection`]).
+#[derive(Debug)]
+pub(crate) struct StaleConnection {
+    pub(crate) source: BoxError,
+}
+
+impl fmt::Display for StaleConnection {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("the server closed a kept-alive connection before it answered")
+    }
+}
+
+impl std::error::Error for StaleConnection {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        Some(&*self.source)
+    }
+}
+
+/// Whether `e`, or one of its causes, is a [`StaleConnection`] (looking
+/// inside `io::Error`s too, which hide their payload from `source()`).
+pub(crate) fn is_stale_connection(e: &(dyn std::error::Error + 'static)) -> bool {
+    let mut cur: Option<&(dyn std::error::Error + 'static)> = Some(e);
+    for _ in 0..16 {
+        let Some(err) = cur else { return false };
+        if err.is::<StaleConnection>() {
+            return true;
+        }
+        let mut io = err.downcast_ref::<std::io::Error>();
+        while let Some(inner) = io.and_then(std::io::Error::get_ref) {
+            if inner.is::<StaleConnection>() {
+                return true;
+            }
+            io = inner.downcast_ref::<std::io::Error>();
+        }
+        cur = err.source();
+    }
+    false
 }
 
 impl std::error::Error for TransportError {
