@@ -319,7 +319,11 @@ async fn a_call_goes_again_at_most_twice() {
     let mut distinct = sends.clone();
     distinct.sort_unstable();
     distinct.dedup();
-    assert_eq!(distinct.len(), sends.len(), "each send on another connection: {seen:?}");
+    assert_eq!(
+        distinct.len(),
+        sends.len(),
+        "each send on another connection: {seen:?}"
+    );
     if sends.iter().all(|&c| c < 3) {
         assert_eq!(sends.len(), 3, "all kept-alive, all stale: {seen:?}");
         assert!(err.to_string().contains("kept-alive connection"), "{err}");

@@ -92,11 +92,15 @@ fn arg(api: &Api, t: &Type, v: &Value) -> String {
 pub fn module(api: &Api, krate: &str) -> String {
     let mut out = String::new();
     out.push_str(&format!(
-        "//! Calls every operation of {:?}.\n#![allow(unused_variables, unused_imports, clippy::all)]\nuse crate::{{arg, check}};\nuse {krate} as api;\n\n",
+        "//! Calls every operation of {:?}.\n#![allow(unused_variables, unused_imports, clippy::all)]\nuse crate::{{arg, check}};\nuse {krate} as api;\n\n\
+/// Prism (Node) closes a connection idle for 5 s; a request sent as it does is dropped\n\
+/// unanswered, and only an idempotent one may go again. Connections idle for less here.\n\
+fn short_idle(t: &mut keel::transport::TransportSettings) {{\n    \
+t.pool().pool_idle_timeout(std::time::Duration::from_secs(2));\n}}\n\n",
         api.title
     ));
     let mut fields = vec!["public".to_string()];
-    let mut inits = vec!["public: api::Client::new(keel::HttpClient::builder(base).raise_on_unexpected_status(false).build().map_err(|e| e.to_string())?)".to_string()];
+    let mut inits = vec!["public: api::Client::new(keel::HttpClient::builder(base).configure_transport(short_idle).raise_on_unexpected_status(false).build().map_err(|e| e.to_string())?)".to_string()];
     for s in &api.security_schemes {
         // An OAuth2 client-credentials scheme is called with a token obtained
         // elsewhere: Prism does not implement the document's token endpoint.
@@ -110,7 +114,7 @@ pub fn module(api: &Api, krate: &str) -> String {
         };
         fields.push(format!("s_{}", s.name));
         inits.push(format!(
-            "s_{n}: api::Client::new(api::auth::{n}_{builder}(base, {creds}).allow_insecure_credentials(true).raise_on_unexpected_status(false).build().map_err(|e| e.to_string())?)",
+            "s_{n}: api::Client::new(api::auth::{n}_{builder}(base, {creds}).allow_insecure_credentials(true).configure_transport(short_idle).raise_on_unexpected_status(false).build().map_err(|e| e.to_string())?)",
             n = s.name
         ));
     }

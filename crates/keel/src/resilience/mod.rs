@@ -178,6 +178,11 @@ impl Default for Resilience {
 impl Resilience {
     /// One attempt per call: no retries, no deadline, no breaker, no rate
     /// limit, no budget. What a client has until `with_resilience`.
+    ///
+    /// An idempotent request the server dropped unanswered on a kept-alive
+    /// connection (its idle timeout firing as the request went out) is
+    /// still sent again on another connection, as every policy does: that
+    /// is not an attempt (see `TransportError::stale_connection`).
     pub fn none() -> Self {
         Resilience {
             max_attempts: 1,
