@@ -617,7 +617,7 @@ impl EventStream {
     /// waits the reconnection time.
     async fn open(&mut self, reconnecting: bool) -> Result<()> {
         if reconnecting {
-            let wait = self.reconnect_wait()?;
+            let wait = self.reconnect_wait().await?;
             tracing::debug!(?wait, attempt = self.failures, last_event_id = ?self.parser.last_event_id(), "reconnecting event stream");
             tokio::time::sleep(wait).await;
             self.reconnects += 1;
@@ -687,7 +687,7 @@ impl EventStream {
     }
 
     /// How long to wait before the next reconnection, or why not to.
-    fn reconnect_wait(&mut self) -> Result<Duration> {
+    async fn reconnect_wait(&mut self) -> Result<Duration> {
         let last = self.last_error.take();
         let give_up = |last: Option<Error>, attempts: u32| match last {
             Some(e) => Error::RetriesExhausted {
@@ -719,7 +719,7 @@ impl EventStream {
                     });
                 }
             }
-            if !r.withdraw_reconnect() {
+            if !r.withdraw_reconnect().await {
                 self.state = State::Done;
                 return Err(give_up(last, self.failures));
             }

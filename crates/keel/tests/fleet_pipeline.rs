@@ -4,7 +4,8 @@
 //! and budget through the store; state is kept per client family unless a
 //! scope names it; a store that fails closed fails calls unsent, one that
 //! fails open lets them through once; the resilience hook hears the store's
-//! outages; ordered nonces reach the server in order. Against a real
+//! outages; ordered nonces reach the server in order; server-sent-event
+//! reconnections are paid from the shared retry budget. Against a real
 //! `redis-server` (skipped, saying so, when none is installed).
 
 mod redis_support;
@@ -410,4 +411,52 @@ async fn ordered_nonces_reach_the_server_in_order_through_the_pipeline() {
             pair[0]
         );
     }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn event_stream_reconnections_are_paid_from_the_shared_budget() {
+    let Some(redis) =
+        RedisServer::start("event_stream_reconnections_are_paid_from_the_shared_budget")
+    else {
+        return;
+    };
+    let server = DemoServer::start().await.unwrap();
+    // Capacity 2, cost 1 per reconnection, nothing refunded: the fleet may
+    // reconnect twice in all.
+    let client = |s: RedisStore| {
+        HttpClient::new(server.url()).unwrap().with_resilience(
+            policy(s)
+                .retry_budget(RetryBudget::new(2).retry_cost(1).success_refund(0))
+                .build()
+                .unwrap(),
+        )
+    };
+    let a = client(store(&redis, "sse-budget", OnUnavailable::FailClosed).await);
+    let b = client(store(&redis, "sse-budget", OnUnavailable::FailClosed).await);
+    // Streams that drop after each event.
+    let drain = |c: HttpClient, key: &'static str| async move {
+        let mut events = keel::sse::EventSource::get(
+            &c,
+            &format!("/sse/ticks?count=10&drop_after=1&retry_ms=5&key={key}"),
+        )
+        .connect();
+        let mut got = 0;
+        for _ in 0..20 {
+            match events.next().await {
+                Ok(Some(_)) => got += 1,
+                Ok(None) => panic!("the stream ended although reconnections were refused"),
+                Err(e) => return (got, e),
+            }
+        }
+        panic!("the stream kept reconnecting past the shared budget");
+    };
+    let (got_a, err_a) = drain(a, "sse-a").await;
+    assert_eq!(got_a, 3, "a: one event per connection, two reconnections");
+    assert!(matches!(err_a, Error::RetriesExhausted { .. }), "{err_a:?}");
+    // The other client's stream finds the fleet's budget spent.
+    let (got_b, err_b) = drain(b, "sse-b").await;
+    assert_eq!(got_b, 1, "b: no reconnection left in the shared budget");
+    assert!(matches!(err_b, Error::RetriesExhausted { .. }), "{err_b:?}");
+    assert_eq!(server.state().sse_connections("sse-a").len(), 3);
+    assert_eq!(server.state().sse_connections("sse-b").len(), 1);
 }

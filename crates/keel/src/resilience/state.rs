@@ -586,26 +586,26 @@ impl ResilienceState {
     }
 
     /// Pays for one reconnection of a long-lived stream (server-sent
-    /// events) from the retry budget, as a retry would: `false` when the
-    /// budget is empty (the stream then gives up). Always `true` without a
-    /// budget.
-    pub(crate) fn withdraw_reconnect(&self) -> bool {
-        match &self.config.budget {
-            Some(b) => {
-                let cost = b.cost(false, false);
-                // A shared store answers asynchronously; this synchronous
-                // check pays in-process state only (the stream's own task
-                // is not a request the fleet must count).
-                let ok = match &self.store {
-                    StoreRef::Local(s) => s.budget_withdraw(&self.scope, b, cost),
-                    StoreRef::Shared(_) => true,
-                };
-                if !ok {
-                    self.give_up(0, GiveUpReason::BudgetExhausted);
-                }
-                ok
+    /// events) from the retry budget, as a retry would, in whichever store
+    /// holds the budget (a shared one counts the fleet's reconnections with
+    /// its retries): `false` when the budget is empty or a shared store did
+    /// not answer (as a retry is not made then), and the stream gives up.
+    /// Always `true` without a budget.
+    pub(crate) async fn withdraw_reconnect(&self) -> bool {
+        let Some(b) = &self.config.budget else {
+            return true;
+        };
+        match self.budget_take(b, b.cost(false, false)).await {
+            Ok(true) => true,
+            Ok(false) => {
+                self.give_up(0, GiveUpReason::BudgetExhausted);
+                false
             }
-            None => true,
+            Err(e) => {
+                tracing::warn!(error = %e, "shared resilience store did not answer for the retry budget; not reconnecting");
+                self.give_up(0, GiveUpReason::StoreUnavailable);
+                false
+            }
         }
     }
 
