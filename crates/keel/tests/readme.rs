@@ -141,6 +141,18 @@ fn readme_blocks_are_the_checked_files() {
                     b.info
                 ));
             }
+            // The code says `keel::`: a manifest that names the package
+            // without renaming it would make the reader write `keel_http::`.
+            if b.info == "toml"
+                && b.text
+                    .lines()
+                    .any(|l| l.trim_start().starts_with("keel-http "))
+            {
+                problems.push(format!(
+                    "{at}: `keel-http = …` makes the crate `keel_http`; write \
+                     `keel = {{ package = \"keel-http\", … }}` as the code uses `keel::`"
+                ));
+            }
             let file = match std::fs::read_to_string(root.join(path)) {
                 Ok(f) => f,
                 Err(e) => {
