@@ -791,3 +791,31 @@ fn generate_lists_the_crates_features() {
     let cargo = std::fs::read_to_string(dir.join("Cargo.toml")).unwrap();
     assert!(cargo.contains("\n[features]\n"), "{cargo}");
 }
+
+#[test]
+fn generate_reports_paginated_operations_and_event_streams() {
+    let spec = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../keel-codegen/tests/specs/paging.yaml"
+    );
+    let out = tempfile::tempdir().unwrap();
+    let dir = out.path().join("paging");
+    let o = keel(&["generate", spec, "-o", dir.to_str().unwrap()]);
+    assert!(o.status.success(), "{}", text(&o.stderr));
+    let stdout = text(&o.stdout);
+    for line in [
+        "paginated: listByCursor (cursor `cursor` from `next_cursor`): paginate()\n",
+        "paginated: listCharges (has_more + starting_after): paginate()\n",
+        "paginated: listCustom (cursor `from` from `continue_at`): paginate()\n",
+        "paginated: listLinked (Link: rel=\"next\"): paginate()\n",
+        "server-sent events: watchItems: events()\n",
+    ] {
+        assert!(stdout.contains(line), "no {line:?} in:\n{stdout}");
+    }
+    assert_eq!(stdout.matches("paginated: ").count(), 6, "{stdout}");
+    assert!(
+        !stdout.contains("searchOnce"),
+        "x-keel-pagination: false: {stdout}"
+    );
+    assert!(!stdout.contains("createItems"), "a POST: {stdout}");
+}
