@@ -1,6 +1,8 @@
 //! Several processes sharing resilience state through one real Redis
 //! server, as a fleet would: a rate limit, a circuit breaker, a nonce
-//! sequence, and what happens when Redis goes away mid-run.
+//! sequence, and what happens when Redis goes away mid-run — each through
+//! the store's own operations, and the limit and the breaker once more
+//! through the request pipeline of clients built with `with_resilience`.
 //!
 //! This file is its own test runner (`harness = false`): run without
 //! `KEEL_FLEET_WORKER` it starts `redis-server` (skipping, saying so, when
@@ -452,6 +454,137 @@ fn nonces_from_four_processes_arrive_in_order(redis: &RedisServer) {
     );
 }
 
+/// The same fleet, with nothing but clients: each process builds an
+/// `HttpClient` with `with_resilience` (a rate limit, a breaker, the Redis
+/// store) and sends; the pipeline takes the permits and the admissions.
+/// 4 processes × 16 tasks hold a 50 permits/s limit for 5 s (weights
+/// honoured); a breaker tripped by one process's failures refuses the
+/// others' calls unsent within 100 ms, each transition is reported once
+/// across the fleet, and one probe goes when it half-opens.
+fn four_client_processes_share_a_limit_and_a_breaker_through_the_pipeline(redis: &RedisServer) {
+    let log = Log::default();
+    let server = demo_server(&log);
+    let mut workers: Vec<_> = (0..4)
+        .map(|i| Worker::spawn("pipeline", i, &redis.url(), &server.url(), &[]))
+        .collect();
+    start_all(&mut workers);
+    // Phase 1: the limit.
+    let mut sent = 0usize;
+    for w in workers.iter_mut() {
+        let line = w.expect("rated", Duration::from_secs(60));
+        sent += field(&line, 1).parse::<usize>().unwrap();
+    }
+    let hits = log.take("/fleet/hit");
+    assert_eq!(hits.len(), sent, "every request sent arrived once");
+    let first = hits
+        .iter()
+        .map(|a| a.at)
+        .min()
+        .expect("some requests arrived");
+    let last = hits.iter().map(|a| a.at).max().unwrap();
+    let span = last.duration_since(first).as_secs_f64();
+    let weight = |a: &Arrival| -> u32 { a.headers["x-weight"].parse().unwrap() };
+    let permits: u32 = hits.iter().map(weight).sum();
+    let mut by_worker = BTreeMap::new();
+    for a in &hits {
+        *by_worker.entry(a.headers["x-worker"].clone()).or_insert(0) += weight(a);
+    }
+    // GCRA with bursts of 2: at most 2 + 50 per second of the span, whatever
+    // bunching a loaded machine adds to the arrivals.
+    let bound = (2.0 + 50.0 * span) * 1.05;
+    println!("    through the pipeline: {permits} permits in {span:.2} s at the server (bound {bound:.0}); per worker {by_worker:?}");
+    assert!(
+        f64::from(permits) <= bound,
+        "{permits} permits in {span:.2} s"
+    );
+    assert!(
+        f64::from(permits) >= 0.6 * 50.0 * span,
+        "only {permits} permits used in {span:.2} s"
+    );
+    assert!(span >= 4.0, "the run lasted {span:.2} s");
+    assert_eq!(
+        by_worker.len(),
+        4,
+        "every process got permits: {by_worker:?}"
+    );
+    assert!(
+        (hits.len() as f64) < 0.8 * f64::from(permits),
+        "{} requests for {permits} permits: weights were not honoured",
+        hits.len()
+    );
+    // Phase 2: worker 0 trips the breaker; then the others call.
+    workers[0].go();
+    let tripped: u64 = field(&workers[0].expect("tripped", Duration::from_secs(30)), 1)
+        .parse()
+        .unwrap();
+    for w in workers.iter_mut().skip(1) {
+        w.go();
+    }
+    for (i, w) in workers.iter_mut().enumerate().skip(1) {
+        let refused: u64 = field(&w.expect("refused", Duration::from_secs(30)), 1)
+            .parse()
+            .unwrap();
+        let after = Duration::from_micros(refused.saturating_sub(tripped));
+        println!("    worker {i}'s call failed fast {after:?} after the trip");
+        assert!(after < Duration::from_millis(100), "worker {i}: {after:?}");
+    }
+    assert_eq!(
+        log.take("/fleet/hit").len(),
+        sent,
+        "a call refused by the open breaker was not sent"
+    );
+    // Phase 3: every task of every worker calls until the probe is over.
+    let all: Vec<Vec<String>> = workers
+        .into_iter()
+        .map(|w| w.finish(Duration::from_secs(60)))
+        .collect();
+    let mut transitions = BTreeMap::new();
+    for lines in &all {
+        for l in lines.iter().filter(|l| l.starts_with("transition")) {
+            *transitions.entry(field(l, 1).to_owned()).or_insert(0) += 1;
+        }
+    }
+    println!("    transitions reported across the fleet: {transitions:?}");
+    let expected: BTreeMap<String, i32> = [
+        ("closed>open", 1),
+        ("open>half-open", 1),
+        ("half-open>open", 1),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_owned(), v))
+    .collect();
+    assert_eq!(
+        transitions, expected,
+        "each transition reported exactly once"
+    );
+    let outages: Vec<&String> = all
+        .iter()
+        .flatten()
+        .filter(|l| l.starts_with("event unavailable"))
+        .collect();
+    assert!(
+        outages.is_empty(),
+        "Redis did not answer in time: {outages:?}"
+    );
+    let probes = log.take("/fleet/probe");
+    assert_eq!(
+        probes.len(),
+        1,
+        "exactly one probe reached the server: {probes:?}"
+    );
+    let refusals: usize = all
+        .iter()
+        .flatten()
+        .filter(|l| l.starts_with("done"))
+        .map(|l| field(l, 1).parse::<usize>().unwrap())
+        .sum();
+    println!("    calls refused unsent while open or half-open: {refusals}");
+    assert!(
+        refusals > 64,
+        "the other tasks kept calling ({refusals} refusals)"
+    );
+}
+
 /// Redis frozen, then killed, mid-run: a fail-open worker keeps sending, a
 /// fail-closed one fails clearly before sending; no request arrives twice,
 /// and none the worker reported as not sent arrives at all.
@@ -566,7 +699,7 @@ fn main() {
         .skip(1)
         .filter(|a| !a.starts_with('-'))
         .collect();
-    let tests: [(&str, Test); 4] = [
+    let tests: [(&str, Test); 5] = [
         ("four_processes_share_one_rate_limit", |r| {
             four_processes_share_one_rate_limit(r)
         }),
@@ -577,6 +710,10 @@ fn main() {
             nonces_from_four_processes_arrive_in_order(r)
         }),
         ("redis_going_away_mid_run", redis_going_away_mid_run),
+        (
+            "four_client_processes_share_a_limit_and_a_breaker_through_the_pipeline",
+            |r| four_client_processes_share_a_limit_and_a_breaker_through_the_pipeline(r),
+        ),
     ];
     let selected: Vec<_> = tests
         .iter()
@@ -678,6 +815,7 @@ mod worker {
                 "breaker" => breaker(env).await,
                 "nonce" => nonce(env).await,
                 "outage" => outage(env).await,
+                "pipeline" => pipeline(env).await,
                 other => panic!("unknown worker role {other}"),
             }
         });
@@ -882,6 +1020,134 @@ mod worker {
             t.await.unwrap();
         }
         say(format!("done {}", 4 * 40));
+    }
+
+    /// Waits for the parent's next `go`.
+    async fn wait_for_go() {
+        tokio::task::spawn_blocking(|| {
+            let mut line = String::new();
+            let _ = std::io::stdin().read_line(&mut line);
+        })
+        .await
+        .unwrap();
+    }
+
+    /// A client with `policy` on this worker's Redis store.
+    fn resilient(env: &Env, policy: keel::resilience::ResilienceBuilder) -> keel::HttpClient {
+        let hook = Arc::new(|e: &ResilienceEvent| {
+            if let ResilienceEvent::BreakerTransition { from, to, .. } = e {
+                say(format!("transition {from}>{to}"));
+            }
+        });
+        env.client.with_resilience(
+            policy
+                .max_attempts(1)
+                .no_retry_budget()
+                .no_deadline()
+                .shared_store(Arc::new(env.store.clone()))
+                .on_event(hook)
+                .build()
+                .expect("a valid policy"),
+        )
+    }
+
+    /// The limit, then the breaker, through clients' pipelines only.
+    async fn pipeline(env: Arc<Env>) {
+        use keel::resilience::{OnLimit, Resilience};
+        let limited = resilient(
+            &env,
+            Resilience::builder()
+                .no_circuit_breaker()
+                .rate_limit(fleet_limit().on_limit(OnLimit::Wait {
+                    max_wait: Duration::from_secs(10),
+                }))
+                .scope("pipeline-rate"),
+        );
+        let until = Instant::now() + Duration::from_millis(5_000);
+        let tasks: Vec<_> = (0..16u32)
+            .map(|t| {
+                let (client, id) = (limited.clone(), env.id);
+                tokio::spawn(async move {
+                    let mut sent = 0usize;
+                    for i in 0..10_000u32 {
+                        if Instant::now() >= until {
+                            break;
+                        }
+                        let weight = if (i + t) % 3 == 0 { 2 } else { 1 };
+                        let resp = client
+                            .get("/fleet/hit")
+                            .weight(weight)
+                            .header("X-Weight", weight)
+                            .header("X-Worker", id)
+                            .send()
+                            .await
+                            .expect("a call within the limit's wait");
+                        assert_eq!(resp.status, 200);
+                        sent += 1;
+                    }
+                    sent
+                })
+            })
+            .collect();
+        let mut sent = 0;
+        for t in tasks {
+            sent += t.await.unwrap();
+        }
+        say(format!("rated {sent}"));
+
+        let guarded = resilient(
+            &env,
+            Resilience::builder()
+                .circuit_breaker(fleet_breaker())
+                .scope("pipeline-breaker"),
+        );
+        wait_for_go().await;
+        let opened_at = if env.id == 0 {
+            for _ in 0..3 {
+                let resp = guarded
+                    .get("/fault/fail?times=100&key=pipeline-trip")
+                    .send()
+                    .await
+                    .expect("a closed breaker sends");
+                assert_eq!(resp.status, 503);
+            }
+            say(format!("tripped {}", unix_us()));
+            Instant::now()
+        } else {
+            // This worker's `go` comes once worker 0 has tripped the breaker.
+            match guarded.get("/fleet/hit").send().await {
+                Err(keel::Error::CircuitOpen { .. }) => say(format!("refused {}", unix_us())),
+                other => panic!("expected the fleet's breaker to be open, got {other:?}"),
+            }
+            Instant::now()
+        };
+        // Half-open 1 s after the trip; the probe fails after 300 ms and
+        // opens it again for 1 s: stop calling before that ends.
+        let until = opened_at + Duration::from_millis(1_800);
+        let tasks: Vec<_> = (0..16)
+            .map(|_| {
+                let client = guarded.clone();
+                tokio::spawn(async move {
+                    let mut refused = 0usize;
+                    while Instant::now() < until {
+                        match client.get("/fleet/probe").send().await {
+                            Ok(resp) => assert_eq!(resp.status, 503),
+                            Err(keel::Error::CircuitOpen { .. }) => {
+                                refused += 1;
+                                tokio::time::sleep(Duration::from_millis(2)).await;
+                            }
+                            Err(e) => panic!("{e}"),
+                        }
+                    }
+                    refused
+                })
+            })
+            .collect();
+        let mut refused = 0;
+        for t in tasks {
+            refused += t.await.unwrap();
+        }
+        say(format!("done {refused}"));
     }
 
     /// 4 tasks for 3 s at up to 200 permits/s, each request with its own id.
