@@ -1,7 +1,8 @@
 //! Hedged requests over loopback: an idempotent request whose first copy
 //! does not answer gets a second copy, whose answer wins (the first is never
 //! waited for); a POST is never hedged; the second copy needs a rate-limit
-//! permit and the retry budget's cost, and is not sent without them.
+//! permit and the retry budget's cost, and is not sent without them; the
+//! losing copy is cancelled (its connection closed).
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -203,4 +204,61 @@ async fn the_second_copy_needs_a_permit_and_the_budget() {
     let r = call.await.unwrap().unwrap();
     assert_eq!(r.text().unwrap(), "slow 1");
     assert_eq!(hedges(&events), 1);
+}
+
+/// The losing copy is cancelled, not left running: once the hedge has
+/// answered, the first copy's connection is closed by the client (the server
+/// reads end of stream on it), so a slow server is not kept busy.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_slower_copy_is_cancelled_and_its_connection_closed() {
+    use std::io::{Read, Write};
+    use std::sync::mpsc;
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    let (tx, rx) = mpsc::channel::<String>();
+    std::thread::spawn(move || {
+        // The first connection holds its request unanswered and reports
+        // what happens to it; the second answers.
+        for (n, stream) in listener.incoming().take(2).enumerate() {
+            let Ok(mut stream) = stream else { return };
+            let tx = tx.clone();
+            std::thread::spawn(move || {
+                stream
+                    .set_read_timeout(Some(Duration::from_secs(5)))
+                    .unwrap();
+                let mut head = Vec::new();
+                let mut byte = [0u8; 1];
+                while !head.ends_with(b"\r\n\r\n") && head.len() < 16 * 1024 {
+                    match stream.read(&mut byte) {
+                        Ok(1) => head.push(byte[0]),
+                        _ => return,
+                    }
+                }
+                if n == 0 {
+                    let outcome = match stream.read(&mut byte) {
+                        Ok(0) => "closed by the client",
+                        Ok(_) => "more bytes",
+                        Err(e) if e.kind() == std::io::ErrorKind::ConnectionReset => {
+                            "closed by the client"
+                        }
+                        Err(_) => "still open after 5 s",
+                    };
+                    let _ = tx.send(outcome.to_owned());
+                } else {
+                    let _ = stream.write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 6\r\n\r\nhedged");
+                    let _ = stream.read(&mut byte);
+                }
+            });
+        }
+    });
+    let client = HttpClient::new(url)
+        .unwrap()
+        .with_resilience(base().build().unwrap());
+    let r = client.get("/slow").send().await.unwrap();
+    assert_eq!(r.text().unwrap(), "hedged");
+    let outcome = tokio::task::spawn_blocking(move || rx.recv_timeout(Duration::from_secs(10)))
+        .await
+        .unwrap()
+        .expect("the first connection reported");
+    assert_eq!(outcome, "closed by the client");
 }
