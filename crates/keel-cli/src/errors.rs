@@ -78,7 +78,9 @@ const FLAG_FOR: [(&str, &str); 11] = [
     ("`connect_timeout`", "--connect-timeout"),
 ];
 
-fn flags_not_methods(text: &str) -> String {
+/// `text` (library advice) with the CLI flags in place of library methods,
+/// on one line.
+pub(crate) fn flags_not_methods(text: &str) -> String {
     let mut s = text.to_owned();
     for (from, to) in FLAG_FOR {
         s = s.replace(from, to);
@@ -99,6 +101,36 @@ fn exit_code(e: &Error) -> u8 {
         Error::RetriesExhausted { last, .. } => exit_code(last),
         _ => 1,
     }
+}
+
+/// The hint for a connection that could not be made.
+const NOT_RUNNING: &str = "; is the server running at that address?";
+
+/// Like [`describe`], for the error of a request sent through `--proxy`:
+/// the only connection made is then the proxy's, so a refused or
+/// unreachable one is reported as the proxy's (without its URL, which may
+/// hold credentials).
+pub fn describe_via_proxy(e: &Error, proxy: Option<&str>) -> Failure {
+    let mut f = describe(e);
+    let last = match e {
+        Error::RetriesExhausted { last, .. } => &**last,
+        e => e,
+    };
+    if proxy.is_some()
+        && matches!(
+            last,
+            Error::Connect {
+                kind: ConnectErrorKind::Other,
+                ..
+            }
+        )
+    {
+        f.message = f.message.replace(
+            NOT_RUNNING,
+            "; the connection to the proxy failed: is the --proxy URL right and the proxy running?",
+        );
+    }
+    f
 }
 
 /// The CLI's one-line report of a library error.
@@ -123,17 +155,14 @@ pub fn describe(e: &Error) -> Failure {
             kind: ConnectErrorKind::Tls,
             message,
             ..
-        } if !message.contains("--cacert") => format!(
+        } if !flags_not_methods(message).contains("--cacert") => format!(
             "{}; --cacert FILE trusts a private CA, --cert/--cert-key send a client certificate, -k skips verification (tests only)",
             flags_not_methods(&e.to_string())
         ),
         Error::Connect {
             kind: ConnectErrorKind::Other,
             ..
-        } => format!(
-            "{}; is the server running at that address?",
-            flags_not_methods(&e.to_string())
-        ),
+        } => format!("{}{NOT_RUNNING}", flags_not_methods(&e.to_string())),
         Error::RetriesExhausted { attempts, last } => format!(
             "{} (gave up after {attempts} attempts; --retries N sets how many retries, 0 for none)",
             describe(last).message

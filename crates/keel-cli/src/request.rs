@@ -112,8 +112,9 @@ pub struct RequestArgs {
     /// text/event-stream).
     #[arg(long, short = 'S')]
     pub stream: bool,
-    /// Seconds to wait for each attempt's response head (0: no limit).
-    /// A streamed body is then bounded by --read-timeout only.
+    /// Seconds to wait for each attempt's response head (0: no limit);
+    /// an attempt that timed out is retried only within --deadline. A
+    /// streamed body is then bounded by --read-timeout only.
     #[arg(long, default_value_t = 30.0, value_name = "SECONDS")]
     pub timeout: f64,
     /// Seconds a response body may stall without data (0: no limit).
@@ -158,10 +159,10 @@ pub struct RequestArgs {
     #[arg(long, value_parser = ["1.1", "2"])]
     pub http_version: Option<String>,
     /// Retries after a failure that can succeed on a retry (connection
-    /// refused or reset, timeout, 408, 425, 429, 5xx): exponential backoff
-    /// with jitter, `Retry-After` honoured. DNS and TLS certificate errors
-    /// are never retried; POST and PATCH only with --idempotency-key. 0
-    /// disables retries.
+    /// refused or reset, 408, 425, 429, 5xx; a timeout only with
+    /// --deadline): exponential backoff with jitter, `Retry-After`
+    /// honoured. DNS and TLS certificate errors are never retried; POST and
+    /// PATCH only with --idempotency-key. 0 disables retries.
     #[arg(long, default_value_t = 2, value_name = "N")]
     pub retries: u32,
     /// Total time budget in seconds for all attempts and waits.
@@ -530,10 +531,22 @@ fn resilience(args: &RequestArgs) -> Result<keel::Resilience, Failure> {
         }
         None => b = b.no_deadline(),
     }
+    // Without --deadline an attempt that timed out is not retried: a slow
+    // server stays slow, and `--timeout 1` should end after about 1 s, not
+    // after every retry's timeout too.
+    b = b.retry_timeouts(args.deadline.is_some());
     if args.verbose {
-        b = b.on_event(Arc::new(|event: &keel::resilience::ResilienceEvent| {
-            eprintln!("* {event}");
-        }));
+        b = b.on_event(Arc::new(
+            |event: &keel::resilience::ResilienceEvent| match event {
+                keel::resilience::ResilienceEvent::GaveUp {
+                    attempts,
+                    reason: keel::resilience::GiveUpReason::TimeoutNotRetried,
+                } => eprintln!(
+                    "* not retrying after {attempts} attempt(s): a timeout is retried only within --deadline"
+                ),
+                other => eprintln!("* {}", crate::errors::flags_not_methods(&other.to_string())),
+            },
+        ));
     }
     b.build().map_err(|e| describe(&e))
 }
@@ -1031,7 +1044,8 @@ fn execute<A: AuthState>(
             print_request(&out, &rec, streamed.as_deref())?;
         }
     }
-    let mut resp = result.map_err(|e| describe(&e))?;
+    let mut resp =
+        result.map_err(|e| crate::errors::describe_via_proxy(&e, args.proxy.as_deref()))?;
     let version = version
         .lock()
         .ok()

@@ -120,6 +120,7 @@ pub struct Resilience {
     pub(crate) max_retry_after: Duration,
     pub(crate) deadline: Option<Duration>,
     pub(crate) generate_idempotency_key: bool,
+    pub(crate) retry_timeouts: bool,
     pub(crate) breaker: Option<CircuitBreaker>,
     pub(crate) rate_limit: Option<RateLimit>,
     pub(crate) budget: Option<RetryBudget>,
@@ -151,6 +152,7 @@ impl fmt::Debug for Resilience {
             .field("max_retry_after", &self.max_retry_after)
             .field("deadline", &self.deadline)
             .field("generate_idempotency_key", &self.generate_idempotency_key)
+            .field("retry_timeouts", &self.retry_timeouts)
             .field("circuit_breaker", &self.breaker)
             .field("rate_limit", &self.rate_limit)
             .field("retry_budget", &self.budget)
@@ -195,6 +197,7 @@ impl Resilience {
             max_retry_after: Duration::from_secs(30),
             deadline: None,
             generate_idempotency_key: false,
+            retry_timeouts: true,
             breaker: None,
             rate_limit: None,
             budget: None,
@@ -337,6 +340,11 @@ impl Resilience {
     /// Whether POST and PATCH calls get a generated `Idempotency-Key`.
     pub fn generates_idempotency_key(&self) -> bool {
         self.generate_idempotency_key
+    }
+
+    /// Whether an attempt that timed out is retried.
+    pub fn retries_timeouts(&self) -> bool {
+        self.retry_timeouts
     }
 
     /// The shared state store, if one was given (otherwise every
@@ -556,6 +564,16 @@ impl ResilienceBuilder {
         self
     }
 
+    /// Whether an attempt that timed out is retried (yes by default). A
+    /// tool whose user set the timeout to bound the wait (`keel request
+    /// --timeout 1`) turns it off: a slow server stays slow, and each retry
+    /// would wait the whole timeout again. A timeout still counts as a
+    /// failure for the circuit breaker.
+    pub fn retry_timeouts(mut self, on: bool) -> Self {
+        self.config.retry_timeouts = on;
+        self
+    }
+
     /// A circuit breaker per origin.
     pub fn circuit_breaker(mut self, breaker: CircuitBreaker) -> Self {
         self.config.breaker = Some(breaker);
@@ -735,6 +753,9 @@ pub enum GiveUpReason {
     /// The shared store could not confirm the retry's budget (it did not
     /// answer and fails closed).
     StoreUnavailable,
+    /// The attempt timed out, and the policy does not retry timeouts
+    /// ([`retry_timeouts(false)`](ResilienceBuilder::retry_timeouts)).
+    TimeoutNotRetried,
 }
 
 impl fmt::Display for GiveUpReason {
@@ -755,6 +776,7 @@ impl fmt::Display for GiveUpReason {
             GiveUpReason::StoreUnavailable => {
                 f.write_str("the shared store could not confirm the retry budget")
             }
+            GiveUpReason::TimeoutNotRetried => f.write_str("a timeout is not retried"),
         }
     }
 }

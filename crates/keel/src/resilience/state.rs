@@ -842,6 +842,10 @@ impl ResilienceState {
             }
             return finish(BudgetOp::None);
         }
+        if matches!(reason, RetryReason::Timeout) && !cfg.retry_timeouts {
+            *note = Some(Note::GaveUp(info.attempt, GiveUpReason::TimeoutNotRetried));
+            return finish(BudgetOp::None);
+        }
         if !info.replayable {
             *note = Some(Note::GaveUp(info.attempt, GiveUpReason::NotReplayable));
             return (Decision::NotReplayable, BudgetOp::None);
@@ -1037,6 +1041,56 @@ mod tests {
                 Decision::Retry(_)
             ));
         }
+    }
+
+    #[test]
+    fn timeouts_are_retried_unless_the_policy_says_not_to() {
+        let timeout = Error::Timeout {
+            url: "u".into(),
+            after: Duration::from_secs(1),
+        };
+        let on = ResilienceState::new(policy().max_attempts(3).build().unwrap(), "test");
+        assert!(matches!(
+            decide(
+                &on,
+                &mut CallState::default(),
+                1,
+                Method::GET,
+                Outcome::Error(&timeout)
+            ),
+            Decision::Retry(_)
+        ));
+        let off = ResilienceState::new(
+            policy()
+                .max_attempts(3)
+                .retry_timeouts(false)
+                .build()
+                .unwrap(),
+            "test",
+        );
+        assert!(!off.config().retries_timeouts());
+        assert_eq!(
+            decide(
+                &off,
+                &mut CallState::default(),
+                1,
+                Method::GET,
+                Outcome::Error(&timeout)
+            ),
+            Decision::Finish
+        );
+        // Other failures are retried as before.
+        let r = response(503, None);
+        assert!(matches!(
+            decide(
+                &off,
+                &mut CallState::default(),
+                1,
+                Method::GET,
+                Outcome::Response(head(&r))
+            ),
+            Decision::Retry(_)
+        ));
     }
 
     #[test]
