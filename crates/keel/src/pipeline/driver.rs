@@ -534,6 +534,22 @@ pub(crate) fn transport_error(e: TransportError, url: &Url) -> Error {
     let source = e.into_source();
     let mut message = error_chain_message(&*source);
     if !connect {
+        if let Some(alert) = certificate_refusal(&*source) {
+            // TLS 1.3 ends the handshake before the server checks the
+            // client's certificate: its refusal comes as an alert on the
+            // first read. The server never took the request: a connection
+            // that could not be made, and no retry can change it.
+            message.push_str(&format!(
+                "; the server refused the TLS connection ({alert:?}): it may require a client \
+                 certificate (give one with `client_certificate_pem`) or refuse the one given"
+            ));
+            return Error::Connect {
+                url: display_url(url),
+                kind: ConnectErrorKind::Tls,
+                message,
+                source: Some(source),
+            };
+        }
         if crate::transport::is_stale_connection(&*source) {
             message.push_str(
                 "; only an idempotent request (or one with an `Idempotency-Key`) is sent again after \
@@ -563,6 +579,43 @@ pub(crate) fn transport_error(e: TransportError, url: &Url) -> Error {
         message,
         source: Some(source),
     }
+}
+
+/// The alert of a server that refused the client's certificate (or its
+/// absence) at the end of the TLS handshake, from a failure's chain of
+/// causes.
+fn certificate_refusal(e: &(dyn std::error::Error + 'static)) -> Option<rustls::AlertDescription> {
+    use rustls::AlertDescription as A;
+    let refusal =
+        |err: &(dyn std::error::Error + 'static)| match err.downcast_ref::<rustls::Error>() {
+            Some(rustls::Error::AlertReceived(
+                a @ (A::CertificateRequired
+                | A::BadCertificate
+                | A::UnsupportedCertificate
+                | A::CertificateRevoked
+                | A::CertificateExpired
+                | A::CertificateUnknown
+                | A::UnknownCA
+                | A::AccessDenied),
+            )) => Some(*a),
+            _ => None,
+        };
+    let mut cur: Option<&(dyn std::error::Error + 'static)> = Some(e);
+    for _ in 0..16 {
+        let err = cur?;
+        if let Some(a) = refusal(err) {
+            return Some(a);
+        }
+        let mut io = err.downcast_ref::<std::io::Error>();
+        while let Some(inner) = io.and_then(std::io::Error::get_ref) {
+            if let Some(a) = refusal(inner) {
+                return Some(a);
+            }
+            io = inner.downcast_ref::<std::io::Error>();
+        }
+        cur = err.source();
+    }
+    None
 }
 
 /// What a connect failure was, from its chain of causes.
@@ -603,4 +656,62 @@ fn connect_kind(e: &(dyn std::error::Error + 'static)) -> ConnectErrorKind {
         cur = err.source();
     }
     ConnectErrorKind::Other
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::error::ConnectErrorKind;
+
+    /// What an error looks like when the server's alert reached the
+    /// request: rustls's error inside the I/O error, under a wrapper.
+    #[derive(Debug)]
+    struct Wrapped(std::io::Error);
+
+    impl std::fmt::Display for Wrapped {
+        fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.write_str("connection error")
+        }
+    }
+
+    impl std::error::Error for Wrapped {
+        fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+            Some(&self.0)
+        }
+    }
+
+    fn alert(a: rustls::AlertDescription) -> TransportError {
+        TransportError::other(Wrapped(std::io::Error::new(
+            std::io::ErrorKind::InvalidData,
+            rustls::Error::AlertReceived(a),
+        )))
+    }
+
+    #[test]
+    fn a_refused_client_certificate_is_a_tls_connect_error() {
+        let url = Url::parse("https://api.test/x?secret=1").unwrap();
+        for a in [
+            rustls::AlertDescription::CertificateRequired,
+            rustls::AlertDescription::BadCertificate,
+            rustls::AlertDescription::UnknownCA,
+        ] {
+            match transport_error(alert(a), &url) {
+                Error::Connect {
+                    kind: ConnectErrorKind::Tls,
+                    message,
+                    url,
+                    ..
+                } => {
+                    assert!(message.contains("client_certificate_pem"), "{message}");
+                    assert!(!url.contains("secret"), "{url}");
+                }
+                other => panic!("{a:?}: {other:?}"),
+            }
+        }
+        // Another alert mid-exchange stays a transport error.
+        assert!(matches!(
+            transport_error(alert(rustls::AlertDescription::DecodeError), &url),
+            Error::Transport { .. }
+        ));
+    }
 }
