@@ -43,7 +43,7 @@ impl From<String> for Failure {
 }
 
 /// Library advice that names library methods, and what to say instead.
-const FLAG_FOR: [(&str, &str); 11] = [
+const FLAG_FOR: [(&str, &str); 12] = [
     (
         "raise the timeout with `with_timeout` or `RequestBuilder::timeout` if the server is just slow",
         "raise --timeout SECONDS if the server is just slow to answer (0: no limit)",
@@ -76,6 +76,7 @@ const FLAG_FOR: [(&str, &str); 11] = [
     ("`max_redirects`", "--max-redirects"),
     ("`read_timeout`", "--read-timeout"),
     ("`connect_timeout`", "--connect-timeout"),
+    ("`client_certificate_pem`", "--cert/--cert-key"),
 ];
 
 /// `text` (library advice) with the CLI flags in place of library methods,
