@@ -6,5 +6,5 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export KEEL_PROPTEST_SCALE="${1:-100}"
-cargo test --release -p keel-http --test prop_request --test prop_signing
+cargo test --release -p keel-http --features aws-sigv4 --test prop_request --test prop_signing
 cargo test --release -p keel-http-codegen --test prop_reader

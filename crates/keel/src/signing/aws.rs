@@ -16,7 +16,10 @@
 //! ```
 
 use aws_credential_types::Credentials as AwsCredentials;
-use aws_sigv4::http_request::{sign, SignableBody, SignableRequest, SigningSettings};
+use aws_sigv4::http_request::{
+    sign, PayloadChecksumKind, PercentEncodingMode, SignableBody, SignableRequest, SigningSettings,
+    UriPathNormalizationMode,
+};
 use aws_sigv4::sign::v4;
 use aws_smithy_runtime_api::client::identity::Identity;
 use http::header::{HeaderName, HeaderValue, AUTHORIZATION};
@@ -39,6 +42,21 @@ impl AwsSigV4 {
             region: region.into(),
             service: service.into(),
         }
+    }
+
+    /// The signing settings: SigV4's defaults, except for S3, whose path is
+    /// URI-encoded once and not normalized, and which requires the
+    /// `x-amz-content-sha256` header (AWS, "Create a signed AWS API
+    /// request" and S3's "Signature Calculations for the Authorization
+    /// Header"; the AWS SDK signs S3 requests the same way).
+    fn settings(&self) -> SigningSettings {
+        let mut settings = SigningSettings::default();
+        if self.service == "s3" {
+            settings.percent_encoding_mode = PercentEncodingMode::Single;
+            settings.uri_path_normalization_mode = UriPathNormalizationMode::Disabled;
+            settings.payload_checksum_kind = PayloadChecksumKind::XAmzSha256;
+        }
+        settings
     }
 }
 
@@ -65,7 +83,7 @@ impl Signer for AwsSigV4 {
             .region(&self.region)
             .name(&self.service)
             .time(req.timestamp)
-            .settings(SigningSettings::default())
+            .settings(self.settings())
             .build()
             .map_err(|e| Error::Signing(format!("AWS SigV4 parameters: {e}")))?
             .into();

@@ -1198,7 +1198,13 @@ pub fn verify_with(
                 ))
             }
         },
-        _ => return Err(SignatureRejection::NoSuchLabel(label.to_owned())),
+        // The label is there, but as an inner list: malformed, not absent.
+        Some((_, sfv::ListEntry::InnerList(_))) => {
+            return Err(SignatureRejection::Malformed(
+                "the Signature value is not a byte sequence (:base64:)".into(),
+            ))
+        }
+        None => return Err(SignatureRejection::NoSuchLabel(label.to_owned())),
     };
     let mut components = Vec::with_capacity(inner.items.len());
     for item in &inner.items {
