@@ -4,8 +4,18 @@
 //! (`test-key-ed25519`), B.1.5 (`test-shared-secret`), B.2 (the `test-request` message),
 //! B.2.5 (hmac-sha256, label `sig-b25`) and B.2.6 (ed25519, label `sig-b26`). The
 //! `Content-Digest` of the test request is the one printed in B.2 (RFC 9530 sha-512).
+//!
+//! Every test runs under the shared secret scan (tests/common/secrets.rs):
+//! no credentials, signer, verification result, rejection, error or log line
+//! shows an HMAC secret (as given or decoded) or a private key's PEM text or
+//! bytes.
+
+mod common;
 
 use std::time::{Duration, UNIX_EPOCH};
+
+use base64::Engine as _;
+use common::secrets::SecretScan;
 
 use http::{HeaderMap, HeaderName, Method};
 use keel::signing::recipe::{Digest, SecretEncoding};
@@ -25,6 +35,24 @@ const ED25519_PUBLIC: &str = "-----BEGIN PUBLIC KEY-----
 MCowBQYDK2VwAyEAJrQLj5P/89iXES9+vFgrIy29clF9CC/oPPsw3c5D0bs=
 -----END PUBLIC KEY-----
 ";
+/// The HMAC secrets of the tests that are not the RFC's (each long enough
+/// for the scan to look for it; no published value depends on them).
+const HMAC_SECRETS: [&str; 6] = [
+    "shared-secret",
+    "other-shared-secret",
+    "all-parameters-secret",
+    "missing-header-secret",
+    "structured-field-secret",
+    "plain secret",
+];
+/// The private keys from tests/keys these tests sign with.
+const KEY_FILES: [&str; 5] = [
+    "p256.sec1.pem",
+    "rsa.pkcs1.pem",
+    "rsapss.pk8.pem",
+    "ed25519.pk8.pem",
+    "rsa.pk8.pem",
+];
 const BODY: &[u8] = br#"{"hello": "world"}"#;
 const CONTENT_DIGEST: &str =
     "sha-512=:WZDPaVn/7XgHaAy8pmojAkGWoRx2UFChF41A2svX+TaPm+AbwAgBWnrIiYllu7BNNyealdVLvRwEmTHWXvJwew==:";
@@ -39,7 +67,91 @@ fn test_request_headers() -> HeaderMap {
     h
 }
 
+fn key_file(name: &str) -> Vec<u8> {
+    std::fs::read(format!("{}/tests/keys/{name}", env!("CARGO_MANIFEST_DIR"))).unwrap()
+}
+
+/// The scan for this file: every secret and private key its tests use.
+fn scan() -> SecretScan {
+    let mut all: Vec<String> = HMAC_SECRETS.iter().map(|s| s.to_string()).collect();
+    all.push(SHARED_SECRET_B64.into());
+    all.extend(byte_secrets(&base64_decode(SHARED_SECRET_B64)));
+    all.extend(key_secrets(ED25519_PRIVATE.as_bytes()));
+    for name in KEY_FILES {
+        all.extend(key_secrets(&key_file(name)));
+    }
+    let all: Vec<&str> = all.iter().map(String::as_str).collect();
+    SecretScan::new(&all)
+}
+
+/// Passes a result through the scan (its `Debug`, or the error's whole
+/// chain) and returns it unchanged.
+fn seen<T: std::fmt::Debug, E: std::error::Error + 'static>(r: Result<T, E>) -> Result<T, E> {
+    let mut scan = scan();
+    let what = std::any::type_name::<Result<T, E>>();
+    match &r {
+        Ok(v) => scan.debug(what, v),
+        Err(e) => scan.error(what, e),
+    }
+    scan.finish();
+    r
+}
+
+/// What a leak of `bytes` looks like besides the encodings the scan adds
+/// itself: hex, base64 (standard and URL-safe) and the `Debug` of the bytes.
+fn byte_secrets(bytes: &[u8]) -> Vec<String> {
+    use base64::engine::general_purpose::{STANDARD_NO_PAD, URL_SAFE_NO_PAD};
+    vec![
+        hex::encode(bytes),
+        STANDARD_NO_PAD.encode(bytes),
+        URL_SAFE_NO_PAD.encode(bytes),
+        format!("{bytes:?}"),
+    ]
+}
+
+/// The secret parts of a private key (PEM or DER): each line of its base64
+/// body, its DER bytes, and the EC scalar or Ed25519 seed.
+fn key_secrets(key: &[u8]) -> Vec<String> {
+    use base64::engine::general_purpose::STANDARD;
+    let der = match std::str::from_utf8(key) {
+        Ok(pem) if pem.contains("-----BEGIN") => {
+            let body: String = pem.lines().filter(|l| !l.starts_with("-----")).collect();
+            STANDARD.decode(body).expect("a PEM body is base64")
+        }
+        _ => key.to_vec(),
+    };
+    let b64 = STANDARD.encode(&der);
+    let mut out: Vec<String> = b64
+        .as_bytes()
+        .chunks(64)
+        .filter(|line| line.len() >= 16)
+        .map(|line| String::from_utf8_lossy(line).into_owned())
+        .collect();
+    out.extend(byte_secrets(&der));
+    if let Some(scalar) = private_scalar(&der) {
+        out.extend(byte_secrets(scalar));
+    }
+    out
+}
+
+/// The EC private scalar (SEC1 `ECPrivateKey`, also inside PKCS#8) or the
+/// Ed25519 seed (PKCS#8) of a small key's DER; RSA keys are left whole.
+fn private_scalar(der: &[u8]) -> Option<&[u8]> {
+    if der.len() > 300 {
+        return None;
+    }
+    der.windows(5).enumerate().find_map(|(i, w)| {
+        let (start, len) = match *w {
+            [0x04, 0x22, 0x04, 0x20, _] => (i + 4, 32),
+            [0x02, 0x01, 0x01, 0x04, len] => (i + 5, usize::from(len)),
+            _ => return None,
+        };
+        der.get(start..start + len)
+    })
+}
+
 fn sign(signer: &Rfc9421, secret: &[u8]) -> (HeaderMap, String, Url) {
+    let mut scan = scan();
     let mut url = Url::parse("https://example.com/foo?param=Value&Pet=dog").unwrap();
     let mut headers = test_request_headers();
     let creds = Credentials::new(
@@ -48,24 +160,34 @@ fn sign(signer: &Rfc9421, secret: &[u8]) -> (HeaderMap, String, Url) {
         HeaderName::from_static("api-key"),
     );
     let scheme = Scheme::rfc9421(signer.clone());
+    scan.check(
+        "credentials and scheme",
+        format_args!("{creds:?} {scheme:?}"),
+    );
+    seen(scheme.prepare(&creds)).unwrap();
     let t = UNIX_EPOCH + Duration::from_secs(1618884473);
     let mut req = SigningRequest::new(&Method::POST, &mut url, &mut headers, BODY, t, 7)
         .capture_string_to_sign(true);
-    scheme.signer().sign(&mut req, &creds).unwrap();
+    seen(scheme.signer().sign(&mut req, &creds)).unwrap();
+    scan.debug("signing request", &req);
     let base = String::from_utf8(req.string_to_sign().unwrap().to_vec()).unwrap();
+    scan.finish();
     (headers, base, url)
 }
 
 #[test]
 fn content_digest_of_the_test_request() {
+    let scan = scan();
     assert_eq!(
         rfc9421::content_digest(Digest::Sha512, BODY),
         CONTENT_DIGEST
     );
+    scan.finish();
 }
 
 #[test]
 fn b25_hmac_sha256() {
+    let scan = scan();
     let signer = Rfc9421::hmac_sha256()
         .components(["date", "@authority", "content-type"])
         .key_id("test-shared-secret")
@@ -90,33 +212,35 @@ fn b25_hmac_sha256() {
 
     // And the verifier accepts it, and rejects a tampered message.
     let key = base64_decode(SHARED_SECRET_B64);
-    let v = rfc9421::verify(
+    let v = seen(rfc9421::verify(
         "sig-b25",
         &Method::POST,
         &url,
         &headers,
         VerifyKey::HmacSha256(&key),
-    )
+    ))
     .unwrap();
     assert_eq!(v.created, Some(1618884473));
     assert_eq!(v.key_id.as_deref(), Some("test-shared-secret"));
     let mut tampered = headers.clone();
     tampered.insert("content-type", "text/plain".parse().unwrap());
     assert_eq!(
-        rfc9421::verify(
+        seen(rfc9421::verify(
             "sig-b25",
             &Method::POST,
             &url,
             &tampered,
             VerifyKey::HmacSha256(&key)
-        )
+        ))
         .unwrap_err(),
         SignatureRejection::BadSignature
     );
+    scan.finish();
 }
 
 #[test]
 fn b26_ed25519() {
+    let scan = scan();
     let signer = Rfc9421::ed25519()
         .component_list(
             Rfc9421::parse_components(
@@ -145,26 +269,28 @@ fn b26_ed25519() {
         headers["signature"],
         "sig-b26=:wqcAqbmYJ2ji2glfAMaRy4gruYYnx2nEFN2HN6jrnDnQCK1u02Gb04v9EDgwUPiu4A0w6vuQv5lIp5WPpBKRCw==:"
     );
-    rfc9421::verify(
+    seen(rfc9421::verify(
         "sig-b26",
         &Method::POST,
         &url,
         &headers,
         VerifyKey::Ed25519PublicPem(ED25519_PUBLIC),
-    )
+    ))
     .unwrap();
-    assert!(rfc9421::verify(
+    assert!(seen(rfc9421::verify(
         "sig-b26",
         &Method::PUT,
         &url,
         &headers,
         VerifyKey::Ed25519PublicPem(ED25519_PUBLIC)
-    )
+    ))
     .is_err());
+    scan.finish();
 }
 
 #[test]
 fn all_parameters_and_derived_components() {
+    let scan = scan();
     let signer = Rfc9421::hmac_sha256()
         .components(["@method", "@target-uri", "@query", "@path"])
         .key_id("k")
@@ -174,7 +300,7 @@ fn all_parameters_and_derived_components() {
         .include_alg(true)
         .tag("app")
         .content_digest(Digest::Sha256);
-    let (headers, base, _) = sign(&signer, b"secret");
+    let (headers, base, _) = sign(&signer, b"all-parameters-secret");
     assert_eq!(
         base,
         "\"@method\": POST\n\
@@ -188,24 +314,34 @@ fn all_parameters_and_derived_components() {
         headers["content-digest"],
         "sha-256=:X48E9qOokqqrvdts8nOJRJN3OWDUoyWxBf7kbu9DBPE=:"
     );
+    scan.finish();
 }
 
 #[test]
 fn a_missing_covered_header_is_a_clear_error() {
+    let scan = scan();
     let signer = Rfc9421::hmac_sha256().components(["x-missing"]);
     let mut url = Url::parse("https://example.com/").unwrap();
     let mut headers = HeaderMap::new();
-    let creds = Credentials::new("k", Some(b"s".to_vec()), HeaderName::from_static("api-key"));
+    let creds = Credentials::new(
+        "k",
+        Some(b"missing-header-secret".to_vec()),
+        HeaderName::from_static("api-key"),
+    );
     let mut req = SigningRequest::new(&Method::GET, &mut url, &mut headers, b"", UNIX_EPOCH, 1);
     let err = Scheme::rfc9421(signer)
         .signer()
         .sign(&mut req, &creds)
         .unwrap_err();
+    let mut scan = scan;
+    scan.error("a missing covered header", &err);
+    scan.check("credentials and request", format_args!("{creds:?} {req:?}"));
     assert!(
         err.to_string()
             .contains("\"x-missing\" is not part of this request"),
         "{err}"
     );
+    scan.finish();
 }
 
 fn base64_decode(s: &str) -> Vec<u8> {
@@ -227,6 +363,7 @@ fn b26_signer() -> Rfc9421 {
 
 #[test]
 fn the_key_decides_the_algorithm_and_alg_is_sent_only_when_asked() {
+    let scan = scan();
     // No algorithm named: the Ed25519 key signs ed25519, and B.2.6 comes out
     // byte for byte (no `alg` parameter).
     let (headers, _, _) = sign(&b26_signer(), ED25519_PRIVATE.as_bytes());
@@ -240,22 +377,24 @@ fn the_key_decides_the_algorithm_and_alg_is_sent_only_when_asked() {
         base.ends_with(";created=1618884473;keyid=\"test-key-ed25519\";alg=\"ed25519\""),
         "{base}"
     );
-    let v = rfc9421::verify(
+    let v = seen(rfc9421::verify(
         "sig-b26",
         &Method::POST,
         &url,
         &headers,
         VerifyKey::Ed25519PublicPem(ED25519_PUBLIC),
-    )
+    ))
     .unwrap();
     assert_eq!(v.alg, rfc9421::Algorithm::Ed25519);
     // A secret that is not a key signs hmac-sha256.
     let (_, base, _) = sign(&Rfc9421::new().include_alg(true), b"plain secret");
     assert!(base.ends_with(";alg=\"hmac-sha256\""), "{base}");
+    scan.finish();
 }
 
 #[test]
 fn a_pem_where_an_hmac_secret_is_expected_is_an_error() {
+    let scan = scan();
     let creds = Credentials::new(
         "k",
         Some(ED25519_PRIVATE.as_bytes().to_vec()),
@@ -265,6 +404,9 @@ fn a_pem_where_an_hmac_secret_is_expected_is_an_error() {
         .signer()
         .check_credentials(&creds)
         .unwrap_err();
+    let mut scan = scan;
+    scan.error("a PEM for hmac-sha256", &err);
+    scan.debug("credentials", &creds);
     assert!(matches!(err, keel::Error::InvalidConfig(_)), "{err:?}");
     assert!(
         err.to_string()
@@ -276,6 +418,7 @@ fn a_pem_where_an_hmac_secret_is_expected_is_an_error() {
         .signer()
         .check_credentials(&creds)
         .unwrap_err();
+    scan.error("an algorithm that does not fit the key", &err);
     assert!(
         err.to_string().contains("does not fit the ed25519 key"),
         "{err}"
@@ -290,13 +433,16 @@ fn a_pem_where_an_hmac_secret_is_expected_is_an_error() {
         .signer()
         .check_credentials(&empty)
         .unwrap_err();
+    scan.error("an empty secret", &err);
     assert!(err.to_string().contains("decodes to nothing"), "{err}");
+    scan.finish();
 }
 
 /// RFC 9421 §2.1.1-2.1.2 (`Example-Dict`) and §2.2.8 (`@query-param`): the
 /// component values the RFC prints.
 #[test]
 fn structured_field_components_as_the_rfc_prints_them() {
+    let scan = scan();
     let mut url = Url::parse(
         "https://example.com/parameters?var=this%20is%20a%20big%0Avalue&bar=with+plus+whitespace&fa%C3%A7ade%22%3A%20=something",
     )
@@ -314,7 +460,11 @@ fn structured_field_components_as_the_rfc_prints_them() {
     let signer = Rfc9421::hmac_sha256()
         .component_list(components)
         .created(Created::Omit);
-    let creds = Credentials::new("k", Some(b"s".to_vec()), HeaderName::from_static("api-key"));
+    let creds = Credentials::new(
+        "k",
+        Some(b"structured-field-secret".to_vec()),
+        HeaderName::from_static("api-key"),
+    );
     let mut req = SigningRequest::new(&Method::GET, &mut url, &mut headers, b"", UNIX_EPOCH, 1)
         .capture_string_to_sign(true);
     Scheme::rfc9421(signer)
@@ -340,27 +490,29 @@ fn structured_field_components_as_the_rfc_prints_them() {
     assert!(lines[8]
         .starts_with("\"@signature-params\": (\"example-dict\";sf \"example-dict\";key=\"a\""));
     // And a received `"content-type";sf` parses (it used to break the parser).
-    assert!(rfc9421::verify(
+    assert!(seen(rfc9421::verify(
         "sig1",
         &Method::GET,
         &Url::parse("https://example.com/parameters").unwrap(),
         &headers,
-        VerifyKey::HmacSha256(b"s")
-    )
+        VerifyKey::HmacSha256(b"structured-field-secret")
+    ))
     .is_err());
-    let v = rfc9421::verify(
+    let v = seen(rfc9421::verify(
         "sig1",
         &Method::GET,
         &url,
         &headers,
-        VerifyKey::HmacSha256(b"s"),
-    )
+        VerifyKey::HmacSha256(b"structured-field-secret"),
+    ))
     .unwrap();
     assert!(v.base.contains("\"content-type\";sf: application/json"));
+    scan.finish();
 }
 
 #[test]
 fn component_identifiers_that_are_not_valid_are_refused() {
+    let scan = scan();
     for bad in [r#""Content-Type""#, r#""x";=1"#, r#""unterminated"#, "\"\""] {
         assert!(rfc9421::Component::parse(bad).is_err(), "{bad}");
     }
@@ -371,6 +523,7 @@ fn component_identifiers_that_are_not_valid_are_refused() {
             .unwrap(),
         "\"content-type\";sf"
     );
+    scan.finish();
 }
 
 /// Signs with `signer` at `created`, for the verification policy tests.
@@ -384,18 +537,19 @@ fn check(
     url: &Url,
     opts: &VerifyOptions,
 ) -> Result<rfc9421::VerifiedSignature, SignatureRejection> {
-    rfc9421::verify_with(
+    seen(rfc9421::verify_with(
         "sig1",
         &Method::POST,
         url,
         headers,
         VerifyKey::HmacSha256(b"shared-secret"),
         opts,
-    )
+    ))
 }
 
 #[test]
 fn verification_enforces_age_expiry_components_and_replays() {
+    let scan = scan();
     let t0 = UNIX_EPOCH + Duration::from_secs(1618884473);
     let base = || Rfc9421::hmac_sha256().components(["@method", "@authority", "@path"]);
 
@@ -481,27 +635,36 @@ fn verification_enforces_age_expiry_components_and_replays() {
         check(&h1, &url, &replay).unwrap_err(),
         SignatureRejection::ReplayedNonce
     );
+    scan.finish();
 }
 
 #[test]
 fn malformed_and_mismatched_signatures_are_rejected_with_a_reason() {
+    let scan = scan();
     let (h, url) = signed_at(Rfc9421::hmac_sha256().include_alg(true));
     // Another label.
     assert_eq!(
-        rfc9421::verify(
+        seen(rfc9421::verify(
             "sig2",
             &Method::POST,
             &url,
             &h,
             VerifyKey::HmacSha256(b"shared-secret")
-        )
+        ))
         .unwrap_err(),
         SignatureRejection::NoSuchLabel("sig2".into())
     );
     // `alg` names another algorithm than the key's.
     let public = keel::signing::PublicKey::from_pem(ED25519_PUBLIC).unwrap();
     assert_eq!(
-        rfc9421::verify("sig1", &Method::POST, &url, &h, VerifyKey::Public(&public)).unwrap_err(),
+        seen(rfc9421::verify(
+            "sig1",
+            &Method::POST,
+            &url,
+            &h,
+            VerifyKey::Public(&public)
+        ))
+        .unwrap_err(),
         SignatureRejection::AlgorithmMismatch {
             alg: "hmac-sha256".into(),
             key: "ed25519"
@@ -511,45 +674,50 @@ fn malformed_and_mismatched_signatures_are_rejected_with_a_reason() {
     let mut bad = h.clone();
     bad.insert("signature-input", "sig1=(\"@method\"".parse().unwrap());
     assert!(matches!(
-        rfc9421::verify(
+        seen(rfc9421::verify(
             "sig1",
             &Method::POST,
             &url,
             &bad,
             VerifyKey::HmacSha256(b"shared-secret")
-        ),
+        )),
         Err(SignatureRejection::Malformed(_))
     ));
     let mut bad = h.clone();
     bad.remove("signature");
     assert_eq!(
-        rfc9421::verify(
+        seen(rfc9421::verify(
             "sig1",
             &Method::POST,
             &url,
             &bad,
             VerifyKey::HmacSha256(b"shared-secret")
-        )
+        ))
         .unwrap_err(),
         SignatureRejection::MissingHeader("signature")
     );
     // A wrong key.
     assert_eq!(
-        rfc9421::verify(
+        seen(rfc9421::verify(
             "sig1",
             &Method::POST,
             &url,
             &h,
-            VerifyKey::HmacSha256(b"other")
-        )
+            VerifyKey::HmacSha256(b"other-shared-secret")
+        ))
         .unwrap_err(),
         SignatureRejection::BadSignature
     );
+    scan.finish();
 }
 
 #[test]
 fn every_key_type_signs_and_verifies() {
+    let scan = scan();
     let keys = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/keys/");
+    assert!(KEY_FILES
+        .iter()
+        .all(|f| std::path::Path::new(keys).join(f).exists()));
     for (private, public, alg) in [
         (
             "p256.sec1.pem",
@@ -578,13 +746,13 @@ fn every_key_type_signs_and_verifies() {
             &std::fs::read(format!("{keys}{public}")).unwrap(),
         )
         .unwrap();
-        let v = rfc9421::verify(
+        let v = seen(rfc9421::verify(
             "sig1",
             &Method::POST,
             &url,
             &headers,
             VerifyKey::Public(&public),
-        )
+        ))
         .unwrap_or_else(|e| panic!("{private}: {e}"));
         assert_eq!(v.alg, alg, "{private}");
         let mut tampered = headers.clone();
@@ -598,13 +766,13 @@ fn every_key_type_signs_and_verifies() {
                 .unwrap(),
         );
         assert_eq!(
-            rfc9421::verify(
+            seen(rfc9421::verify(
                 "sig1",
                 &Method::POST,
                 &url,
                 &tampered,
                 VerifyKey::Public(&public)
-            )
+            ))
             .unwrap_err(),
             SignatureRejection::BadSignature,
             "{private}"
@@ -620,15 +788,49 @@ fn every_key_type_signs_and_verifies() {
         keel::signing::PublicKey::from_bytes(&std::fs::read(format!("{keys}rsa.pub.pem")).unwrap())
             .unwrap();
     assert!(
-        rfc9421::verify_with(
+        seen(rfc9421::verify_with(
             "sig1",
             &Method::POST,
             &url,
             &headers,
             VerifyKey::Public(&public),
             &VerifyOptions::new()
-        )
+        ))
         .is_err(),
         "without alg, an RSA key verifies rsa-v1_5-sha256"
     );
+    // Told the algorithm agreed for the key, the verifier checks PSS.
+    let v = seen(rfc9421::verify(
+        "sig1",
+        &Method::POST,
+        &url,
+        &headers,
+        VerifyKey::PublicWith(&public, rfc9421::Algorithm::RsaPssSha512),
+    ))
+    .unwrap();
+    assert_eq!(v.alg, rfc9421::Algorithm::RsaPssSha512);
+    // A signature whose `alg` names another algorithm is refused …
+    let (with_alg, _, url) = sign(&Rfc9421::new().include_alg(true), &pem);
+    assert!(matches!(
+        seen(rfc9421::verify(
+            "sig1",
+            &Method::POST,
+            &url,
+            &with_alg,
+            VerifyKey::PublicWith(&public, rfc9421::Algorithm::RsaPssSha512),
+        )),
+        Err(SignatureRejection::AlgorithmMismatch { .. })
+    ));
+    // … and an algorithm the key cannot verify is a clear error.
+    match seen(rfc9421::verify(
+        "sig1",
+        &Method::POST,
+        &url,
+        &headers,
+        VerifyKey::PublicWith(&public, rfc9421::Algorithm::Ed25519),
+    )) {
+        Err(SignatureRejection::Unsupported(m)) => assert!(m.contains("ed25519"), "{m}"),
+        other => panic!("{other:?}"),
+    }
+    scan.finish();
 }

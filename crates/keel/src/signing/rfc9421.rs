@@ -948,6 +948,12 @@ pub enum VerifyKey<'a> {
     /// A public key (Ed25519, P-256 or RSA): its type decides the algorithm
     /// unless the signature's `alg` names another that fits it.
     Public(&'a PublicKey),
+    /// A public key and the algorithm agreed for it out of band (RFC 9421,
+    /// section 3.2: the verifier may know it from the key's context), for a
+    /// key whose type alone does not say it — an RSA key that signs
+    /// `rsa-pss-sha512`. A signature whose `alg` names another algorithm is
+    /// refused.
+    PublicWith(&'a PublicKey, Algorithm),
 }
 
 /// Why a received RFC 9421 signature was rejected.
@@ -1257,14 +1263,34 @@ pub fn verify_with(
             })?;
             Some(&pem_key)
         }
-        VerifyKey::Public(k) => Some(k),
+        VerifyKey::Public(k) | VerifyKey::PublicWith(k, _) => Some(k),
     };
-    let key_default = match public {
-        None => Algorithm::HmacSha256,
-        Some(k) => Algorithm::for_key(k.kind()),
+    let agreed = match key {
+        VerifyKey::PublicWith(k, a) => {
+            if !a.key_algorithm().is_some_and(|x| x.fits(k.kind())) {
+                return Err(SignatureRejection::Unsupported(format!(
+                    "the verification key is {:?} and cannot verify {}",
+                    k.kind(),
+                    a.name()
+                )));
+            }
+            Some(a)
+        }
+        _ => None,
+    };
+    let key_default = match (agreed, public) {
+        (Some(a), _) => a,
+        (None, None) => Algorithm::HmacSha256,
+        (None, Some(k)) => Algorithm::for_key(k.kind()),
     };
     v.alg = match &alg_param {
         None => key_default,
+        Some(a) if agreed.is_some_and(|x| x.name() != a) => {
+            return Err(SignatureRejection::AlgorithmMismatch {
+                alg: a.clone(),
+                key: key_default.name(),
+            })
+        }
         Some(a) => {
             let named = Algorithm::from_name(a);
             let fits = match (named, public) {
