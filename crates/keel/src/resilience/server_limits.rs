@@ -7,6 +7,8 @@
 //! | [`LimitHeaders::ietf`] | `RateLimit: "name";r=R;t=T` with `RateLimit-Policy: "name";q=Q;w=W` (draft-ietf-httpapi-ratelimit-headers), or the older `RateLimit-Limit` / `-Remaining` / `-Reset` | seconds from now |
 //! | [`LimitHeaders::x_ratelimit`] | `X-RateLimit-Limit`, `X-RateLimit-Remaining`, `X-RateLimit-Reset` | seconds from now, or a Unix time when the value is one (GitHub, Discord style) |
 //! | [`LimitHeaders::binance_spot`] | `X-MBX-USED-WEIGHT-1M` (weight used this minute) against 6 000 a minute | the next minute boundary |
+//! | [`LimitHeaders::bybit`] | `X-Bapi-Limit`, `X-Bapi-Limit-Status` (remaining), `X-Bapi-Limit-Reset-Timestamp` | a Unix time in ms |
+//! | [`LimitHeaders::kucoin`] | `gw-ratelimit-limit`, `gw-ratelimit-remaining`, `gw-ratelimit-reset` | ms from now |
 //! | [`LimitHeaders::used_weight`] | any "used so far" header, with its capacity and window | the next window boundary |
 //! | [`LimitHeaders::fields`] | any limit / remaining / reset header names | as configured ([`ResetUnit`]) |
 //! | [`LimitHeaders::standard`] (default when enabled) | IETF first, then `X-RateLimit-*` | |
@@ -37,6 +39,8 @@ pub enum ResetUnit {
     UnixSeconds,
     /// A Unix time in milliseconds.
     UnixMillis,
+    /// Milliseconds from now (KuCoin's `gw-ratelimit-reset`).
+    DeltaMillis,
     /// A Unix time in seconds when the value is past 10⁹ (2001), seconds
     /// from now otherwise: what APIs that use either send.
     Auto,
@@ -101,6 +105,30 @@ impl LimitHeaders {
                 window: Duration::from_secs(60),
             },
         }
+    }
+
+    /// Bybit v5: `X-Bapi-Limit` (the endpoint's limit), `X-Bapi-Limit-Status`
+    /// (requests left) and `X-Bapi-Limit-Reset-Timestamp` (a Unix time in
+    /// ms; Bybit's "Rate Limit" page).
+    pub fn bybit() -> Self {
+        Self::fields_named(
+            Some(name("x-bapi-limit")),
+            name("x-bapi-limit-status"),
+            Some(name("x-bapi-limit-reset-timestamp")),
+            ResetUnit::UnixMillis,
+        )
+    }
+
+    /// KuCoin: `gw-ratelimit-limit` (the resource pool's quota),
+    /// `gw-ratelimit-remaining` and `gw-ratelimit-reset` (ms until the pool
+    /// refills; KuCoin's "Rate Limit" page).
+    pub fn kucoin() -> Self {
+        Self::fields_named(
+            Some(name("gw-ratelimit-limit")),
+            name("gw-ratelimit-remaining"),
+            Some(name("gw-ratelimit-reset")),
+            ResetUnit::DeltaMillis,
+        )
     }
 
     /// A "used so far" header against `capacity` per `window`, windows
@@ -234,6 +262,7 @@ fn reset_in(value: u64, unit: ResetUnit, now: SystemTime) -> Duration {
         ResetUnit::DeltaSeconds => Duration::from_secs(value),
         ResetUnit::UnixSeconds => at(Duration::from_secs(value)),
         ResetUnit::UnixMillis => at(Duration::from_millis(value)),
+        ResetUnit::DeltaMillis => Duration::from_millis(value),
         ResetUnit::Auto if value > 1_000_000_000 => at(Duration::from_secs(value)),
         ResetUnit::Auto => Duration::from_secs(value),
     }
@@ -523,6 +552,28 @@ mod tests {
         assert_eq!(custom.read(&h, at(105)), q(Some(100), 70, 5));
         assert!(LimitHeaders::used_weight("bad header", 1, Duration::from_secs(1)).is_err());
         assert!(LimitHeaders::used_weight("x", 0, Duration::from_secs(1)).is_err());
+    }
+
+    #[test]
+    fn bybit_and_kucoin_tables() {
+        let now = 1_700_000_000;
+        let h = headers(&[
+            ("x-bapi-limit", "10"),
+            ("x-bapi-limit-status", "3"),
+            ("x-bapi-limit-reset-timestamp", "1700000002000"),
+        ]);
+        assert_eq!(LimitHeaders::bybit().read(&h, at(now)), q(Some(10), 3, 2));
+        let h = headers(&[
+            ("gw-ratelimit-limit", "2000"),
+            ("gw-ratelimit-remaining", "1997"),
+            ("gw-ratelimit-reset", "29000"),
+        ]);
+        assert_eq!(
+            LimitHeaders::kucoin().read(&h, at(now)),
+            q(Some(2000), 1997, 29)
+        );
+        // Each reads its own headers only.
+        assert_eq!(LimitHeaders::bybit().read(&h, at(now)), None);
     }
 
     #[test]
