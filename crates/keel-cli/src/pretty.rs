@@ -48,6 +48,16 @@ fn paint(out: &mut Vec<u8>, style: Style, colors: bool, text: &[u8]) {
 /// keeping every string, number and key exactly as received. Returns
 /// `None` when `input` is not one JSON value.
 pub fn format_json(input: &[u8], colors: bool) -> Option<Vec<u8>> {
+    layout_json(input, true, colors)
+}
+
+/// Colors valid JSON `input` and changes nothing else (every byte, the
+/// whitespace included, as received). `None` when it is not one JSON value.
+pub fn color_json(input: &[u8]) -> Option<Vec<u8>> {
+    layout_json(input, false, true)
+}
+
+fn layout_json(input: &[u8], reindent: bool, colors: bool) -> Option<Vec<u8>> {
     crate::items::check_json_bytes(input).ok()?;
     let mut out = Vec::with_capacity(input.len() * 2);
     let mut depth = 0usize;
@@ -62,7 +72,27 @@ pub fn format_json(input: &[u8], colors: bool) -> Option<Vec<u8>> {
     while i < input.len() {
         let c = input[i];
         match c {
-            b' ' | b'\t' | b'\n' | b'\r' => i += 1,
+            b' ' | b'\t' | b'\n' | b'\r' => {
+                if !reindent {
+                    out.push(c);
+                }
+                i += 1;
+            }
+            b'{' | b'[' | b'}' | b']' | b',' | b':' if !reindent => {
+                match c {
+                    b'{' | b'[' => {
+                        stack.push(c);
+                        expect_key = c == b'{';
+                    }
+                    b'}' | b']' => {
+                        stack.pop();
+                    }
+                    b',' => expect_key = stack.last() == Some(&b'{'),
+                    _ => {}
+                }
+                out.push(c);
+                i += 1;
+            }
             b'{' | b'[' => {
                 // Empty containers stay on one line.
                 let mut j = i + 1;
@@ -138,7 +168,9 @@ pub fn format_json(input: &[u8], colors: bool) -> Option<Vec<u8>> {
             }
         }
     }
-    out.push(b'\n');
+    if reindent {
+        out.push(b'\n');
+    }
     Some(out)
 }
 
@@ -195,5 +227,24 @@ mod tests {
         assert!(format_json(b"{nope", false).is_none());
         let colored = format_json(br#"{"a":"x\"y"}"#, true).unwrap();
         assert!(String::from_utf8_lossy(&colored).contains("\x1b["));
+    }
+
+    #[test]
+    fn colors_alone_change_no_byte() {
+        let raw = b"{ \"z\" :1,\n\t\"a\":[2.50, \"x\\\"y\"] }";
+        let colored = String::from_utf8(color_json(raw).unwrap()).unwrap();
+        assert!(colored.contains("\x1b["), "{colored:?}");
+        // Without the escapes: the input, byte for byte.
+        let mut plain = String::new();
+        let mut chars = colored.chars();
+        while let Some(c) = chars.next() {
+            if c == '\x1b' {
+                chars.by_ref().find(|&d| d == 'm');
+            } else {
+                plain.push(c);
+            }
+        }
+        assert_eq!(plain.as_bytes(), raw);
+        assert!(color_json(b"{nope").is_none());
     }
 }

@@ -69,8 +69,9 @@ pub struct RequestArgs {
     /// Use https:// for a URL without a scheme.
     #[arg(long)]
     pub https: bool,
-    /// On a terminal: all (colors and JSON formatting, the default),
-    /// colors, format, none. Output to a pipe or file is never changed.
+    /// all (colors and JSON formatting, the default on a terminal), colors,
+    /// format, none (the default to a pipe or file, which then gets the
+    /// bytes as received). Given explicitly, it applies to a pipe too.
     #[arg(long, value_parser = ["all", "colors", "format", "none"])]
     pub pretty: Option<String>,
     /// What to print: H request headers, B request body, h response
@@ -678,7 +679,10 @@ fn redact_in(text: &str, secrets: &[String]) -> String {
 struct Output {
     print: PrintSet,
     pretty: Pretty,
-    tty: bool,
+    /// Whether the output is processed for reading (pretty JSON, colors,
+    /// binary bodies replaced by a note): on a terminal, or wherever an
+    /// explicit `--pretty all|colors|format` asks for it (`| less -R`).
+    display: bool,
     secrets: Vec<String>,
 }
 
@@ -693,9 +697,19 @@ fn terminal_body(bytes: &[u8], content_type: Option<&str>, pretty: Pretty) -> Ve
     if pretty::looks_binary(bytes) {
         return pretty::BINARY_NOTE.as_bytes().to_vec();
     }
-    if pretty.format && (pretty::is_json_type(content_type) || bytes.first() == Some(&b'{')) {
-        if let Some(f) = pretty::format_json(bytes, pretty.colors) {
-            return f;
+    if pretty.format || pretty.colors {
+        if pretty::is_json_type(content_type) || bytes.first() == Some(&b'{') {
+            let laid = if pretty.format {
+                pretty::format_json(bytes, pretty.colors)
+            } else {
+                pretty::color_json(bytes)
+            };
+            if let Some(mut f) = laid {
+                if !f.ends_with(b"\n") {
+                    f.push(b'\n');
+                }
+                return f;
+            }
         }
     }
     let mut v = bytes.to_vec();
@@ -725,7 +739,7 @@ fn print_request(out: &Output, rec: &Recorded, streamed: Option<&Path>) -> Resul
         let line = format!("{} {} HTTP/1.1", rec.method, target);
         write_out(
             &mut stdout,
-            &pretty::head_block(&line, &headers, out.pretty.colors && out.tty),
+            &pretty::head_block(&line, &headers, out.pretty.colors && out.display),
         )?;
     }
     if out.print.req_body {
@@ -735,7 +749,7 @@ fn print_request(out: &Output, rec: &Recorded, streamed: Option<&Path>) -> Resul
                     .headers
                     .get(keel::http::header::CONTENT_TYPE)
                     .and_then(|v| v.to_str().ok());
-                let shown = if out.tty {
+                let shown = if out.display {
                     terminal_body(b, ct, out.pretty)
                 } else {
                     b.to_vec()
@@ -762,7 +776,7 @@ fn response_head(resp: &keel::StreamingResponse, version: &str, out: &Output) ->
         resp.status.canonical_reason().unwrap_or("")
     );
     let headers = shown_headers(&resp.headers, &out.secrets);
-    pretty::head_block(line.trim_end(), &headers, out.pretty.colors && out.tty)
+    pretty::head_block(line.trim_end(), &headers, out.pretty.colors && out.display)
 }
 
 /// Copies the body to stdout as it arrives (byte for byte).
@@ -790,7 +804,7 @@ fn terminal_response(
     if pretty::looks_binary(&first) {
         return write_out(&mut stdout, pretty::BINARY_NOTE.as_bytes());
     }
-    let json = out.pretty.format && pretty::is_json_type(ct.as_deref());
+    let json = (out.pretty.format || out.pretty.colors) && pretty::is_json_type(ct.as_deref());
     if stream || !json {
         // Text (or a stream of events): as it arrives.
         let mut last = first.last().copied();
@@ -1107,7 +1121,7 @@ fn execute<A: AuthState>(
         };
         if out.print.resp_body && !body.is_empty() {
             let ct = resp_content_type.as_deref();
-            let shown = if out.tty {
+            let shown = if out.display {
                 terminal_body(&body, ct, out.pretty)
             } else {
                 body.to_vec()
@@ -1127,9 +1141,9 @@ fn execute<A: AuthState>(
         let events = resp
             .header("content-type")
             .is_some_and(|ct| ct.trim_start().starts_with("text/event-stream"));
-        if out.tty && out.pretty != Pretty::NONE {
+        if out.display && out.pretty != Pretty::NONE {
             terminal_response(resp, &out, args.stream || events)?;
-        } else if out.tty {
+        } else if out.display {
             // --pretty=none on a terminal: as is, but never raw binary.
             let plain = Output {
                 pretty: Pretty::NONE,
@@ -1231,10 +1245,11 @@ fn output_settings(args: &RequestArgs) -> Result<Output, Failure> {
         },
         None => Pretty::NONE,
     };
+    let display = tty || pretty != Pretty::NONE;
     Ok(Output {
         print,
         pretty,
-        tty,
+        display,
         secrets: secrets(&args.scheme),
     })
 }
