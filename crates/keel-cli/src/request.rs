@@ -697,19 +697,19 @@ fn terminal_body(bytes: &[u8], content_type: Option<&str>, pretty: Pretty) -> Ve
     if pretty::looks_binary(bytes) {
         return pretty::BINARY_NOTE.as_bytes().to_vec();
     }
-    if pretty.format || pretty.colors {
-        if pretty::is_json_type(content_type) || bytes.first() == Some(&b'{') {
-            let laid = if pretty.format {
-                pretty::format_json(bytes, pretty.colors)
-            } else {
-                pretty::color_json(bytes)
-            };
-            if let Some(mut f) = laid {
-                if !f.ends_with(b"\n") {
-                    f.push(b'\n');
-                }
-                return f;
+    if (pretty.format || pretty.colors)
+        && (pretty::is_json_type(content_type) || bytes.first() == Some(&b'{'))
+    {
+        let laid = if pretty.format {
+            pretty::format_json(bytes, pretty.colors)
+        } else {
+            pretty::color_json(bytes)
+        };
+        if let Some(mut f) = laid {
+            if !f.ends_with(b"\n") {
+                f.push(b'\n');
             }
+            return f;
         }
     }
     let mut v = bytes.to_vec();
