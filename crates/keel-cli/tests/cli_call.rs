@@ -1,9 +1,20 @@
 //! `keel call`: requests built from an OpenAPI document (the generator's
 //! IR), run as the built binary against the demo server.
+//!
+//! The runs given a credential go through the secret check (tests/common):
+//! a bearer token or query API key shows only where the server echoes it.
+
+mod common;
 
 use std::process::{Command, Output};
 
+use common::ScanOutput as _;
 use keel_demo::DemoServer;
+
+/// The bearer token `echoSecure` is called with.
+const TOKEN: &str = "tok-123-Bq7Zr";
+/// The API key `pingWithQueryKey` sends in the query.
+const QUERY_KEY: &str = "qk-Secret-77 x";
 
 fn cmd() -> Command {
     let mut c = Command::new(env!("CARGO_BIN_EXE_keel"));
@@ -185,9 +196,8 @@ fn parameters_are_checked_before_sending() {
             "mode=fast",
             "note=x",
         ])
-        .env("KEEL_API_KEY", "tok-123")
-        .output()
-        .expect("run");
+        .env("KEEL_API_KEY", TOKEN)
+        .scanned_output_with(&[TOKEN]);
     assert!(
         text(&o.stderr).contains("the body needs the field qty"),
         "{}",
@@ -231,12 +241,17 @@ fn security_from_the_document_and_credentials_from_the_environment() {
             "qty:=2",
             "note=hi",
         ])
-        .env("KEEL_API_KEY", "tok-123")
+        .env("KEEL_API_KEY", TOKEN)
         .output()
         .expect("run");
     assert!(o.status.success(), "{}", text(&o.stderr));
+    // stdout is the echo, which shows the token on purpose; stderr does not.
+    common::assert_no_secret_in("stderr of keel call echoSecure", &o.stderr, &[TOKEN]);
     let v: serde_json::Value = serde_json::from_slice(&o.stdout).expect("json");
-    assert_eq!(v["headers"]["authorization"][0], "Bearer tok-123");
+    assert_eq!(
+        v["headers"]["authorization"][0],
+        format!("Bearer {TOKEN}").as_str()
+    );
     assert_eq!(v["headers"]["x-trace"][0], "t-1");
     assert_eq!(v["query_pairs"], serde_json::json!([["mode", "fast"]]));
     assert_eq!(v["body"], r#"{"qty": 2, "note": "hi"}"#);
@@ -256,9 +271,8 @@ fn security_from_the_document_and_credentials_from_the_environment() {
             "mode=slow",
             "qty:=3",
         ])
-        .env("KEEL_API_KEY", "tok-123")
-        .output()
-        .expect("run");
+        .env("KEEL_API_KEY", TOKEN)
+        .scanned_output_with(&[TOKEN]);
     assert!(o.status.success(), "{}", text(&o.stderr));
     let out = text(&o.stdout);
     assert!(
@@ -274,9 +288,8 @@ fn an_api_key_sent_in_the_query_is_redacted_where_the_request_is_printed() {
     let f = fixture();
     let o = cmd()
         .args(["call", "--spec", &f.spec, "--offline", "pingWithQueryKey"])
-        .env("KEEL_API_KEY", "qk-Secret-77 x")
-        .output()
-        .expect("run");
+        .env("KEEL_API_KEY", QUERY_KEY)
+        .scanned_output_with(&[QUERY_KEY]);
     assert!(o.status.success(), "{}", text(&o.stderr));
     let out = text(&o.stdout);
     assert!(

@@ -1,14 +1,27 @@
 //! `keel demo`, the README's main-job command, runs to the end on its
 //! embedded demo server.
+//!
+//! Every run goes through the secret check (tests/common): the demo signs
+//! with the demo API secret and gets OAuth2 tokens with the demo client
+//! secret, and its stdout and stderr show neither.
+
+mod common;
 
 use std::process::Command;
+
+use common::ScanOutput as _;
+
+/// The secrets `keel demo` uses inside.
+const DEMO_SECRETS: [&str; 2] = [
+    keel_demo::DEMO_API_SECRET,
+    keel_demo::DEMO_OAUTH_CLIENT_SECRET,
+];
 
 #[test]
 fn demo_runs_every_step() {
     let out = Command::new(env!("CARGO_BIN_EXE_keel"))
         .arg("demo")
-        .output()
-        .expect("run keel demo");
+        .scanned_output_with(&DEMO_SECRETS);
     let stdout = String::from_utf8_lossy(&out.stdout);
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(out.status.success(), "stdout:\n{stdout}\nstderr:\n{stderr}");
@@ -36,8 +49,7 @@ fn demo_fleet_step_shares_one_limit_through_redis() {
     let out = Command::new(env!("CARGO_BIN_EXE_keel"))
         .arg("demo")
         .env("KEEL_REDIS_URL", redis.url())
-        .output()
-        .expect("run keel demo");
+        .scanned_output_with(&DEMO_SECRETS);
     let stdout = String::from_utf8_lossy(&out.stdout);
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(out.status.success(), "stdout:\n{stdout}\nstderr:\n{stderr}");
@@ -62,8 +74,7 @@ fn demo_fleet_step_explains_how_to_start_redis() {
     let out = Command::new(env!("CARGO_BIN_EXE_keel"))
         .arg("demo")
         .env("KEEL_REDIS_URL", format!("redis://127.0.0.1:{port}"))
-        .output()
-        .expect("run keel demo");
+        .scanned_output_with(&DEMO_SECRETS);
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(out.status.success(), "{stdout}");
     assert!(stdout.contains("redis-server --port 6379"), "{stdout}");

@@ -1,8 +1,17 @@
 //! `keel sign` and `keel request`, run as the built binary.
+//!
+//! Every run goes through the secret check (tests/common): its stdout and
+//! stderr never show the secret, passphrase or private key it was given.
+
+mod common;
 
 use std::process::{Command, Output};
 
+use common::ScanOutput as _;
 use keel_demo::{DemoServer, DEMO_API_KEY, DEMO_API_SECRET};
+
+/// The Standard Webhooks test vector's secret.
+const WEBHOOK_SECRET: &str = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
 
 fn keel(args: &[&str], env: &[(&str, &str)]) -> Output {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_keel"));
@@ -16,7 +25,7 @@ fn keel(args: &[&str], env: &[(&str, &str)]) -> Output {
     for (k, v) in env {
         cmd.env(k, v);
     }
-    cmd.output().unwrap()
+    cmd.scanned_output()
 }
 
 fn stdout(o: &Output) -> String {
@@ -196,7 +205,10 @@ fn request_signed_against_the_demo_server() {
     assert_eq!(v, serde_json::json!({"symbol": "XBTUSD", "qty": 2}));
 
     // A wrong secret: a 401 is a response, so exit 0 — or 4 with --fail.
-    let bad = [("KEEL_API_KEY", DEMO_API_KEY), ("KEEL_API_SECRET", "wrong")];
+    let bad = [
+        ("KEEL_API_KEY", DEMO_API_KEY),
+        ("KEEL_API_SECRET", "wrong-secret-value"),
+    ];
     let o = keel(&["request", "GET", &format!("{url}/signed/whoami")], &bad);
     assert_eq!(o.status.code(), Some(0));
     assert!(stdout(&o).contains("\"bad signature\""), "{}", stdout(&o));
@@ -384,10 +396,7 @@ fn verify_webhook_reads_the_body_from_a_file_or_stdin() {
         "--now",
         "1614265330",
     ];
-    let env = [(
-        "KEEL_WEBHOOK_SECRET",
-        "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw",
-    )];
+    let env = [("KEEL_WEBHOOK_SECRET", WEBHOOK_SECRET)];
     let mut args = common.to_vec();
     args.extend_from_slice(&["--body", file.to_str().unwrap()]);
     let o = keel(&args, &env);
@@ -412,6 +421,7 @@ fn verify_webhook_reads_the_body_from_a_file_or_stdin() {
         .write_all(br#"{"test": 2432232315}"#)
         .unwrap();
     let o = child.wait_with_output().unwrap();
+    common::assert_no_secret("keel verify-webhook (stdin)", &o, &[WEBHOOK_SECRET]);
     assert_eq!(o.status.code(), Some(1));
     assert_eq!(
         stderr(&o),

@@ -3,11 +3,21 @@
 //! downloads in constant memory, resume, live chunks, profiles,
 //! completions and the man page, and a pseudo-terminal session (colors and
 //! the progress bar).
+//!
+//! The runs given a secret (a bearer token, an API secret, a profile's
+//! secret variable, a literal secret in keel.toml) go through the secret
+//! check (tests/common): stdout and stderr never show it.
+
+mod common;
 
 use std::io::{Read as _, Write as _};
 use std::process::{Command, Output, Stdio};
 
+use common::ScanOutput as _;
 use keel_demo::{pattern_byte, DemoServer, DEMO_API_KEY, DEMO_API_SECRET};
+
+/// The literal secret of the `leaky` profile, which keel refuses.
+const LITERAL_SECRET: &str = "hunter2-literal";
 
 fn cmd() -> Command {
     let mut c = Command::new(env!("CARGO_BIN_EXE_keel"));
@@ -230,8 +240,7 @@ fn print_selection_verbose_and_offline() {
             "http://127.0.0.1:1/me",
         ])
         .env("KEEL_API_KEY", "tok-very-secret")
-        .output()
-        .expect("run");
+        .scanned_output_with(&["tok-very-secret"]);
     let out = text(&o.stdout);
     assert!(out.contains("authorization: <redacted>"), "{out}");
     assert!(!out.contains("tok-very-secret"), "{out}");
@@ -245,8 +254,7 @@ fn print_selection_verbose_and_offline() {
         ])
         .env("KEEL_API_KEY", DEMO_API_KEY)
         .env("KEEL_API_SECRET", DEMO_API_SECRET)
-        .output()
-        .expect("run");
+        .scanned_output();
     let out = text(&o.stdout);
     assert!(out.contains("api-signature: <redacted>"), "{out}");
     assert!(out.contains("api-timestamp: "), "{out}");
@@ -497,9 +505,10 @@ fn profiles_name_environment_variables_and_refuse_literal_secrets() {
     std::fs::write(
         dir.path().join("keel.toml"),
         format!(
-            "[profiles.demo]\nbase_url = \"{}\"\napi_key_env = \"DEMO_KEY_VAR\"\napi_secret_env = \"DEMO_SECRET_VAR\"\nheaders = {{ \"X-Team\" = \"cli\" }}\n\n[profiles.leaky]\nbase_url = \"{}\"\napi_secret = \"hunter2\"\n",
+            "[profiles.demo]\nbase_url = \"{}\"\napi_key_env = \"DEMO_KEY_VAR\"\napi_secret_env = \"DEMO_SECRET_VAR\"\nheaders = {{ \"X-Team\" = \"cli\" }}\n\n[profiles.leaky]\nbase_url = \"{}\"\napi_secret = \"{}\"\n",
             server.url(),
-            server.url()
+            server.url(),
+            LITERAL_SECRET
         ),
     )
     .expect("write keel.toml");
@@ -510,8 +519,7 @@ fn profiles_name_environment_variables_and_refuse_literal_secrets() {
         .args(["request", "--profile", "demo", "/signed/whoami"])
         .env("DEMO_KEY_VAR", DEMO_API_KEY)
         .env("DEMO_SECRET_VAR", DEMO_API_SECRET)
-        .output()
-        .expect("run");
+        .scanned_output();
     assert!(o.status.success(), "{}", text(&o.stderr));
     assert_eq!(echo_json(&o)["key"], DEMO_API_KEY);
     let o = cmd()
@@ -519,8 +527,7 @@ fn profiles_name_environment_variables_and_refuse_literal_secrets() {
         .args(["request", "--profile", "demo", "/echo"])
         .env("DEMO_KEY_VAR", DEMO_API_KEY)
         .env("DEMO_SECRET_VAR", DEMO_API_SECRET)
-        .output()
-        .expect("run");
+        .scanned_output();
     assert_eq!(echo_json(&o)["headers"]["x-team"][0], "cli");
     // A variable that is not set, a literal secret, an unknown profile.
     let o = cmd()
@@ -538,8 +545,7 @@ fn profiles_name_environment_variables_and_refuse_literal_secrets() {
     let o = cmd()
         .current_dir(&sub)
         .args(["request", "--profile", "leaky", "/echo"])
-        .output()
-        .expect("run");
+        .scanned_output_with(&[LITERAL_SECRET]);
     assert_eq!(o.status.code(), Some(1));
     let err = text(&o.stderr);
     assert!(

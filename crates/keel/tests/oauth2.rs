@@ -2,12 +2,42 @@
 //! one token request for 100 concurrent tasks, one per expiry, one renewal
 //! and one retry on a 401, clear errors, secrets never printed, and
 //! blocking callers.
+//!
+//! Every test runs under the shared secret scan (tests/common/secrets.rs):
+//! no error, `Debug` or log line shows a client secret, an access token or a
+//! refresh token.
+
+mod common;
 
 use std::time::Duration;
 
+use common::secrets::SecretScan;
 use keel::oauth2::{ClientAuth, TokenProvider};
 use keel::{HttpAuthenticatedClient, HttpClient};
 use keel_demo::{DemoServer, DEMO_OAUTH_CLIENT_ID, DEMO_OAUTH_CLIENT_SECRET};
+
+/// A client secret the token endpoint refuses.
+const WRONG_SECRET: &str = "wrong-secret-value";
+/// The client secret of the providers that fail when built.
+const SETTINGS_SECRET: &str = "bad-settings-secret";
+
+/// The scan for this file's client secrets.
+fn scan() -> SecretScan {
+    SecretScan::new(&[DEMO_OAUTH_CLIENT_SECRET, WRONG_SECRET, SETTINGS_SECRET])
+}
+
+/// Ends a test's scan. The tokens the demo server issued are known only
+/// once issued, so the log captured since the scan started is also checked
+/// for them.
+fn finish(scan: SecretScan, tokens: &[&str]) {
+    let log = scan.log_text();
+    scan.finish();
+    let mut all = vec![DEMO_OAUTH_CLIENT_SECRET, WRONG_SECRET, SETTINGS_SECRET];
+    all.extend_from_slice(tokens);
+    let mut late = SecretScan::new(&all);
+    late.check("the log captured while the test ran", &log);
+    late.finish();
+}
 
 fn provider(server: &DemoServer) -> TokenProvider {
     TokenProvider::client_credentials(
@@ -43,6 +73,7 @@ async fn burst(client: &HttpAuthenticatedClient, n: usize) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_hundred_concurrent_tasks_cause_one_token_request() {
+    let mut scan = scan();
     let server = DemoServer::start().await.unwrap();
     let provider = provider(&server);
     let client = client(&server, provider.clone());
@@ -54,10 +85,14 @@ async fn a_hundred_concurrent_tasks_cause_one_token_request() {
     assert_eq!(provider.token_requests(), 1);
     let token = provider.token().await.unwrap();
     assert_eq!(token.scope(), Some("items:read items:write"));
+    let shown = format!("{provider:?} {client:?} {token:?}");
+    scan.check("provider, client and token", &shown);
+    finish(scan, &[token.secret()]);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_expired_token_is_renewed_once_for_every_task_that_needs_it() {
+    let mut scan = scan();
     let server = DemoServer::start().await.unwrap();
     server.state().set_token_lifetime(1);
     let provider = provider(&server);
@@ -77,15 +112,23 @@ async fn an_expired_token_is_renewed_once_for_every_task_that_needs_it() {
     // The demo hands out refresh tokens: the renewal used it.
     assert_eq!(stats.refresh_token, 1, "{stats:?}");
     assert_eq!(stats.unauthorized, 0, "renewed before use: {stats:?}");
+    let renewed = provider.token().await.unwrap();
+    scan.check(
+        "provider, client and tokens",
+        format_args!("{provider:?} {client:?} {renewed:?}"),
+    );
+    finish(scan, &[renewed.secret()]);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_revoked_token_is_renewed_once_on_a_401_and_the_request_retried() {
+    let mut scan = scan();
     let server = DemoServer::start().await.unwrap();
     let provider = provider(&server);
     let client = client(&server, provider.clone());
     burst(&client, 100).await;
     assert_eq!(server.state().token_stats().token_requests, 1);
+    let revoked = provider.token().await.unwrap();
     // The server drops every token; the client still thinks its own good.
     server.state().expire_tokens();
     burst(&client, 100).await;
@@ -99,10 +142,17 @@ async fn a_revoked_token_is_renewed_once_on_a_401_and_the_request_retried() {
         stats.unauthorized <= 100,
         "each request retried at most once: {stats:?}"
     );
+    let renewed = provider.token().await.unwrap();
+    scan.check(
+        "provider, client and tokens",
+        format_args!("{provider:?} {client:?} {revoked:?} {renewed:?}"),
+    );
+    finish(scan, &[revoked.secret(), renewed.secret()]);
 }
 
 #[tokio::test]
 async fn a_401_that_persists_is_returned_after_one_renewal() {
+    let mut scan = scan();
     let server = DemoServer::start().await.unwrap();
     let provider = provider(&server);
     let client = client(&server, provider.clone());
@@ -114,34 +164,50 @@ async fn a_401_that_persists_is_returned_after_one_renewal() {
         2,
         "the first token, and one renewal"
     );
+    // The renewed token was dropped after its 401 too: this is a third one,
+    // asked for the same way.
+    let token = provider.token().await.unwrap();
+    scan.check(
+        "provider, client, response and token",
+        format_args!("{provider:?} {client:?} {resp:?} {token:?}"),
+    );
+    finish(scan, &[token.secret()]);
 }
 
 #[tokio::test]
 async fn the_client_may_authenticate_in_the_form_body() {
+    let mut scan = scan();
     let server = DemoServer::start().await.unwrap();
-    let provider = TokenProvider::client_credentials(
+    let builder = TokenProvider::client_credentials(
         format!("{}/oauth2/token", server.url()),
         DEMO_OAUTH_CLIENT_ID,
         DEMO_OAUTH_CLIENT_SECRET,
     )
-    .client_auth(ClientAuth::RequestBody)
-    .build()
-    .unwrap();
-    let resp = client(&server, provider)
+    .client_auth(ClientAuth::RequestBody);
+    scan.debug("provider builder", &builder);
+    let provider = builder.build().unwrap();
+    let resp = client(&server, provider.clone())
         .get("/oauth2/protected")
         .send()
         .await
         .unwrap();
     assert_eq!(resp.status, 200);
+    let token = provider.token().await.unwrap();
+    scan.check(
+        "provider, response and token",
+        format_args!("{provider:?} {resp:?} {token:?}"),
+    );
+    finish(scan, &[token.secret()]);
 }
 
 #[tokio::test]
 async fn a_refused_client_gets_a_clear_error_without_its_secret() {
+    let mut scan = scan();
     let server = DemoServer::start().await.unwrap();
     let provider = TokenProvider::client_credentials(
         format!("{}/oauth2/token", server.url()),
         DEMO_OAUTH_CLIENT_ID,
-        "wrong-secret-value",
+        WRONG_SECRET,
     )
     .build()
     .unwrap();
@@ -155,12 +221,18 @@ async fn a_refused_client_gets_a_clear_error_without_its_secret() {
     assert!(text.contains("client id and secret"), "{text}");
     assert!(!text.contains("wrong-secret-value"), "{text}");
     assert!(!format!("{err:?}").contains("wrong-secret-value"));
+    scan.error("refused client", &err);
+    let again = provider.token().await.unwrap_err();
+    scan.error("refused token request", &again);
+    scan.debug("provider", &provider);
     // Nothing was sent to the protected endpoint.
     assert_eq!(server.state().token_stats().unauthorized, 0);
+    finish(scan, &[]);
 }
 
 #[tokio::test]
 async fn tokens_and_secrets_are_never_printed() {
+    let mut scan = scan();
     let server = DemoServer::start().await.unwrap();
     let provider = provider(&server);
     let client = client(&server, provider.clone());
@@ -171,26 +243,35 @@ async fn tokens_and_secrets_are_never_printed() {
     assert!(!shown.contains(token.secret()), "{shown}");
     assert!(!shown.contains(DEMO_OAUTH_CLIENT_SECRET), "{shown}");
     assert!(shown.contains("[redacted]"));
+    scan.check("provider, client, token and response", &shown);
+    finish(scan, &[token.secret()]);
 }
 
 #[tokio::test]
 async fn bad_provider_settings_fail_when_built() {
-    let err = TokenProvider::client_credentials("not a url", "id", "secret")
+    let mut scan = scan();
+    let err = TokenProvider::client_credentials("not a url", "id", SETTINGS_SECRET)
         .build()
         .unwrap_err();
     assert!(err.to_string().contains("not a valid URL"), "{err}");
-    let err = TokenProvider::client_credentials("http://auth.example.com/token", "id", "secret")
-        .build()
-        .unwrap_err();
+    scan.error("a token URL that is not one", &err);
+    let builder =
+        TokenProvider::client_credentials("http://auth.example.com/token", "id", SETTINGS_SECRET);
+    scan.debug("provider builder", &builder);
+    let err = builder.build().unwrap_err();
     assert!(err.to_string().contains("plain http"), "{err}");
+    scan.error("a plain http token URL", &err);
     let err = TokenProvider::client_credentials("https://auth.example.com/token", "id", "")
         .build()
         .unwrap_err();
     assert!(err.to_string().contains("no_client_secret"), "{err}");
+    scan.error("an empty client secret", &err);
+    finish(scan, &[]);
 }
 
 #[tokio::test]
 async fn a_refresh_token_grant_works_without_client_credentials_grant() {
+    let mut scan = scan();
     let server = DemoServer::start().await.unwrap();
     // Get a refresh token the way a login would have.
     let form = [
@@ -208,15 +289,16 @@ async fn a_refresh_token_grant_works_without_client_credentials_grant() {
         .json()
         .unwrap();
     let refresh = issued["refresh_token"].as_str().unwrap().to_owned();
-    let provider = TokenProvider::refresh_token(
+    let first_access = issued["access_token"].as_str().unwrap().to_owned();
+    let builder = TokenProvider::refresh_token(
         format!("{}/oauth2/token", server.url()),
         DEMO_OAUTH_CLIENT_ID,
         DEMO_OAUTH_CLIENT_SECRET,
-        refresh,
-    )
-    .build()
-    .unwrap();
-    let resp = client(&server, provider)
+        refresh.clone(),
+    );
+    scan.debug("provider builder", &builder);
+    let provider = builder.build().unwrap();
+    let resp = client(&server, provider.clone())
         .get("/oauth2/protected")
         .send()
         .await
@@ -224,17 +306,31 @@ async fn a_refresh_token_grant_works_without_client_credentials_grant() {
     assert_eq!(resp.status, 200);
     let stats = server.state().token_stats();
     assert_eq!((stats.client_credentials, stats.refresh_token), (1, 1));
+    let token = provider.token().await.unwrap();
+    scan.check(
+        "provider, response and token",
+        format_args!("{provider:?} {resp:?} {token:?}"),
+    );
+    finish(scan, &[&refresh, &first_access, token.secret()]);
 }
 
 #[test]
 fn blocking_callers_get_tokens_too() {
+    let mut scan = scan();
     let server = DemoServer::start_background().unwrap();
     let provider = provider(&server);
     let client = client(&server, provider.clone());
     for _ in 0..3 {
         let resp = client.get("/oauth2/protected").send_blocking().unwrap();
         assert_eq!(resp.status, 200);
+        scan.debug("response", &resp);
     }
-    assert!(!provider.token_blocking().unwrap().secret().is_empty());
+    let token = provider.token_blocking().unwrap();
+    assert!(!token.secret().is_empty());
     assert_eq!(server.state().token_stats().token_requests, 1);
+    scan.check(
+        "provider, client and token",
+        format_args!("{provider:?} {client:?} {token:?}"),
+    );
+    finish(scan, &[token.secret()]);
 }

@@ -2,15 +2,32 @@
 //! rejection reason, clock skew and its synchronisation, retries signed
 //! afresh, and the nonce of one client family hammered from many tasks and
 //! threads.
+//!
+//! Every test that signs runs under the shared secret scan
+//! (tests/common/secrets.rs): no client, response, error or log line shows
+//! an API secret.
+
+mod common;
 
 use std::collections::HashSet;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime};
 
+use common::secrets::SecretScan;
 use keel::signing::{Credentials, Scheme, Signer, SigningRequest};
 use keel::{HttpAuthenticatedClient, HttpClient, ServerTime};
 use keel_demo::{DemoServer, DEMO_API_KEY, DEMO_API_SECRET};
 use serde_json::{json, Value};
+
+/// A secret the demo server does not know for its key.
+const WRONG_SECRET: &str = "not-the-secret";
+/// The secret of a key the demo server does not know.
+const STRANGER_SECRET: &str = "stranger-secret";
+
+/// The scan for this file's API secrets.
+fn scan() -> SecretScan {
+    SecretScan::new(&[DEMO_API_SECRET, WRONG_SECRET, STRANGER_SECRET])
+}
 
 fn client(url: &str, secret: &str) -> HttpAuthenticatedClient {
     HttpAuthenticatedClient::builder(url)
@@ -29,7 +46,8 @@ fn client_with(url: &str, scheme: Scheme) -> HttpAuthenticatedClient {
         .unwrap()
 }
 
-async fn error_of(resp: keel::Response) -> (u16, String) {
+async fn error_of(scan: &mut SecretScan, resp: keel::Response) -> (u16, String) {
+    scan.debug("refusal", &resp);
     let v: Value = resp.json().unwrap();
     (
         resp.status.as_u16(),
@@ -39,9 +57,12 @@ async fn error_of(resp: keel::Response) -> (u16, String) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn signed_calls_succeed() {
+    let mut scan = scan();
     let server = DemoServer::start().await.unwrap();
     let c = client(&server.url(), DEMO_API_SECRET);
+    scan.debug("client", &c);
     let r = c.get("/signed/whoami").send().await.unwrap();
+    scan.debug("response", &r);
     assert_eq!(r.status, 200);
     assert_eq!(r.json::<Value>().unwrap(), json!({"key": DEMO_API_KEY}));
 
@@ -67,20 +88,26 @@ async fn signed_calls_succeed() {
     for t in tasks {
         assert_eq!(t.await.unwrap(), 200);
     }
+    scan.finish();
 }
 
 #[test]
 fn signed_calls_succeed_blocking() {
+    let mut scan = scan();
     let server = DemoServer::start_background().unwrap();
     let c = client(&server.url(), DEMO_API_SECRET);
+    scan.debug("client", &c);
     let r = c.get("/signed/whoami").send_blocking().unwrap();
     assert_eq!(r.status, 200);
-    let r = c
+    scan.debug("response", &r);
+    let req = c
         .post("/signed/orders")
-        .json(&json!({"symbol": "A", "qty": 1}))
-        .send_blocking()
-        .unwrap();
+        .json(&json!({"symbol": "A", "qty": 1}));
+    scan.debug("request", &req);
+    let r = req.send_blocking().unwrap();
     assert_eq!(r.status, 201);
+    scan.debug("response", &r);
+    scan.finish();
 }
 
 /// Signs with the default scheme, then changes the body: the tampering a
@@ -115,12 +142,13 @@ impl Signer for FixedTime {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn tampered_requests_are_rejected_with_the_right_reason() {
+    let mut scan = scan();
     let server = DemoServer::start().await.unwrap();
     let url = server.url();
 
-    let wrong = client(&url, "not-the-secret");
+    let wrong = client(&url, WRONG_SECRET);
     let r = wrong.get("/signed/whoami").send().await.unwrap();
-    assert_eq!(error_of(r).await, (401, "bad signature".into()));
+    assert_eq!(error_of(&mut scan, r).await, (401, "bad signature".into()));
 
     let tamper = client_with(&url, Scheme::custom(TamperBody));
     let r = tamper
@@ -129,7 +157,7 @@ async fn tampered_requests_are_rejected_with_the_right_reason() {
         .send()
         .await
         .unwrap();
-    assert_eq!(error_of(r).await, (401, "bad signature".into()));
+    assert_eq!(error_of(&mut scan, r).await, (401, "bad signature".into()));
 
     // A signer at a fixed, stale time (a custom scheme: no refusal it could
     // learn from) is refused for its timestamp …
@@ -138,7 +166,10 @@ async fn tampered_requests_are_rejected_with_the_right_reason() {
         Scheme::custom(FixedTime(SystemTime::now() - Duration::from_secs(120))),
     );
     let r = stale.get("/signed/whoami").send().await.unwrap();
-    assert_eq!(error_of(r).await, (401, "stale timestamp".into()));
+    assert_eq!(
+        error_of(&mut scan, r).await,
+        (401, "stale timestamp".into())
+    );
     // … while the default scheme with a skewed clock is refused once, learns
     // the server's clock from the refusal's Date and is accepted when it
     // sends the request once more.
@@ -150,6 +181,7 @@ async fn tampered_requests_are_rejected_with_the_right_reason() {
         .unwrap();
     let r = skewed.get("/signed/whoami").send().await.unwrap();
     assert_eq!(r.status, 200);
+    scan.debug("response", &r);
 
     let fixed = client_with(&url, Scheme::custom(FixedTime(SystemTime::now())));
     assert_eq!(
@@ -157,19 +189,26 @@ async fn tampered_requests_are_rejected_with_the_right_reason() {
         200
     );
     let r = fixed.get("/signed/whoami").send().await.unwrap();
-    assert_eq!(error_of(r).await, (401, "replayed nonce".into()));
+    assert_eq!(error_of(&mut scan, r).await, (401, "replayed nonce".into()));
 
     let stranger = HttpAuthenticatedClient::builder(&url)
         .api_key("who-knows")
-        .api_secret("x")
+        .api_secret(STRANGER_SECRET)
         .build()
         .unwrap();
+    scan.check(
+        "clients",
+        format_args!("{wrong:?} {tamper:?} {stale:?} {skewed:?} {fixed:?} {stranger:?}"),
+    );
     let r = stranger.get("/signed/whoami").send().await.unwrap();
-    assert_eq!(error_of(r).await, (401, "unknown key".into()));
+    assert_eq!(error_of(&mut scan, r).await, (401, "unknown key".into()));
 
     let plain = HttpClient::new(&url).unwrap();
     let r = plain.get("/signed/whoami").send().await.unwrap();
-    assert_eq!(error_of(r).await, (401, "missing header API-Key".into()));
+    assert_eq!(
+        error_of(&mut scan, r).await,
+        (401, "missing header API-Key".into())
+    );
     let r = plain
         .get("/signed/whoami")
         .header("API-Key", DEMO_API_KEY)
@@ -177,13 +216,15 @@ async fn tampered_requests_are_rejected_with_the_right_reason() {
         .await
         .unwrap();
     assert_eq!(
-        error_of(r).await,
+        error_of(&mut scan, r).await,
         (401, "missing header API-Timestamp".into())
     );
+    scan.finish();
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn clock_sync_fixes_a_skewed_clock() {
+    let mut scan = scan();
     let server = DemoServer::start().await.unwrap();
     let c = HttpAuthenticatedClient::builder(server.url())
         .api_key(DEMO_API_KEY)
@@ -192,6 +233,7 @@ async fn clock_sync_fixes_a_skewed_clock() {
         .build()
         .unwrap();
     let derived = c.with_headers([("X-Trace", "1")]).unwrap();
+    scan.check("clients", format_args!("{c:?} {derived:?}"));
     // Refused once for its timestamp, then re-sent with the clock learnt
     // from the refusal's Date.
     assert_eq!(c.get("/signed/whoami").send().await.unwrap().status, 200);
@@ -200,6 +242,7 @@ async fn clock_sync_fixes_a_skewed_clock() {
         .await
         .unwrap();
     assert!(sync.offset_ms.abs() < 5_000, "{sync:?}");
+    scan.debug("clock sync", &sync);
     // The whole family (a derived client too) now signs with the server's clock.
     assert_eq!(derived.clock_offset_ms(), sync.offset_ms);
     assert_eq!(
@@ -219,11 +262,14 @@ async fn clock_sync_fixes_a_skewed_clock() {
         .await
         .unwrap_err();
     assert!(err.to_string().contains("server time"), "{err}");
+    scan.error("clock sync error", &err);
     assert_eq!(c.clock_offset_ms(), sync.offset_ms);
+    scan.finish();
 }
 
 #[test]
 fn clock_sync_blocking() {
+    let mut scan = scan();
     let server = DemoServer::start_background().unwrap();
     let c = HttpAuthenticatedClient::builder(server.url())
         .api_key(DEMO_API_KEY)
@@ -238,10 +284,13 @@ fn clock_sync_blocking() {
         .unwrap();
     assert!(sync.offset_ms.abs() < 5_000, "{sync:?}");
     assert_eq!(c.get("/signed/whoami").send_blocking().unwrap().status, 200);
+    scan.check("client and clock sync", format_args!("{c:?} {sync:?}"));
+    scan.finish();
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_same_origin_redirect_hop_is_signed_afresh() {
+    let mut scan = scan();
     let server = DemoServer::start().await.unwrap();
     let seen = Arc::new(Mutex::new(Vec::new()));
     let c = HttpAuthenticatedClient::builder(server.url())
@@ -263,6 +312,8 @@ async fn a_same_origin_redirect_hop_is_signed_afresh() {
     let seen = seen.lock().unwrap().clone();
     assert_eq!(seen.len(), 2, "{seen:?}");
     assert_ne!(seen[0], seen[1]);
+    scan.check("client and response", format_args!("{c:?} {r:?}"));
+    scan.finish();
 }
 
 /// Records every nonce, then signs with the default scheme.
@@ -283,6 +334,7 @@ fn nonce_never_repeats_across_clones_threads_and_tasks() {
     const THREADS: usize = 4;
     const TASKS: usize = 8;
     const PER: usize = 40;
+    let scan = scan();
     let server = DemoServer::start_background().unwrap();
     let seen = Arc::new(Mutex::new(Vec::new()));
     let base = client_with(&server.url(), Scheme::custom(Recording(seen.clone())));
@@ -329,6 +381,7 @@ fn nonce_never_repeats_across_clones_threads_and_tasks() {
     assert_eq!(seen.len(), (THREADS + TASKS) * PER);
     let unique: HashSet<_> = seen.iter().collect();
     assert_eq!(unique.len(), seen.len(), "a nonce was repeated");
+    scan.finish();
 }
 
 #[test]

@@ -2,10 +2,19 @@
 //!
 //! Signing runs on a `SigningRequest` with the example's fixed time and
 //! nonce, exactly as `keel sign --timestamp --nonce` does.
+//!
+//! Every test runs under the shared secret scan (tests/common/secrets.rs):
+//! each signing passes its credentials, scheme, prepared signer, request and
+//! error through a scan for its secret (as given and decoded), passphrase
+//! and the private keys of tests/keys, and each test ends by scanning the
+//! log it produced.
+
+mod common;
 
 use std::time::{Duration, UNIX_EPOCH};
 
 use base64::Engine as _;
+use common::secrets::{byte_secrets, key_secrets, SecretScan};
 use hmac::{Hmac, KeyInit, Mac};
 use http::{HeaderMap, HeaderName, Method};
 use keel::signing::recipe::{HmacRecipe, Part, TimestampFormat};
@@ -20,6 +29,83 @@ struct Signed {
     string_to_sign: Vec<u8>,
 }
 
+/// The private keys from tests/keys these tests sign with (rsa.pk8.der is
+/// rsa.pk8.pem in DER).
+const KEY_FILES: [&str; 5] = [
+    "ed25519.pk8.pem",
+    "p256.sec1.pem",
+    "rsa.pk8.der",
+    "rsa.pk8.pem",
+    "rsa.pkcs1.pem",
+];
+/// The one secret too short to scan for: the value the README documents
+/// (and its independently computed signatures) depends on it.
+const UNSCANNED: [&str; 1] = ["s3cr3t"];
+
+/// The scan for a test: the private keys of tests/keys, this file's
+/// published secrets and `extra`.
+fn scan_with(extra: &[&str]) -> SecretScan {
+    let mut all: Vec<String> = KEY_FILES
+        .iter()
+        .flat_map(|f| key_secrets(&key_file(f)))
+        .collect();
+    for s in [KRAKEN_SECRET, BINANCE_SECRET].iter().chain(extra) {
+        all.extend(secret_forms(s.as_bytes()));
+    }
+    let all: Vec<&str> = all.iter().map(String::as_str).collect();
+    SecretScan::new(&all)
+}
+
+fn scan() -> SecretScan {
+    scan_with(&[])
+}
+
+/// The scan for one signing: the test's scan plus these credentials'
+/// secret and passphrase.
+fn scan_credentials(creds: &Credentials) -> SecretScan {
+    let mut own = Vec::new();
+    if let Ok(secret) = creds.api_secret() {
+        own.push(String::from_utf8(secret.to_vec()).expect("the test secrets are text"));
+    }
+    if let Ok(passphrase) = creds.passphrase() {
+        own.push(passphrase.to_owned());
+    }
+    let own: Vec<&str> = own.iter().map(String::as_str).collect();
+    scan_with(&own)
+}
+
+/// A secret as the scan looks for it: as given and, when it decodes as
+/// base64 or hex (the recipes' secret encodings), the key bytes it decodes
+/// to; a PEM (also with `\n` escapes) as its key material.
+fn secret_forms(secret: &[u8]) -> Vec<String> {
+    use base64::engine::general_purpose::STANDARD;
+    let text = std::str::from_utf8(secret).expect("the test secrets are text");
+    if text.trim().is_empty() {
+        return Vec::new();
+    }
+    if text.len() < 8 {
+        assert!(
+            UNSCANNED.contains(&text),
+            "the secret {text:?} is too short to scan for: lengthen it"
+        );
+        return Vec::new();
+    }
+    let mut out = vec![text.to_owned()];
+    if text.contains("-----BEGIN") {
+        out.extend(key_secrets(text.replace("\\n", "\n").as_bytes()));
+        return out;
+    }
+    for decoded in [STANDARD.decode(text).ok(), hex::decode(text).ok()]
+        .into_iter()
+        .flatten()
+    {
+        if decoded.len() >= 8 {
+            out.extend(byte_secrets(&decoded));
+        }
+    }
+    out
+}
+
 #[allow(clippy::too_many_arguments)]
 fn sign(
     scheme: &Scheme,
@@ -31,6 +117,15 @@ fn sign(
     ts_ms: u64,
     nonce: u64,
 ) -> keel::Result<Signed> {
+    let mut scan = scan_credentials(creds);
+    scan.check(
+        "credentials and scheme",
+        format_args!("{creds:?} {scheme:?}"),
+    );
+    match scheme.prepare(creds) {
+        Ok(prepared) => scan.debug("prepared signer", &prepared),
+        Err(e) => scan.error("prepare", &e),
+    }
     let mut url = Url::parse(url).unwrap();
     let mut map = HeaderMap::new();
     for (n, v) in headers {
@@ -42,12 +137,19 @@ fn sign(
     let t = UNIX_EPOCH + Duration::from_millis(ts_ms);
     let mut req = SigningRequest::new(&method, &mut url, &mut map, body, t, nonce)
         .capture_string_to_sign(true);
-    scheme.signer().sign(&mut req, creds)?;
+    let signed = scheme.signer().sign(&mut req, creds);
+    scan.debug("signing request", &req);
+    if let Err(e) = signed {
+        scan.error("signing", &e);
+        scan.finish();
+        return Err(e);
+    }
     let body = req
         .replaced_body()
         .map(<[u8]>::to_vec)
         .unwrap_or(body.to_vec());
     let string_to_sign = req.string_to_sign().unwrap_or_default().to_vec();
+    scan.finish();
     Ok(Signed {
         url,
         headers: map,
@@ -83,6 +185,7 @@ const KRAKEN_SIGN: &str =
 
 #[test]
 fn kraken_matches_the_published_example() {
+    let scan = scan();
     let s = sign(
         &Scheme::kraken(),
         &creds("kraken-public-key", KRAKEN_SECRET),
@@ -101,10 +204,12 @@ fn kraken_matches_the_published_example() {
         KRAKEN_PAYLOAD.as_bytes(),
         "body unchanged when it has a nonce"
     );
+    scan.finish();
 }
 
 #[test]
 fn kraken_adds_the_nonce_first_when_the_body_has_none() {
+    let scan = scan();
     // The same example, with the nonce supplied by the client instead of the caller.
     let s = sign(
         &Scheme::kraken(),
@@ -123,6 +228,7 @@ fn kraken_adds_the_nonce_first_when_the_body_has_none() {
         header(&s, "content-type"),
         "application/x-www-form-urlencoded"
     );
+    scan.finish();
 }
 
 // Source: Binance, spot API docs "SIGNED Endpoint Examples for POST /api/v3/order - HMAC Keys"
@@ -133,6 +239,7 @@ const BINANCE_SECRET: &str = "NhqPtmdSJYdKjVHjA7PZj4Mge3R5YNiP1e3UZjInClVN65XAbv
 
 #[test]
 fn binance_example_1_query_string() {
+    let scan = scan();
     let s = sign(
         &Scheme::binance(),
         &creds(BINANCE_KEY, BINANCE_SECRET),
@@ -149,10 +256,12 @@ fn binance_example_1_query_string() {
         "https://api.binance.com/api/v3/order?symbol=LTCBTC&side=BUY&type=LIMIT&timeInForce=GTC&quantity=1&price=0.1&recvWindow=5000&timestamp=1499827319559&signature=c8db56825ae71d6d79447849e617115f4a920fa2acdcab2b053c4b2838bd6b71"
     );
     assert_eq!(header(&s, "x-mbx-apikey"), BINANCE_KEY);
+    scan.finish();
 }
 
 #[test]
 fn binance_example_1_with_the_timestamp_added_by_the_client() {
+    let scan = scan();
     let s = sign(
         &Scheme::binance(),
         &creds(BINANCE_KEY, BINANCE_SECRET),
@@ -167,10 +276,12 @@ fn binance_example_1_with_the_timestamp_added_by_the_client() {
     assert!(s.url.as_str().ends_with(
         "&timestamp=1499827319559&signature=c8db56825ae71d6d79447849e617115f4a920fa2acdcab2b053c4b2838bd6b71"
     ));
+    scan.finish();
 }
 
 #[test]
 fn binance_example_3_mixed_query_and_body() {
+    let scan = scan();
     let s = sign(
         &Scheme::binance(),
         &creds(BINANCE_KEY, BINANCE_SECRET),
@@ -191,6 +302,7 @@ fn binance_example_3_mixed_query_and_body() {
         s.url.query(),
         Some("symbol=LTCBTC&side=BUY&type=LIMIT&timeInForce=GTC&signature=0fd168b8ddb4876a0358a8d14d0c9f3da0e9b20c5d52b2a00fcf7d1c602f9a77")
     );
+    scan.finish();
 }
 
 // Source: Bybit V5 "Integration Guidance" (bybit-exchange.github.io/docs/v5/guide), "Example for
@@ -199,6 +311,7 @@ fn binance_example_3_mixed_query_and_body() {
 // byte for byte; the signature is checked against an independent HMAC.
 #[test]
 fn bybit_string_to_sign_matches_the_guide() {
+    let scan = scan();
     let s = sign(
         &Scheme::bybit(),
         &creds("XXXXXXXXXX", "bybit-secret"),
@@ -221,6 +334,7 @@ fn bybit_string_to_sign_matches_the_guide() {
         header(&s, "x-bapi-sign"),
         hex::encode(mac.finalize().into_bytes())
     );
+    scan.finish();
 }
 
 // Source: OKX API v5 docs, "REST Authentication → Signature": example
@@ -230,6 +344,7 @@ fn bybit_string_to_sign_matches_the_guide() {
 // independent HMAC.
 #[test]
 fn okx_prehash_matches_the_docs() {
+    let scan = scan();
     let c = creds("okx-key", "22582BD0CFF14C41EDBF1AB98506286D").with_passphrase("okx-pass");
     let s = sign(
         &Scheme::okx(),
@@ -255,6 +370,7 @@ fn okx_prehash_matches_the_docs() {
     mac.update(expected.as_bytes());
     let b64 = base64::engine::general_purpose::STANDARD.encode(mac.finalize().into_bytes());
     assert_eq!(header(&s, "ok-access-sign"), b64);
+    scan.finish();
 }
 
 // Source: Coinbase Exchange REST API, "Authentication → Signing a Message"
@@ -264,10 +380,11 @@ fn okx_prehash_matches_the_docs() {
 // independent HMAC with the decoded secret.
 #[test]
 fn coinbase_prehash_and_signature() {
+    let scan = scan();
     // Coinbase Exchange secrets decode to 64 bytes.
     let raw = [b"coinbase-secret-bytes-".as_slice(); 3].concat()[..64].to_vec();
     let secret_b64 = base64::engine::general_purpose::STANDARD.encode(&raw);
-    let c = creds("cb-key", &secret_b64).with_passphrase("cb-pass");
+    let c = creds("cb-key", &secret_b64).with_passphrase("cb-passphrase");
     let body = br#"{"price":"1.0","size":"1.0","side":"buy","product_id":"BTC-USD"}"#;
     let s = sign(
         &Scheme::coinbase(),
@@ -287,13 +404,15 @@ fn coinbase_prehash_and_signature() {
     mac.update(&expected);
     let b64 = base64::engine::general_purpose::STANDARD.encode(mac.finalize().into_bytes());
     assert_eq!(header(&s, "cb-access-sign"), b64);
-    assert_eq!(header(&s, "cb-access-passphrase"), "cb-pass");
+    assert_eq!(header(&s, "cb-access-passphrase"), "cb-passphrase");
     assert_eq!(header(&s, "cb-access-key"), "cb-key");
     assert_eq!(header(&s, "cb-access-timestamp"), "1618884473");
+    scan.finish();
 }
 
 #[test]
 fn default_scheme_is_exactly_as_documented() {
+    let scan = scan();
     let s = sign(
         &Scheme::default_hmac(),
         &creds("k-123", "s3cr3t"),
@@ -345,10 +464,12 @@ fn default_scheme_is_exactly_as_documented() {
         "0a0c7b66dde04dbac9f14cc8c82d8db917efff0cad6451fd1a37571be3974bee"
     );
     assert!(v1.headers.get("api-nonce").is_none());
+    scan.finish();
 }
 
 #[test]
 fn recipe_secret_encodings_and_errors() {
+    let scan = scan();
     // A base64 recipe refuses a secret that is not base64, with a clear message.
     let err = sign(
         &Scheme::kraken(),
@@ -372,7 +493,7 @@ fn recipe_secret_encodings_and_errors() {
         );
     let s = sign(
         &Scheme::hmac(recipe),
-        &creds("k", "00ff10"),
+        &creds("k", "00ff10a5c3e7"),
         Method::GET,
         "https://x.test/a",
         &[],
@@ -381,7 +502,9 @@ fn recipe_secret_encodings_and_errors() {
         1,
     )
     .unwrap();
-    let mut mac = <Hmac<sha2::Sha256> as KeyInit>::new_from_slice(&[0x00, 0xff, 0x10]).unwrap();
+    let mut mac =
+        <Hmac<sha2::Sha256> as KeyInit>::new_from_slice(&[0x00, 0xff, 0x10, 0xa5, 0xc3, 0xe7])
+            .unwrap();
     mac.update(b"GET/a");
     assert_eq!(
         header(&s, "api-signature"),
@@ -390,7 +513,7 @@ fn recipe_secret_encodings_and_errors() {
     // A passphrase scheme without one fails with a clear error.
     let err = sign(
         &Scheme::okx(),
-        &creds("k", "s"),
+        &creds("k", "okx-secret-no-passphrase"),
         Method::GET,
         "https://x.test/a",
         &[],
@@ -400,6 +523,7 @@ fn recipe_secret_encodings_and_errors() {
     )
     .unwrap_err();
     assert!(err.to_string().contains("passphrase"), "{err}");
+    scan.finish();
 }
 
 fn key_file(name: &str) -> Vec<u8> {
@@ -436,6 +560,7 @@ fn binance_signature(s: &Signed) -> String {
 
 #[test]
 fn binance_rsa_and_ed25519_keys_sign_as_openssl_does() {
+    let scan = scan();
     for (file, expected) in [
         ("rsa.pk8.pem", BINANCE_RSA_SIG),
         ("rsa.pkcs1.pem", BINANCE_RSA_SIG),
@@ -477,10 +602,12 @@ fn binance_rsa_and_ed25519_keys_sign_as_openssl_does() {
     )
     .unwrap();
     assert_eq!(binance_signature(&s), BINANCE_ED25519_SIG);
+    scan.finish();
 }
 
 #[test]
 fn binance_recv_window_and_client_order_id() {
+    let scan = scan();
     // OpenSSL over the payload with recvWindow placed before the timestamp.
     const SIG: &str =
         "FA1GLL9fxC8kdMArqLXr1zRP9dhCMfFANeRJenfNmTOPKpwzdrb0GfV0rcFKgjfJJA8jOsTw9G1rGwaMehzTBw==";
@@ -559,16 +686,18 @@ fn binance_recv_window_and_client_order_id() {
     )
     .unwrap();
     assert_eq!(s.url.as_str().matches("newClientOrderId").count(), 1);
+    scan.finish();
 }
 
 #[test]
 fn json_client_order_ids_keep_every_other_byte() {
+    let scan = scan();
     let key = "6f1c2f0e-3b1d-4c55-9a57-2a3f0d7e9b10";
     let body = br#"{ "instId":"BTC-USDT", "sz":"1" }"#;
     // OKX: clOrdId, letters and digits only (up to 32): a UUID maps to a digest.
     let s = sign(
         &Scheme::okx(),
-        &creds("k", "s").with_passphrase("p"),
+        &creds("k", "okx-order-secret").with_passphrase("order-passphrase"),
         Method::POST,
         "https://www.okx.com/api/v5/trade/order",
         &[("idempotency-key", key)],
@@ -619,7 +748,7 @@ fn json_client_order_ids_keep_every_other_byte() {
         let secret = base64::engine::general_purpose::STANDARD.encode([7u8; 64]);
         let s = sign(
             &scheme,
-            &creds("k", &secret).with_passphrase("p"),
+            &creds("k", &secret).with_passphrase("order-passphrase"),
             Method::POST,
             url,
             &[("idempotency-key", key)],
@@ -640,7 +769,7 @@ fn json_client_order_ids_keep_every_other_byte() {
     // order without it.
     let err = sign(
         &Scheme::okx(),
-        &creds("k", "s").with_passphrase("p"),
+        &creds("k", "okx-order-secret").with_passphrase("order-passphrase"),
         Method::POST,
         "https://www.okx.com/api/v5/trade/order",
         &[("idempotency-key", key)],
@@ -650,10 +779,12 @@ fn json_client_order_ids_keep_every_other_byte() {
     )
     .unwrap_err();
     assert!(err.to_string().contains("clOrdId"), "{err}");
+    scan.finish();
 }
 
 #[test]
 fn kraken_cl_ord_id_goes_into_the_form() {
+    let scan = scan();
     let key = "6f1c2f0e-3b1d-4c55-9a57-2a3f0d7e9b10";
     let s = sign(
         &Scheme::kraken(),
@@ -670,6 +801,7 @@ fn kraken_cl_ord_id_goes_into_the_form() {
         s.body,
         format!("nonce=7&ordertype=limit&pair=XBTUSD&cl_ord_id={key}").as_bytes()
     );
+    scan.finish();
 }
 
 // KuCoin "Signing a Message" (docs: API key version 2): KC-API-SIGN =
@@ -679,11 +811,12 @@ fn kraken_cl_ord_id_goes_into_the_form() {
 // documented strings.
 #[test]
 fn kucoin_v2_signature_and_signed_passphrase() {
+    let scan = scan();
     let body =
         br#"{"clientOid":"abc","side":"buy","symbol":"BTC-USDT","type":"market","size":"1"}"#;
     let s = sign(
         &Scheme::kucoin(),
-        &creds("kc-key", "kc-secret").with_passphrase("kc-pass"),
+        &creds("kc-key", "kc-secret").with_passphrase("kc-passphrase"),
         Method::POST,
         "https://api.kucoin.com/api/v1/orders?x=1",
         &[],
@@ -701,12 +834,13 @@ fn kucoin_v2_signature_and_signed_passphrase() {
         base64::engine::general_purpose::STANDARD.encode(mac.finalize().into_bytes())
     };
     assert_eq!(header(&s, "kc-api-sign"), b64(&expected));
-    assert_eq!(header(&s, "kc-api-passphrase"), b64(b"kc-pass"));
+    assert_eq!(header(&s, "kc-api-passphrase"), b64(b"kc-passphrase"));
     assert_eq!(header(&s, "kc-api-key-version"), "2");
     assert_eq!(header(&s, "kc-api-timestamp"), "1547015186532");
     assert_eq!(header(&s, "kc-api-key"), "kc-key");
     // The caller's clientOid stays (no idempotency key here anyway).
     assert_eq!(s.body, body);
+    scan.finish();
 }
 
 // Gate.io API v4 "Authentication" (gen_sign in the docs' Python sample):
@@ -714,6 +848,7 @@ fn kucoin_v2_signature_and_signed_passphrase() {
 // Timestamp in seconds. Checked against an independent HMAC of the documented string.
 #[test]
 fn gate_v4_signature() {
+    let scan = scan();
     use sha2::Digest as _;
     let body = br#"{"contract":"BTC_USDT","size":1}"#;
     let s = sign(
@@ -740,7 +875,7 @@ fn gate_v4_signature() {
     // An empty body hashes the empty string, as the sample does.
     let s = sign(
         &Scheme::gate(),
-        &creds("k", "s"),
+        &creds("k", "gate-empty-body-secret"),
         Method::GET,
         "https://api.gateio.ws/api/v4/spot/accounts",
         &[],
@@ -752,6 +887,7 @@ fn gate_v4_signature() {
     assert!(String::from_utf8(s.string_to_sign)
         .unwrap()
         .contains(&hex::encode(sha2::Sha512::digest(b""))));
+    scan.finish();
 }
 
 // Coinbase "JWT Authentication" (docs.cdp.coinbase.com, Advanced Trade / App API): header
@@ -760,6 +896,7 @@ fn gate_v4_signature() {
 // The signature is random (nonce) and checked with the public key, independently.
 #[test]
 fn coinbase_cdp_jwt_es256_and_ed25519() {
+    let mut scan = scan_with(&["not a key"]);
     let b64url = &base64::engine::general_purpose::URL_SAFE_NO_PAD;
     let key_name = "organizations/org-1/apiKeys/key-1";
     // The EC key as the CDP portal shows it: one line, with \n escapes.
@@ -827,11 +964,14 @@ fn coinbase_cdp_jwt_es256_and_ed25519() {
         .signer()
         .check_credentials(&creds(key_name, "not a key"))
         .unwrap_err();
+    scan.error("an HMAC secret for Coinbase CDP", &err);
     assert!(err.to_string().contains("Coinbase CDP"), "{err}");
+    scan.finish();
 }
 
 #[test]
 fn secrets_are_validated_after_decoding() {
+    let mut scan = scan_with(&["c2hvcnQ=", "validated-passphrase"]);
     for (scheme, secret, want) in [
         (Scheme::kraken(), "  \n", "decodes to nothing"),
         (Scheme::coinbase_exchange(), "  \n", "decodes to nothing"),
@@ -844,8 +984,9 @@ fn secrets_are_validated_after_decoding() {
     ] {
         let err = scheme
             .signer()
-            .check_credentials(&creds("k", secret).with_passphrase("p"))
+            .check_credentials(&creds("k", secret).with_passphrase("validated-passphrase"))
             .unwrap_err();
+        scan.error(want, &err);
         assert!(matches!(err, keel::Error::InvalidConfig(_)), "{err:?}");
         assert!(err.to_string().contains(want), "{err}");
     }
@@ -856,15 +997,18 @@ fn secrets_are_validated_after_decoding() {
         .scheme(Scheme::kraken())
         .build()
         .unwrap_err();
+    scan.error("an empty secret at build time", &err);
     assert!(matches!(err, keel::Error::InvalidConfig(_)), "{err:?}");
     // A PEM where an HMAC secret is expected.
     let pem = String::from_utf8(key_file("ed25519.pk8.pem")).unwrap();
     let err = Scheme::okx()
         .signer()
-        .check_credentials(&creds("k", &pem).with_passphrase("p"))
+        .check_credentials(&creds("k", &pem).with_passphrase("validated-passphrase"))
         .unwrap_err();
+    scan.error("a PEM for an HMAC scheme", &err);
     assert!(
         err.to_string().contains("signs with an HMAC secret"),
         "{err}"
     );
+    scan.finish();
 }

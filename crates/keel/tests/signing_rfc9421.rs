@@ -14,8 +14,7 @@ mod common;
 
 use std::time::{Duration, UNIX_EPOCH};
 
-use base64::Engine as _;
-use common::secrets::SecretScan;
+use common::secrets::{byte_secrets, key_secrets, SecretScan};
 
 use http::{HeaderMap, HeaderName, Method};
 use keel::signing::recipe::{Digest, SecretEncoding};
@@ -38,7 +37,7 @@ MCowBQYDK2VwAyEAJrQLj5P/89iXES9+vFgrIy29clF9CC/oPPsw3c5D0bs=
 /// The HMAC secrets of the tests that are not the RFC's (each long enough
 /// for the scan to look for it; no published value depends on them).
 const HMAC_SECRETS: [&str; 6] = [
-    "shared-secret",
+    "policy-hmac-secret",
     "other-shared-secret",
     "all-parameters-secret",
     "missing-header-secret",
@@ -95,59 +94,6 @@ fn seen<T: std::fmt::Debug, E: std::error::Error + 'static>(r: Result<T, E>) -> 
     }
     scan.finish();
     r
-}
-
-/// What a leak of `bytes` looks like besides the encodings the scan adds
-/// itself: hex, base64 (standard and URL-safe) and the `Debug` of the bytes.
-fn byte_secrets(bytes: &[u8]) -> Vec<String> {
-    use base64::engine::general_purpose::{STANDARD_NO_PAD, URL_SAFE_NO_PAD};
-    vec![
-        hex::encode(bytes),
-        STANDARD_NO_PAD.encode(bytes),
-        URL_SAFE_NO_PAD.encode(bytes),
-        format!("{bytes:?}"),
-    ]
-}
-
-/// The secret parts of a private key (PEM or DER): each line of its base64
-/// body, its DER bytes, and the EC scalar or Ed25519 seed.
-fn key_secrets(key: &[u8]) -> Vec<String> {
-    use base64::engine::general_purpose::STANDARD;
-    let der = match std::str::from_utf8(key) {
-        Ok(pem) if pem.contains("-----BEGIN") => {
-            let body: String = pem.lines().filter(|l| !l.starts_with("-----")).collect();
-            STANDARD.decode(body).expect("a PEM body is base64")
-        }
-        _ => key.to_vec(),
-    };
-    let b64 = STANDARD.encode(&der);
-    let mut out: Vec<String> = b64
-        .as_bytes()
-        .chunks(64)
-        .filter(|line| line.len() >= 16)
-        .map(|line| String::from_utf8_lossy(line).into_owned())
-        .collect();
-    out.extend(byte_secrets(&der));
-    if let Some(scalar) = private_scalar(&der) {
-        out.extend(byte_secrets(scalar));
-    }
-    out
-}
-
-/// The EC private scalar (SEC1 `ECPrivateKey`, also inside PKCS#8) or the
-/// Ed25519 seed (PKCS#8) of a small key's DER; RSA keys are left whole.
-fn private_scalar(der: &[u8]) -> Option<&[u8]> {
-    if der.len() > 300 {
-        return None;
-    }
-    der.windows(5).enumerate().find_map(|(i, w)| {
-        let (start, len) = match *w {
-            [0x04, 0x22, 0x04, 0x20, _] => (i + 4, 32),
-            [0x02, 0x01, 0x01, 0x04, len] => (i + 5, usize::from(len)),
-            _ => return None,
-        };
-        der.get(start..start + len)
-    })
 }
 
 fn sign(signer: &Rfc9421, secret: &[u8]) -> (HeaderMap, String, Url) {
@@ -528,7 +474,7 @@ fn component_identifiers_that_are_not_valid_are_refused() {
 
 /// Signs with `signer` at `created`, for the verification policy tests.
 fn signed_at(signer: Rfc9421) -> (HeaderMap, Url) {
-    let (headers, _, url) = sign(&signer, b"shared-secret");
+    let (headers, _, url) = sign(&signer, b"policy-hmac-secret");
     (headers, url)
 }
 
@@ -542,7 +488,7 @@ fn check(
         &Method::POST,
         url,
         headers,
-        VerifyKey::HmacSha256(b"shared-secret"),
+        VerifyKey::HmacSha256(b"policy-hmac-secret"),
         opts,
     ))
 }
@@ -649,7 +595,7 @@ fn malformed_and_mismatched_signatures_are_rejected_with_a_reason() {
             &Method::POST,
             &url,
             &h,
-            VerifyKey::HmacSha256(b"shared-secret")
+            VerifyKey::HmacSha256(b"policy-hmac-secret")
         ))
         .unwrap_err(),
         SignatureRejection::NoSuchLabel("sig2".into())
@@ -679,7 +625,7 @@ fn malformed_and_mismatched_signatures_are_rejected_with_a_reason() {
             &Method::POST,
             &url,
             &bad,
-            VerifyKey::HmacSha256(b"shared-secret")
+            VerifyKey::HmacSha256(b"policy-hmac-secret")
         )),
         Err(SignatureRejection::Malformed(_))
     ));
@@ -691,7 +637,7 @@ fn malformed_and_mismatched_signatures_are_rejected_with_a_reason() {
             &Method::POST,
             &url,
             &bad,
-            VerifyKey::HmacSha256(b"shared-secret")
+            VerifyKey::HmacSha256(b"policy-hmac-secret")
         ))
         .unwrap_err(),
         SignatureRejection::MissingHeader("signature")

@@ -176,3 +176,56 @@ impl Drop for SecretScan {
         }
     }
 }
+
+/// What a leak of `bytes` looks like besides the encodings the scan adds
+/// itself: hex, base64 (standard and URL-safe) and the `Debug` of the bytes.
+pub fn byte_secrets(bytes: &[u8]) -> Vec<String> {
+    use base64::engine::general_purpose::{STANDARD_NO_PAD, URL_SAFE_NO_PAD};
+    vec![
+        hex::encode(bytes),
+        STANDARD_NO_PAD.encode(bytes),
+        URL_SAFE_NO_PAD.encode(bytes),
+        format!("{bytes:?}"),
+    ]
+}
+
+/// The secret parts of a private key (PEM or DER): each line of its base64
+/// body, its DER bytes, and the EC scalar or Ed25519 seed.
+pub fn key_secrets(key: &[u8]) -> Vec<String> {
+    use base64::engine::general_purpose::STANDARD;
+    let der = match std::str::from_utf8(key) {
+        Ok(pem) if pem.contains("-----BEGIN") => {
+            let body: String = pem.lines().filter(|l| !l.starts_with("-----")).collect();
+            STANDARD.decode(body).expect("a PEM body is base64")
+        }
+        _ => key.to_vec(),
+    };
+    let b64 = STANDARD.encode(&der);
+    let mut out: Vec<String> = b64
+        .as_bytes()
+        .chunks(64)
+        .filter(|line| line.len() >= 16)
+        .map(|line| String::from_utf8_lossy(line).into_owned())
+        .collect();
+    out.extend(byte_secrets(&der));
+    if let Some(scalar) = private_scalar(&der) {
+        out.extend(byte_secrets(scalar));
+    }
+    out
+}
+
+/// The EC private scalar (SEC1 `ECPrivateKey`, also inside PKCS#8) or the
+/// Ed25519 seed (PKCS#8) of a small key's DER; RSA keys are left whole.
+fn private_scalar(der: &[u8]) -> Option<&[u8]> {
+    if der.len() > 300 {
+        return None;
+    }
+    der.windows(5).enumerate().find_map(|(i, w)| {
+        let (start, len) = match *w {
+            [0x04, 0x22, 0x04, 0x20, _] => (i + 4, 32),
+            [0x02, 0x01, 0x01, 0x04, len] => (i + 5, usize::from(len)),
+            _ => return None,
+        };
+        der.get(start..start + len)
+    })
+}
