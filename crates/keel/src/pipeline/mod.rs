@@ -539,7 +539,18 @@ impl<'c> Call<'c> {
             Ok(None) => {}
             Err(e) => return Verdict::Next(Step::Fail(e)),
         }
-        match self.record(Outcome::Response(Head { status, headers })) {
+        // The API's own "too many requests" in the body (a signing preset
+        // knows it), on the request's origin.
+        let throttled = !self.hop.as_ref().is_some_and(|h| h.foreign)
+            && self
+                .auth
+                .and_then(|a| a.throttled)
+                .is_some_and(|f| f(status, content));
+        match self.record(Outcome::Response(Head {
+            status,
+            headers,
+            throttled,
+        })) {
             Pending::Ready(r) => self.after_record_response(r, status, url, content),
             Pending::Wait(f) => Verdict::Next(Step::Record(f)),
         }

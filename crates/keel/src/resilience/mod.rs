@@ -1001,6 +1001,7 @@ impl BenchDecider {
                 outcome: Outcome::Response(Head {
                     status,
                     headers: &headers,
+                    throttled: false,
                 }),
                 idempotent: true,
                 replayable: true,

@@ -116,6 +116,10 @@ pub enum RetryReason {
         /// Whether the request may have reached the server.
         maybe_sent: bool,
     },
+    /// The API's own "too many requests" answer in the body of a response
+    /// whose status says nothing of it (Bybit's `retCode` 10006 with HTTP
+    /// 200, Kraken's `EAPI:Rate limit exceeded`): the status it came with.
+    Throttled(StatusCode),
 }
 
 impl fmt::Display for RetryReason {
@@ -125,6 +129,7 @@ impl fmt::Display for RetryReason {
             RetryReason::Connect => f.write_str("connect error"),
             RetryReason::Timeout => f.write_str("timeout"),
             RetryReason::Transport { .. } => f.write_str("connection failed"),
+            RetryReason::Throttled(s) => write!(f, "throttled by the API (status {s})"),
         }
     }
 }
@@ -146,7 +151,7 @@ impl RetryReason {
         !matches!(
             self,
             RetryReason::Status(s) if *s == StatusCode::TOO_MANY_REQUESTS || s.as_u16() == 425
-        )
+        ) && !matches!(self, RetryReason::Throttled(_))
     }
 }
 

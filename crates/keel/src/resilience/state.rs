@@ -130,7 +130,8 @@ fn origin_key(url: &Url) -> String {
 pub(crate) fn is_throttle(config: &Resilience, outcome: &Outcome<'_>) -> bool {
     match outcome {
         Outcome::Response(r) => {
-            config.throttle_statuses.contains(&r.status.as_u16())
+            r.throttled
+                || config.throttle_statuses.contains(&r.status.as_u16())
                 || (r.status == http::StatusCode::SERVICE_UNAVAILABLE
                     && r.headers
                         .get(RETRY_AFTER)
@@ -167,6 +168,8 @@ pub(crate) struct CallState {
 pub(crate) struct Head<'a> {
     pub(crate) status: http::StatusCode,
     pub(crate) headers: &'a http::HeaderMap,
+    /// The signing scheme read the API's own throttling answer in the body.
+    pub(crate) throttled: bool,
 }
 
 pub(crate) struct AttemptInfo<'a> {
@@ -738,6 +741,9 @@ impl ResilienceState {
     fn plan(&self, info: &AttemptInfo<'_>, call: &mut CallState) -> Plan {
         let cfg = &self.config;
         let class = match info.outcome {
+            Outcome::Response(r) if r.throttled => {
+                Class::Retryable(RetryReason::Throttled(r.status))
+            }
             Outcome::Response(r) => classify_status(r.status, &cfg.retry_statuses),
             Outcome::Error(e) => classify_error(e),
         };
@@ -962,6 +968,7 @@ mod tests {
         Head {
             status: r.status,
             headers: &r.headers,
+            throttled: false,
         }
     }
 

@@ -473,6 +473,16 @@ pub trait Signer: fmt::Debug + Send + Sync + 'static {
         None
     }
 
+    /// How this scheme's servers say "too many requests" where the status
+    /// does not (a code in the buffered body): a test on the status and the
+    /// body. Such a response is throttling for the resilience policy
+    /// (throttle backoff, `Retry-After`, the throttling budget cost) and
+    /// not a failure for the breaker. `None` (the default): the status says
+    /// it (429), or the scheme has no such answer.
+    fn throttle_rejection(&self) -> Option<fn(http::StatusCode, &[u8]) -> bool> {
+        None
+    }
+
     /// Whether this scheme's servers refuse timestamps ahead of their
     /// clock (Bybit and Binance refuse 1 s ahead whatever the receive
     /// window): the clock estimated from `Date` headers then stays behind
@@ -988,6 +998,8 @@ pub(crate) struct Auth {
     last_date: std::sync::Mutex<Option<(HeaderValue, SystemTime)>>,
     /// The scheme's test for "refused for its timestamp", if it has one.
     pub(crate) stale: Option<fn(http::StatusCode, &[u8]) -> bool>,
+    /// The scheme's test for "too many requests" in a body, if it has one.
+    pub(crate) throttled: Option<fn(http::StatusCode, &[u8]) -> bool>,
     /// The scheme's servers refuse timestamps ahead of their clock.
     behind: bool,
     sensitive: Vec<HeaderName>,
@@ -1052,6 +1064,7 @@ impl Auth {
         let mut sensitive = scheme.signer.sensitive_headers();
         sensitive.push(credentials.auth_header_name.clone());
         let stale = scheme.signer.timestamp_rejection();
+        let throttled = scheme.signer.throttle_rejection();
         let behind = scheme.signer.refuses_future_timestamps();
         Auth {
             credentials,
@@ -1063,6 +1076,7 @@ impl Auth {
             skews: std::sync::RwLock::new(Vec::new()),
             last_date: std::sync::Mutex::new(None),
             stale,
+            throttled,
             behind,
             sensitive,
         }

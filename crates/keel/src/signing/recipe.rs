@@ -1790,6 +1790,40 @@ impl Signer for HmacRecipe {
     fn refuses_future_timestamps(&self) -> bool {
         matches!(self.name.as_str(), "bybit" | "binance")
     }
+
+    /// Binance's 418 (an IP banned for a while after ignoring 429s, with a
+    /// `Retry-After`), Bybit's `retCode` 10006 ("too many visits", HTTP
+    /// 200), OKX's `50011`/`50061` (rate limit reached), and Kraken's
+    /// `EAPI:Rate limit exceeded`, `EOrder:Rate limit exceeded` and
+    /// `EGeneral:Too many requests` (HTTP 200), each as its API documents.
+    fn throttle_rejection(&self) -> Option<fn(http::StatusCode, &[u8]) -> bool> {
+        match self.name.as_str() {
+            "binance" => Some(|status, _| status.as_u16() == 418),
+            "bybit" => Some(|_, body| super::json_code(body, "retCode") == Some(10006)),
+            "okx" => Some(|_, body| matches!(super::json_code(body, "code"), Some(50011 | 50061))),
+            "kraken" => Some(|_, body| kraken_throttled(body)),
+            _ => None,
+        }
+    }
+}
+
+/// Whether a Kraken answer's `error` list says the rate limit was hit.
+fn kraken_throttled(body: &[u8]) -> bool {
+    if body.len() > 4096 || !body.starts_with(b"{") {
+        return false;
+    }
+    let Ok(v) = serde_json::from_slice::<serde_json::Value>(body) else {
+        return false;
+    };
+    v.get("error")
+        .and_then(|e| e.as_array())
+        .is_some_and(|errors| {
+            errors.iter().filter_map(|e| e.as_str()).any(|e| {
+                e.starts_with("EAPI:Rate limit exceeded")
+                    || e.starts_with("EOrder:Rate limit exceeded")
+                    || e.starts_with("EGeneral:Too many requests")
+            })
+        })
 }
 
 impl Signer for BoundRecipe {
@@ -1856,6 +1890,32 @@ fn contains_body(parts: &[Part]) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn kraken_rate_limit_errors_are_throttling() {
+        for body in [
+            r#"{"error":["EAPI:Rate limit exceeded"],"result":{}}"#,
+            r#"{"error":["EOrder:Rate limit exceeded"]}"#,
+            r#"{"error":["EGeneral:Invalid arguments","EGeneral:Too many requests"]}"#,
+        ] {
+            assert!(kraken_throttled(body.as_bytes()), "{body}");
+        }
+        for body in [
+            r#"{"error":[],"result":{"txid":["O1"]}}"#,
+            r#"{"error":["EAPI:Invalid nonce"]}"#,
+            r#"{"error":"EAPI:Rate limit exceeded"}"#,
+            "EAPI:Rate limit exceeded",
+            "",
+        ] {
+            assert!(!kraken_throttled(body.as_bytes()), "{body}");
+        }
+        let test = HmacRecipe::kraken().throttle_rejection().unwrap();
+        assert!(test(
+            http::StatusCode::OK,
+            br#"{"error":["EAPI:Rate limit exceeded"]}"#
+        ));
+        assert!(HmacRecipe::new("custom").throttle_rejection().is_none());
+    }
 
     #[test]
     fn iso8601_refuses_impossible_dates() {
