@@ -17,16 +17,7 @@ const TOKEN: &str = "tok-123-Bq7Zr";
 const QUERY_KEY: &str = "qk-Secret-77 x";
 
 fn cmd() -> Command {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_keel"));
-    for v in [
-        "KEEL_API_KEY",
-        "KEEL_API_SECRET",
-        "KEEL_API_PASSPHRASE",
-        "KEEL_PROFILE",
-    ] {
-        c.env_remove(v);
-    }
-    c
+    common::keel_command()
 }
 
 fn text(b: &[u8]) -> String {

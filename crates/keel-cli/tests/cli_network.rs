@@ -9,6 +9,8 @@
 //! nothing reaches the internet. Every run of the binary is bounded (it is
 //! killed after [`LIMIT`]).
 
+mod common;
+
 use std::io::{Read as _, Write as _};
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
@@ -22,25 +24,7 @@ use keel_demo::DemoServer;
 const LIMIT: Duration = Duration::from_secs(60);
 
 fn cmd() -> Command {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_keel"));
-    for v in [
-        "KEEL_API_KEY",
-        "KEEL_API_SECRET",
-        "KEEL_API_PASSPHRASE",
-        "KEEL_PRIVATE_KEY_FILE",
-        "KEEL_PRIVATE_KEY_PASSPHRASE",
-        "KEEL_PROFILE",
-        "HTTP_PROXY",
-        "HTTPS_PROXY",
-        "http_proxy",
-        "https_proxy",
-        "ALL_PROXY",
-        "all_proxy",
-        "NO_PROXY",
-        "no_proxy",
-    ] {
-        c.env_remove(v);
-    }
+    let mut c = common::keel_command();
     c.stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped());

@@ -5,7 +5,9 @@
 //! bytes; a binary body under `--pretty` is replaced by a note; `-b` and
 //! `-h` print only the body or only the head.
 
-use std::process::{Command, Output};
+mod common;
+
+use std::process::Output;
 
 use axum::routing::get;
 use keel_demo::DemoServer;
@@ -13,18 +15,11 @@ use keel_demo::DemoServer;
 const JSON: &str = r#"{"z":1,"a":2.50,"big":123456789012345678901234,"list":[true,null]}"#;
 
 fn keel(args: &[&str]) -> Output {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_keel"));
-    for v in [
-        "KEEL_PROFILE",
-        "NO_COLOR",
-        "HTTP_PROXY",
-        "http_proxy",
-        "ALL_PROXY",
-        "all_proxy",
-    ] {
-        c.env_remove(v);
-    }
-    c.args(args).output().expect("run keel")
+    common::keel_command()
+        .env_remove("NO_COLOR")
+        .args(args)
+        .output()
+        .expect("run keel")
 }
 
 fn text(b: &[u8]) -> String {

@@ -20,24 +20,7 @@ use keel_demo::{pattern_byte, DemoServer, DEMO_API_KEY, DEMO_API_SECRET};
 const LITERAL_SECRET: &str = "hunter2-literal";
 
 fn cmd() -> Command {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_keel"));
-    for v in [
-        "KEEL_API_KEY",
-        "KEEL_API_SECRET",
-        "KEEL_API_PASSPHRASE",
-        "KEEL_PRIVATE_KEY_FILE",
-        "KEEL_PRIVATE_KEY_PASSPHRASE",
-        "KEEL_PROFILE",
-        "HTTP_PROXY",
-        "HTTPS_PROXY",
-        "http_proxy",
-        "https_proxy",
-        "ALL_PROXY",
-        "all_proxy",
-    ] {
-        c.env_remove(v);
-    }
-    c
+    common::keel_command()
 }
 
 fn keel(args: &[&str]) -> Output {

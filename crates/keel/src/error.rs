@@ -356,6 +356,31 @@ impl Error {
     }
 }
 
+/// The first answer `f` gives for `e` or one of its causes, at most 16
+/// deep, looking inside `io::Error`s too (which hide their payload from
+/// `source()`, and may wrap another `io::Error`).
+pub(crate) fn chain_find<T>(
+    e: &(dyn std::error::Error + 'static),
+    mut f: impl FnMut(&(dyn std::error::Error + 'static)) -> Option<T>,
+) -> Option<T> {
+    let mut cur: Option<&(dyn std::error::Error + 'static)> = Some(e);
+    for _ in 0..16 {
+        let err = cur?;
+        if let Some(t) = f(err) {
+            return Some(t);
+        }
+        let mut io = err.downcast_ref::<std::io::Error>();
+        while let Some(inner) = io.and_then(std::io::Error::get_ref) {
+            if let Some(t) = f(inner) {
+                return Some(t);
+            }
+            io = inner.downcast_ref::<std::io::Error>();
+        }
+        cur = err.source();
+    }
+    None
+}
+
 /// One readable line from an error and its causes: each cause once, and
 /// without the transport's generic wrappers.
 pub(crate) fn error_chain_message(e: &(dyn std::error::Error + 'static)) -> String {

@@ -244,3 +244,29 @@ fn the_secrets_of_a_command_are_its_secret_variables_flags_and_key_files() {
     }
     assert!(!got.iter().any(|s| s == "an-api-key"), "{got:?}");
 }
+
+/// The built `keel` binary in a clean environment: none of the
+/// credential, key, profile or proxy variables of the machine running the
+/// tests reaches it.
+pub fn keel_command() -> std::process::Command {
+    let mut c = std::process::Command::new(env!("CARGO_BIN_EXE_keel"));
+    for v in [
+        "KEEL_API_KEY",
+        "KEEL_API_SECRET",
+        "KEEL_API_PASSPHRASE",
+        "KEEL_PRIVATE_KEY_FILE",
+        "KEEL_PRIVATE_KEY_PASSPHRASE",
+        "KEEL_PROFILE",
+        "HTTP_PROXY",
+        "HTTPS_PROXY",
+        "http_proxy",
+        "https_proxy",
+        "ALL_PROXY",
+        "all_proxy",
+        "NO_PROXY",
+        "no_proxy",
+    ] {
+        c.env_remove(v);
+    }
+    c
+}

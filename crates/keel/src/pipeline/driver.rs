@@ -600,62 +600,29 @@ fn certificate_refusal(e: &(dyn std::error::Error + 'static)) -> Option<rustls::
             )) => Some(*a),
             _ => None,
         };
-    let mut cur: Option<&(dyn std::error::Error + 'static)> = Some(e);
-    for _ in 0..16 {
-        let err = cur?;
-        if let Some(a) = refusal(err) {
-            return Some(a);
-        }
-        let mut io = err.downcast_ref::<std::io::Error>();
-        while let Some(inner) = io.and_then(std::io::Error::get_ref) {
-            if let Some(a) = refusal(inner) {
-                return Some(a);
-            }
-            io = inner.downcast_ref::<std::io::Error>();
-        }
-        cur = err.source();
-    }
-    None
+    crate::error::chain_find(e, refusal)
 }
 
 /// What a connect failure was, from its chain of causes.
 fn connect_kind(e: &(dyn std::error::Error + 'static)) -> ConnectErrorKind {
-    let mut cur: Option<&(dyn std::error::Error + 'static)> = Some(e);
-    let mut depth = 0;
-    while let Some(err) = cur {
+    crate::error::chain_find(e, |err| {
         if err.is::<crate::transport::ConnectTimedOut>() {
-            return ConnectErrorKind::Timeout;
+            return Some(ConnectErrorKind::Timeout);
         }
         if err.is::<rustls::Error>() {
-            return ConnectErrorKind::Tls;
-        }
-        // io::Error hides its inner error from `source()` (and may wrap
-        // another io::Error): look inside.
-        let mut io = err.downcast_ref::<std::io::Error>();
-        while let Some(inner) = io.and_then(std::io::Error::get_ref) {
-            if inner.is::<rustls::Error>() {
-                return ConnectErrorKind::Tls;
-            }
-            if inner.is::<crate::transport::ConnectTimedOut>() {
-                return ConnectErrorKind::Timeout;
-            }
-            io = inner.downcast_ref::<std::io::Error>();
+            return Some(ConnectErrorKind::Tls);
         }
         // hyper-util's connector names its failures in text only.
         let text = err.to_string();
         if text == "dns error" {
-            return ConnectErrorKind::Dns;
+            Some(ConnectErrorKind::Dns)
+        } else if text.starts_with("tunnel error") {
+            Some(ConnectErrorKind::Proxy)
+        } else {
+            None
         }
-        if text.starts_with("tunnel error") {
-            return ConnectErrorKind::Proxy;
-        }
-        depth += 1;
-        if depth > 16 {
-            break;
-        }
-        cur = err.source();
-    }
-    ConnectErrorKind::Other
+    })
+    .unwrap_or(ConnectErrorKind::Other)
 }
 
 #[cfg(test)]

@@ -168,25 +168,9 @@ impl std::error::Error for StaleConnection {
     }
 }
 
-/// Whether `e`, or one of its causes, is a [`StaleConnection`] (looking
-/// inside `io::Error`s too, which hide their payload from `source()`).
+/// Whether `e`, or one of its causes, is a [`StaleConnection`].
 pub(crate) fn is_stale_connection(e: &(dyn std::error::Error + 'static)) -> bool {
-    let mut cur: Option<&(dyn std::error::Error + 'static)> = Some(e);
-    for _ in 0..16 {
-        let Some(err) = cur else { return false };
-        if err.is::<StaleConnection>() {
-            return true;
-        }
-        let mut io = err.downcast_ref::<std::io::Error>();
-        while let Some(inner) = io.and_then(std::io::Error::get_ref) {
-            if inner.is::<StaleConnection>() {
-                return true;
-            }
-            io = inner.downcast_ref::<std::io::Error>();
-        }
-        cur = err.source();
-    }
-    false
+    crate::error::chain_find(e, |err| err.is::<StaleConnection>().then_some(())).is_some()
 }
 
 impl std::error::Error for TransportError {
